@@ -1,0 +1,261 @@
+//! `ferry plugin list|inspect|check`.
+
+use std::sync::Arc;
+
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+use super::exit::{self, CliError};
+use super::local_tree;
+use crate::plugin::{
+    ComponentCache, Limits, LoadedPlugin, PluginSource, Runtime, SettingInput, SettingType,
+    bundled_names, describe, parse_settings, rule_name,
+};
+
+/// Entries per `check-batch` call.
+const BATCH: usize = 1024;
+
+#[derive(Subcommand, Debug)]
+pub enum PluginCommand {
+    /// List the plugins bundled in this binary.
+    List,
+    /// Print a plugin's metadata and settings.
+    Inspect {
+        /// A bundled plugin's name or a path to a .wasm component.
+        plugin: String,
+    },
+    /// Check local paths against a plugin and print every violation. A directory's
+    /// contents are checked with paths relative to it; a path that does not exist is
+    /// checked by name alone.
+    Check {
+        /// A bundled plugin's name or a path to a .wasm component.
+        plugin: String,
+        /// Paths to check.
+        #[arg(required = true)]
+        paths: Vec<String>,
+        /// A plugin setting, e.g. --set max_name_length=160 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+    },
+}
+
+pub fn run(command: PluginCommand, json: bool) -> Result<u8, CliError> {
+    match command {
+        PluginCommand::List => list(json),
+        PluginCommand::Inspect { plugin } => inspect(&*load(&plugin)?, json),
+        PluginCommand::Check {
+            plugin,
+            paths,
+            settings,
+        } => check(&load(&plugin)?, &paths, &settings, json),
+    }
+}
+
+fn load(spec: &str) -> Result<Arc<LoadedPlugin>, CliError> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| CliError::Io(format!("cannot read the current directory: {e}")))?;
+    let source = PluginSource::resolve(spec, &cwd)?;
+    let runtime = Runtime::new(ComponentCache::default_location(), Limits::default())?;
+    Ok(runtime.load(&source)?)
+}
+
+fn list(json: bool) -> Result<u8, CliError> {
+    let mut plugins = Vec::new();
+    for name in bundled_names() {
+        plugins.push(load(name)?);
+    }
+    if json {
+        let list: Vec<Value> = plugins.iter().map(|p| metadata_json(p)).collect();
+        println!("{}", Value::Array(list));
+    } else {
+        for plugin in &plugins {
+            let meta = plugin.metadata();
+            println!(
+                "{:<22} {:<8} {}",
+                meta.name,
+                meta.version,
+                meta.remote_kinds.join(", ")
+            );
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn type_name(kind: SettingType) -> &'static str {
+    match kind {
+        SettingType::Text => "text",
+        SettingType::Integer => "integer",
+        SettingType::Boolean => "boolean",
+        SettingType::TextList => "text-list",
+        SettingType::Size => "size",
+    }
+}
+
+fn metadata_json(plugin: &LoadedPlugin) -> Value {
+    let meta = plugin.metadata();
+    let settings: Vec<Value> = meta
+        .settings
+        .iter()
+        .map(|s| json!({"name": s.name, "type": type_name(s.kind), "default": s.default_value, "doc": s.doc}))
+        .collect();
+    json!({
+        "name": meta.name,
+        "version": meta.version,
+        "description": meta.description,
+        "remote_kinds": meta.remote_kinds,
+        "settings": settings,
+    })
+}
+
+fn inspect(plugin: &LoadedPlugin, json: bool) -> Result<u8, CliError> {
+    if json {
+        println!("{:#}", metadata_json(plugin));
+        return Ok(exit::OK);
+    }
+    let meta = plugin.metadata();
+    println!("{} {}", meta.name, meta.version);
+    println!("{}", meta.description);
+    println!("remote kinds: {}", meta.remote_kinds.join(", "));
+    println!("\nsettings (policy_settings in ferry.toml, or --set KEY=VALUE):");
+    for setting in &meta.settings {
+        println!(
+            "  {} ({}, default {:?})",
+            setting.name,
+            type_name(setting.kind),
+            setting.default_value
+        );
+        println!("      {}", setting.doc);
+    }
+    Ok(exit::OK)
+}
+
+fn parse_set(raw: &str) -> Result<(String, SettingInput), CliError> {
+    let (key, value) = raw.split_once('=').ok_or_else(|| {
+        CliError::Usage(format!(
+            "--set {raw:?}: expected KEY=VALUE, e.g. --set max_name_length=160"
+        ))
+    })?;
+    Ok((
+        key.trim().to_string(),
+        SettingInput::Text(value.to_string()),
+    ))
+}
+
+/// One rejected entry and why, in the shape `--json` prints.
+struct Rejection {
+    root: Option<String>,
+    path: String,
+    rule: String,
+    detail: String,
+    suggestion: Option<String>,
+}
+
+fn check(
+    plugin: &Arc<LoadedPlugin>,
+    paths: &[String],
+    settings: &[String],
+    json: bool,
+) -> Result<u8, CliError> {
+    let given = settings
+        .iter()
+        .map(|raw| parse_set(raw))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut policy = plugin.configure(parse_settings(plugin, given)?)?;
+    let mut checked = 0;
+    let mut rejections = Vec::new();
+    for argument in paths {
+        let tree = local_tree::read(argument)
+            .map_err(|e| CliError::Io(format!("cannot read {argument}: {e}")))?;
+        for (path, reason) in tree.unreadable {
+            checked += 1;
+            rejections.push(Rejection {
+                root: tree.root.clone(),
+                path,
+                rule: "invalid-encoding".into(),
+                detail: reason,
+                suggestion: None,
+            });
+        }
+        for batch in tree.entries.chunks(BATCH) {
+            checked += batch.len();
+            let verdicts = policy.check_batch(batch)?;
+            for (entry, verdict) in batch.iter().zip(verdicts) {
+                rejections.extend(verdict.violations.iter().map(|violation| Rejection {
+                    root: tree.root.clone(),
+                    path: entry.path.clone(),
+                    rule: rule_name(violation).to_string(),
+                    detail: describe(violation),
+                    suggestion: verdict.suggested_path.clone(),
+                }));
+            }
+        }
+    }
+    if json {
+        print_json(plugin, checked, &rejections);
+    } else {
+        print_text(plugin, checked, &rejections);
+    }
+    Ok(if rejections.is_empty() {
+        exit::OK
+    } else {
+        exit::REJECTED
+    })
+}
+
+fn print_json(plugin: &LoadedPlugin, checked: usize, rejections: &[Rejection]) {
+    let rejected: Vec<Value> = rejections
+        .iter()
+        .map(|r| {
+            json!({"root": r.root, "path": r.path, "rule": r.rule, "detail": r.detail, "suggestion": r.suggestion})
+        })
+        .collect();
+    let meta = plugin.metadata();
+    let plugin = json!({"name": meta.name, "version": meta.version});
+    println!(
+        "{:#}",
+        json!({"plugin": plugin, "checked": checked, "rejected": rejected})
+    );
+}
+
+fn print_text(plugin: &LoadedPlugin, checked: usize, rejections: &[Rejection]) {
+    let mut shown_root = None;
+    for (i, r) in rejections.iter().enumerate() {
+        let first_of_path = i == 0 || !same_path(&rejections[i - 1], r);
+        let last_of_path = rejections.get(i + 1).is_none_or(|next| !same_path(next, r));
+        if first_of_path && r.root.is_some() && shown_root != Some(&r.root) {
+            println!(
+                "in {} (paths relative to it):",
+                r.root.as_deref().unwrap_or_default()
+            );
+            shown_root = Some(&r.root);
+        }
+        if first_of_path {
+            println!("{}", r.path);
+        }
+        println!("  {}: {}", r.rule, r.detail);
+        if let Some(suggestion) = r.suggestion.as_ref().filter(|_| last_of_path) {
+            println!("  suggested name: {suggestion}");
+        }
+    }
+    let meta = plugin.metadata();
+    println!(
+        "{checked} checked against {} {}: {} rejected, {} violations",
+        meta.name,
+        meta.version,
+        count_paths(rejections),
+        rejections.len()
+    );
+}
+
+fn same_path(a: &Rejection, b: &Rejection) -> bool {
+    a.root == b.root && a.path == b.path
+}
+
+fn count_paths(rejections: &[Rejection]) -> usize {
+    let mut paths: Vec<_> = rejections
+        .iter()
+        .map(|r| (&r.root, r.path.as_str()))
+        .collect();
+    paths.dedup();
+    paths.len()
+}

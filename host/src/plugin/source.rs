@@ -1,0 +1,81 @@
+//! Where a plugin comes from: bundled in the binary, or a `.wasm` file.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::error::PluginError;
+
+mod bundled {
+    include!(concat!(env!("OUT_DIR"), "/bundled_plugins.rs"));
+}
+
+/// A plugin to load.
+#[derive(Clone, Debug)]
+pub enum PluginSource {
+    Bundled {
+        name: &'static str,
+        wasm: &'static [u8],
+    },
+    File(PathBuf),
+}
+
+/// The names of the plugins built into this binary.
+pub fn bundled_names() -> Vec<&'static str> {
+    bundled::BUNDLED.iter().map(|(name, _)| *name).collect()
+}
+
+impl PluginSource {
+    /// A bundled plugin's name, or a path to a `.wasm` file (anything with a `/` or
+    /// ending in `.wasm`). A relative path is taken from `base`.
+    pub fn resolve(spec: &str, base: &Path) -> Result<Self, PluginError> {
+        if spec.ends_with(".wasm") || spec.contains('/') {
+            return Ok(PluginSource::File(base.join(spec)));
+        }
+        match bundled::BUNDLED.iter().find(|(name, _)| *name == spec) {
+            Some((name, wasm)) => Ok(PluginSource::Bundled { name, wasm }),
+            None => Err(PluginError::UnknownName {
+                name: spec.to_string(),
+                suggestion: did_you_mean(spec, bundled_names()),
+                available: bundled_names().join(", "),
+            }),
+        }
+    }
+
+    pub fn bytes(&self) -> Result<Cow<'static, [u8]>, PluginError> {
+        match self {
+            PluginSource::Bundled { wasm, .. } => Ok(Cow::Borrowed(wasm)),
+            PluginSource::File(path) => {
+                std::fs::read(path)
+                    .map(Cow::Owned)
+                    .map_err(|source| PluginError::Read {
+                        path: path.clone(),
+                        source,
+                    })
+            }
+        }
+    }
+}
+
+impl fmt::Display for PluginSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PluginSource::Bundled { name, .. } => write!(f, "bundled plugin {name}"),
+            PluginSource::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// `"; did you mean \"x\"?"` for the nearest of `candidates`, if one is near.
+pub(crate) fn did_you_mean<'a>(
+    given: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> String {
+    candidates
+        .into_iter()
+        .map(|candidate| (strsim::jaro_winkler(given, candidate), candidate))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| format!(" (did you mean {candidate:?}?)"))
+        .unwrap_or_default()
+}

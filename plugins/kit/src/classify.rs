@@ -1,0 +1,213 @@
+//! A generic reading of raw errors, by code first and by message where no code helps.
+
+use crate::{Category, Classification, ErrorCode, Operation, RawError, Retry};
+
+/// Classify `error` from its code, its operation and its message.
+pub fn classify(error: &RawError) -> Classification {
+    let (category, retry) = by_code(error)
+        .or_else(|| by_message(&error.message))
+        .unwrap_or_else(|| by_operation(error.operation));
+    Classification {
+        category,
+        retry,
+        advice: advice(category, error),
+    }
+}
+
+fn by_code(error: &RawError) -> Option<(Category, Retry)> {
+    match error.code? {
+        ErrorCode::Errno(errno) => by_errno(errno, error.operation),
+        ErrorCode::SftpStatus(status) => by_sftp_status(status),
+        ErrorCode::HttpStatus(status) => by_http_status(status),
+    }
+}
+
+fn by_errno(errno: i32, operation: Operation) -> Option<(Category, Retry)> {
+    use Category::*;
+    Some(match errno {
+        1 | 13 => (Permission, Retry::Never),   // EPERM, EACCES
+        2 | 20 => (NotFound, Retry::NextRun),   // ENOENT, ENOTDIR
+        4 | 11 => (Unknown, Retry::Now),        // EINTR, EAGAIN
+        27 => (InvalidSize, Retry::Never),      // EFBIG
+        28 | 122 => (Quota, Retry::NextRun),    // ENOSPC, EDQUOT
+        36 | 84 => (InvalidName, Retry::Never), // ENAMETOOLONG, EILSEQ
+        22 if operation != Operation::Connect => (InvalidName, Retry::Never), // EINVAL
+        // A reset or a closed connection before the server speaks is how many
+        // firewalls and allow-lists refuse an address they do not know.
+        104 | 32 if operation == Operation::Connect => (IpAllowlist, Retry::NextRun),
+        104 | 32 | 103 => (Connectivity, Retry::Now), // ECONNRESET, EPIPE, ECONNABORTED
+        110 => (Timeout, Retry::NextRun),             // ETIMEDOUT
+        111 | 113 | 101 | 99 => (Connectivity, Retry::NextRun), // refused, unreachable, no address
+        _ => return None,
+    })
+}
+
+fn by_sftp_status(status: u32) -> Option<(Category, Retry)> {
+    use Category::*;
+    Some(match status {
+        2 | 10 => (NotFound, Retry::NextRun), // NO_SUCH_FILE, NO_SUCH_PATH
+        3 | 12 => (Permission, Retry::Never), // PERMISSION_DENIED, WRITE_PROTECT
+        6 | 7 => (Connectivity, Retry::Now),  // NO_CONNECTION, CONNECTION_LOST
+        14 | 15 => (Quota, Retry::NextRun),   // NO_SPACE_ON_FILESYSTEM, QUOTA_EXCEEDED
+        20 => (InvalidName, Retry::Never),    // INVALID_FILENAME
+        _ => return None,
+    })
+}
+
+fn by_http_status(status: u16) -> Option<(Category, Retry)> {
+    use Category::*;
+    Some(match status {
+        401 => (Auth, Retry::NextRun),
+        403 => (Permission, Retry::Never),
+        404 | 410 => (NotFound, Retry::NextRun),
+        408 => (Timeout, Retry::Now),
+        413 => (InvalidSize, Retry::Never),
+        414 => (InvalidName, Retry::Never),
+        423 => (RemoteUnavailable, Retry::NextRun),
+        429 | 500 | 502 | 503 => (RemoteUnavailable, Retry::Now),
+        504 => (Timeout, Retry::Now),
+        507 => (Quota, Retry::NextRun),
+        _ => return None,
+    })
+}
+
+fn by_message(message: &str) -> Option<(Category, Retry)> {
+    use Category::*;
+    let message = message.to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| message.contains(w));
+    Some(if has(&["timed out", "timeout"]) {
+        (Timeout, Retry::NextRun)
+    } else if has(&["quota", "no space", "disk full", "insufficient storage"]) {
+        (Quota, Retry::NextRun)
+    } else if has(&[
+        "permission denied",
+        "access denied",
+        "forbidden",
+        "not authorized",
+    ]) {
+        (Permission, Retry::Never)
+    } else if has(&[
+        "name too long",
+        "invalid name",
+        "invalid file name",
+        "invalid filename",
+        "illegal character",
+    ]) {
+        (InvalidName, Retry::Never)
+    } else if has(&["too large", "file size", "entity too large"]) {
+        (InvalidSize, Retry::Never)
+    } else if has(&["no such file", "not found", "does not exist"]) {
+        (NotFound, Retry::NextRun)
+    } else if has(&["authentication", "auth fail", "password", "publickey"]) {
+        (Auth, Retry::NextRun)
+    } else if has(&[
+        "connection refused",
+        "unreachable",
+        "connection reset",
+        "broken pipe",
+    ]) {
+        (Connectivity, Retry::NextRun)
+    } else {
+        return None;
+    })
+}
+
+fn by_operation(operation: Operation) -> (Category, Retry) {
+    match operation {
+        Operation::Connect => (Category::Connectivity, Retry::NextRun),
+        Operation::Authenticate => (Category::Auth, Retry::NextRun),
+        _ => (Category::Unknown, Retry::NextRun),
+    }
+}
+
+fn advice(category: Category, error: &RawError) -> String {
+    let from = error
+        .local_address
+        .as_deref()
+        .map(|address| format!(" Connections leave from {address}."))
+        .unwrap_or_default();
+    match category {
+        Category::Auth => format!(
+            "Check the user name, key or password for this remote. If they are right, the server may \
+             also allow only known addresses: ask its administrator to allow yours.{from}"
+        ),
+        Category::IpAllowlist => format!(
+            "The server closed the connection before greeting, the usual sign of an IP allow-list or \
+             firewall. Ask the partner to allow the exact address ferry connects from, or set \
+             bind_address to an address they already allow.{from}"
+        ),
+        Category::Connectivity => format!(
+            "The server could not be reached. Check the host name and port, that the server is up, and \
+             that no firewall between you blocks the connection.{from}"
+        ),
+        Category::Timeout => "The server stopped answering in time. The next run continues where this \
+             one stopped; if it keeps happening, ask the server's administrator for a longer timeout."
+            .into(),
+        Category::InvalidName => "The remote refused the name. Rename the file (see `ferry check`), or \
+             enable rename = \"sanitize\" for this sync."
+            .into(),
+        Category::InvalidSize => "The remote refused the file's size. Check its size limit and whether it \
+             accepts zero-byte files; the file is not retried until it changes."
+            .into(),
+        Category::NotFound => "The file or folder is gone: it was moved, renamed or deleted during the \
+             run. The next run picks up whatever is there then."
+            .into(),
+        Category::Permission => "The account may not do this here. Check the permissions on the remote \
+             folder; `ferry doctor` tests each permission one at a time."
+            .into(),
+        Category::Quota => "The remote is out of space or over a quota. Free space or ask for a larger \
+             quota; the next run retries."
+            .into(),
+        Category::RemoteUnavailable => "The remote is temporarily unable to serve. ferry retries; nothing \
+             needs doing unless it lasts."
+            .into(),
+        Category::PluginFailure => "The policy plugin failed. Report it to the plugin's authors with this \
+             message."
+            .into(),
+        Category::Unknown => "Nothing more specific is known. Read the server's message above; the next \
+             run retries."
+            .into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Protocol;
+
+    fn raw(operation: Operation, code: Option<ErrorCode>, message: &str) -> RawError {
+        RawError {
+            operation,
+            protocol: Protocol::Sftp,
+            code,
+            message: message.into(),
+            path: None,
+            local_address: Some("192.0.2.10:40000".into()),
+        }
+    }
+
+    #[test]
+    fn reset_on_connect_suggests_the_allow_list_and_names_the_address() {
+        let c = classify(&raw(
+            Operation::Connect,
+            Some(ErrorCode::Errno(104)),
+            "reset",
+        ));
+        assert_eq!(
+            (c.category, c.retry),
+            (Category::IpAllowlist, Retry::NextRun)
+        );
+        assert!(c.advice.contains("192.0.2.10"));
+    }
+
+    #[test]
+    fn permission_is_permanent_and_not_found_is_not() {
+        let denied = classify(&raw(Operation::Write, Some(ErrorCode::SftpStatus(3)), ""));
+        assert_eq!(denied.retry, Retry::Never);
+        let gone = classify(&raw(Operation::Read, None, "No such file or directory"));
+        assert_eq!(
+            (gone.category, gone.retry),
+            (Category::NotFound, Retry::NextRun)
+        );
+    }
+}

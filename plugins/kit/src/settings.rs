@@ -1,0 +1,321 @@
+//! The standard settings: their documentation, and how a value changes the rules.
+
+use crate::rules::{LengthCounts, Rules};
+use crate::{
+    BadSettingValue, ConfigError, LengthUnit, Setting, SettingDoc, SettingType, SettingValue,
+};
+
+struct Spec {
+    name: &'static str,
+    kind: SettingType,
+    doc: &'static str,
+    current: fn(&Rules) -> String,
+    apply: fn(&mut Rules, &SettingValue) -> Result<(), String>,
+}
+
+const SPECS: &[Spec] = &[
+    Spec {
+        name: "forbidden_chars",
+        kind: SettingType::Text,
+        doc: "Characters the remote refuses anywhere in a file or folder name.",
+        current: |r| r.forbidden_chars.escape_default().to_string(),
+        apply: |r, v| Ok(r.forbidden_chars = text(v)?),
+    },
+    Spec {
+        name: "control_chars",
+        kind: SettingType::Text,
+        doc: "\"reject\" to refuse control characters (U+0000-U+001F, U+007F) in names, or \"allow\".",
+        current: |r| allow_or_reject(!r.forbid_control_chars),
+        apply: |r, v| Ok(r.forbid_control_chars = !allowed(v)?),
+    },
+    Spec {
+        name: "reserved_names",
+        kind: SettingType::TextList,
+        doc: "Names the remote reserves, compared without case, alone or with any extension \
+              (\"NUL\" also matches \"nul.txt\"). A listed name with a dot matches only itself.",
+        current: |r| r.reserved_names.join(","),
+        apply: |r, v| Ok(r.reserved_names = text_list(v)?),
+    },
+    Spec {
+        name: "forbidden_leading",
+        kind: SettingType::Text,
+        doc: "Characters refused as the first character of a name.",
+        current: |r| r.forbidden_leading.clone(),
+        apply: |r, v| Ok(r.forbidden_leading = text(v)?),
+    },
+    Spec {
+        name: "forbidden_trailing",
+        kind: SettingType::Text,
+        doc: "Characters refused as the last character of a name (Windows: \". \").",
+        current: |r| r.forbidden_trailing.clone(),
+        apply: |r, v| Ok(r.forbidden_trailing = text(v)?),
+    },
+    Spec {
+        name: "max_name_length",
+        kind: SettingType::Integer,
+        doc: "The name-length limit; what it is counted on is set by length_counts.",
+        current: |r| r.max_name_length.to_string(),
+        apply: |r, v| Ok(r.max_name_length = positive(v)?),
+    },
+    Spec {
+        name: "length_counts",
+        kind: SettingType::Text,
+        doc: "\"name\": max_name_length counts the bare name with its extension; \"full-path\": \
+              it counts folders + name + extension + the temporary upload suffix.",
+        current: |r| match r.length_counts {
+            LengthCounts::Name => "name".into(),
+            LengthCounts::FullPath => "full-path".into(),
+        },
+        apply: |r, v| {
+            r.length_counts = match text(v)?.as_str() {
+                "name" => LengthCounts::Name,
+                "full-path" => LengthCounts::FullPath,
+                _ => return Err("expected \"name\" or \"full-path\"".into()),
+            };
+            Ok(())
+        },
+    },
+    Spec {
+        name: "length_unit",
+        kind: SettingType::Text,
+        doc: "How lengths are counted: \"characters\", \"utf8-bytes\" (POSIX, S3) or \
+              \"utf16-units\" (Windows, SharePoint).",
+        current: |r| unit_name(r.length_unit).into(),
+        apply: |r, v| {
+            r.length_unit = match text(v)?.as_str() {
+                "characters" => LengthUnit::Characters,
+                "utf8-bytes" => LengthUnit::Utf8Bytes,
+                "utf16-units" => LengthUnit::Utf16Units,
+                _ => {
+                    return Err("expected \"characters\", \"utf8-bytes\" or \"utf16-units\"".into());
+                }
+            };
+            Ok(())
+        },
+    },
+    Spec {
+        name: "max_path_length",
+        kind: SettingType::Integer,
+        doc: "The limit on the full path (plus the temporary suffix for files); 0 for none.",
+        current: |r| r.max_path_length.to_string(),
+        apply: |r, v| Ok(r.max_path_length = integer(v)?),
+    },
+    Spec {
+        name: "max_size",
+        kind: SettingType::Size,
+        doc: "The largest file accepted: bytes, or a size such as \"2GB\" (KB, MB, GB, TB are \
+              powers of 1000; K, M, G, T, KiB, MiB, GiB, TiB powers of 1024); \"none\" for no cap.",
+        current: |r| r.max_size.map_or("none".into(), |s| s.to_string()),
+        apply: |r, v| Ok(r.max_size = size(v)?),
+    },
+    Spec {
+        name: "zero_byte",
+        kind: SettingType::Text,
+        doc: "\"allow\" or \"reject\" zero-byte files (some HTTP/API remotes cannot store them).",
+        current: |r| allow_or_reject(r.zero_byte_allowed),
+        apply: |r, v| Ok(r.zero_byte_allowed = allowed(v)?),
+    },
+    Spec {
+        name: "temp_suffix",
+        kind: SettingType::Text,
+        doc: "Appended to a file's name while it is uploaded; renamed away when complete.",
+        current: |r| r.temp_suffix.clone(),
+        apply: |r, v| {
+            let suffix = text(v)?;
+            if suffix.is_empty() || suffix.contains('/') {
+                return Err("must be non-empty and contain no '/'".into());
+            }
+            Ok(r.temp_suffix = suffix)
+        },
+    },
+];
+
+/// The documentation of every standard setting, with `defaults`' values.
+pub fn docs(defaults: &Rules) -> Vec<SettingDoc> {
+    SPECS
+        .iter()
+        .map(|spec| SettingDoc {
+            name: spec.name.to_string(),
+            kind: spec.kind,
+            default_value: (spec.current)(defaults),
+            doc: spec.doc.to_string(),
+        })
+        .collect()
+}
+
+/// Apply one setting to `rules`.
+pub fn apply(rules: &mut Rules, setting: &Setting) -> Result<(), ConfigError> {
+    let spec = SPECS
+        .iter()
+        .find(|spec| spec.name == setting.name)
+        .ok_or_else(|| ConfigError::UnknownKey(setting.name.clone()))?;
+    (spec.apply)(rules, &setting.value).map_err(|message| {
+        ConfigError::BadValue(BadSettingValue {
+            name: setting.name.clone(),
+            message,
+        })
+    })
+}
+
+fn unit_name(unit: LengthUnit) -> &'static str {
+    match unit {
+        LengthUnit::Characters => "characters",
+        LengthUnit::Utf8Bytes => "utf8-bytes",
+        LengthUnit::Utf16Units => "utf16-units",
+    }
+}
+
+fn allow_or_reject(allowed: bool) -> String {
+    if allowed { "allow" } else { "reject" }.to_string()
+}
+
+fn describe(value: &SettingValue) -> String {
+    match value {
+        SettingValue::Text(t) => format!("the text {t:?}"),
+        SettingValue::Integer(i) => format!("the number {i}"),
+        SettingValue::Boolean(b) => format!("the boolean {b}"),
+        SettingValue::TextList(l) => format!("a list of {} texts", l.len()),
+    }
+}
+
+fn text(value: &SettingValue) -> Result<String, String> {
+    match value {
+        SettingValue::Text(t) => Ok(t.clone()),
+        other => Err(format!("expected a text, got {}", describe(other))),
+    }
+}
+
+fn text_list(value: &SettingValue) -> Result<Vec<String>, String> {
+    match value {
+        SettingValue::TextList(list) => Ok(list.clone()),
+        SettingValue::Text(t) if t.is_empty() => Ok(Vec::new()),
+        SettingValue::Text(t) => Ok(t.split(',').map(|s| s.trim().to_string()).collect()),
+        other => Err(format!("expected a list of names, got {}", describe(other))),
+    }
+}
+
+fn integer(value: &SettingValue) -> Result<u32, String> {
+    match value {
+        SettingValue::Integer(i) => {
+            u32::try_from(*i).map_err(|_| format!("expected 0 to {}, got {i}", u32::MAX))
+        }
+        SettingValue::Text(t) => t
+            .trim()
+            .parse()
+            .map_err(|_| format!("expected a whole number, got {t:?}")),
+        other => Err(format!("expected a whole number, got {}", describe(other))),
+    }
+}
+
+fn positive(value: &SettingValue) -> Result<u32, String> {
+    match integer(value)? {
+        0 => Err("expected a number of at least 1, got 0".into()),
+        n => Ok(n),
+    }
+}
+
+fn allowed(value: &SettingValue) -> Result<bool, String> {
+    match text(value)?.as_str() {
+        "allow" => Ok(true),
+        "reject" => Ok(false),
+        other => Err(format!("expected \"allow\" or \"reject\", got {other:?}")),
+    }
+}
+
+fn size(value: &SettingValue) -> Result<Option<u64>, String> {
+    match value {
+        SettingValue::Integer(i) if *i > 0 => Ok(Some(*i as u64)),
+        SettingValue::Text(t) if t.trim().eq_ignore_ascii_case("none") => Ok(None),
+        SettingValue::Text(t) => parse_size(t).map(Some),
+        other => Err(format!(
+            "expected a size such as 2GB or 1048576, got {}",
+            describe(other)
+        )),
+    }
+}
+
+/// Parse "2GB", "512 MiB", "10M", "1048576" into bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("expected a size such as 2GB, got {text:?}"))?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
+        other => return Err(format!("unknown size unit {other:?} in {text:?}")),
+    };
+    let bytes = number * multiplier as f64;
+    if bytes < 1.0 || bytes > u64::MAX as f64 {
+        return Err(format!("size out of range: {text:?}"));
+    }
+    Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(rules: &mut Rules, name: &str, value: SettingValue) -> Result<(), ConfigError> {
+        apply(
+            rules,
+            &Setting {
+                name: name.into(),
+                value,
+            },
+        )
+    }
+
+    #[test]
+    fn sizes_parse_in_both_conventions() {
+        assert_eq!(parse_size("2GB"), Ok(2_000_000_000));
+        assert_eq!(parse_size("2 GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("10M"), Ok(10 << 20));
+        assert_eq!(parse_size("1.5KB"), Ok(1500));
+        assert!(parse_size("2 parsecs").is_err());
+    }
+
+    #[test]
+    fn unknown_key_and_bad_value_are_errors() {
+        let mut rules = Rules::posix();
+        assert!(matches!(
+            set(&mut rules, "max_name_lenght", SettingValue::Integer(5)),
+            Err(ConfigError::UnknownKey(k)) if k == "max_name_lenght"
+        ));
+        let bad = set(
+            &mut rules,
+            "length_counts",
+            SettingValue::Text("path".into()),
+        );
+        assert!(matches!(bad, Err(ConfigError::BadValue(b)) if b.message.contains("full-path")));
+        assert!(set(&mut rules, "max_name_length", SettingValue::Integer(0)).is_err());
+    }
+
+    #[test]
+    fn every_default_reads_back_as_itself() {
+        let defaults = Rules::posix();
+        for doc in docs(&defaults) {
+            let mut rules = defaults.clone();
+            let value = match doc.kind {
+                SettingType::TextList => SettingValue::TextList(Vec::new()),
+                _ => SettingValue::Text(unescape(&doc.default_value)),
+            };
+            set(&mut rules, &doc.name, value).unwrap_or_else(|e| panic!("{}: {e:?}", doc.name));
+        }
+    }
+
+    fn unescape(text: &str) -> String {
+        text.replace("\\u{0}", "\0")
+    }
+}
