@@ -118,11 +118,14 @@ fn inspect(plugin: &LoadedPlugin, json: bool) -> Result<u8, CliError> {
     println!("remote kinds: {}", meta.remote_kinds.join(", "));
     println!("\nsettings (policy_settings in ferry.toml, or --set KEY=VALUE):");
     for setting in &meta.settings {
+        let default = match setting.default_value.as_str() {
+            "" => "(empty)",
+            value => value,
+        };
         println!(
-            "  {} ({}, default {:?})",
+            "  {} ({}, default: {default})",
             setting.name,
-            type_name(setting.kind),
-            setting.default_value
+            type_name(setting.kind)
         );
         println!("      {}", setting.doc);
     }

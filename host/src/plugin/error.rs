@@ -60,6 +60,15 @@ pub enum CallFailure {
         "tried to grow its memory to {wanted} bytes, past its cap of {cap} bytes, and was stopped"
     )]
     MemoryCap { wanted: usize, cap: usize },
-    #[error("trapped: {reason}{stderr}")]
+    #[error("trapped ({reason}){}", written(stderr))]
     Trap { reason: String, stderr: String },
+}
+
+/// What a failed plugin wrote to stderr (its panic message, usually), as a clause.
+fn written(stderr: &str) -> String {
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!("; it wrote: {stderr}")
+    }
 }

@@ -134,13 +134,12 @@ impl LoadedPlugin {
     fn instantiate(&self) -> Result<Instance, PluginError> {
         let mut store = Store::new(self.pre.engine(), Sandbox::new(self.limits.memory_bytes));
         store.limiter(|sandbox| sandbox.limiter());
-        store
-            .set_fuel(self.limits.fuel_per_call)
-            .expect("fuel is enabled");
+        let fuel = self.limits.fuel_per_call;
+        store.set_fuel(fuel).expect("fuel is enabled");
         let bindings = self
             .pre
             .instantiate(&mut store)
-            .map_err(|e| self.failure("instantiate", &store, e))?;
+            .map_err(|e| self.failure("instantiate", &store, e, fuel))?;
         Ok(Instance { store, bindings })
     }
 
@@ -155,7 +154,7 @@ impl LoadedPlugin {
         let fuel = self.limits.fuel_per_call + self.limits.fuel_per_entry * entries as u64;
         instance.store.set_fuel(fuel).expect("fuel is enabled");
         f(&instance.bindings, &mut instance.store)
-            .map_err(|e| self.failure(function, &instance.store, e))
+            .map_err(|e| self.failure(function, &instance.store, e, fuel))
     }
 
     fn failure(
@@ -163,6 +162,7 @@ impl LoadedPlugin {
         function: &'static str,
         store: &Store<Sandbox>,
         error: wasmtime::Error,
+        fuel: u64,
     ) -> PluginError {
         let sandbox = store.data();
         let failure = if let Some(wanted) = sandbox.refused_growth() {
@@ -171,19 +171,11 @@ impl LoadedPlugin {
                 cap: self.limits.memory_bytes,
             }
         } else if error.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
-            CallFailure::Deadline {
-                fuel: self.limits.fuel_per_call,
-            }
+            CallFailure::Deadline { fuel }
         } else {
-            let stderr = sandbox.stderr();
-            let stderr = if stderr.is_empty() {
-                stderr
-            } else {
-                format!("; it said: {stderr}")
-            };
             CallFailure::Trap {
-                reason: format!("{error:#}"),
-                stderr,
+                reason: trap_reason(&error),
+                stderr: sandbox.stderr(),
             }
         };
         PluginError::Call {
@@ -191,6 +183,14 @@ impl LoadedPlugin {
             function,
             failure,
         }
+    }
+}
+
+/// The trap itself, without the wasm backtrace that wasmtime prints around it.
+fn trap_reason(error: &wasmtime::Error) -> String {
+    match error.downcast_ref::<Trap>() {
+        Some(trap) => trap.to_string(),
+        None => error.to_string(),
     }
 }
 

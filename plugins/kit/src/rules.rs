@@ -91,7 +91,20 @@ impl Rules {
         self.forbidden_chars.contains(c) || (self.forbid_control_chars && c.is_control())
     }
 
+    fn name_has_forbidden(&self, name: &str) -> bool {
+        // Most names are clean: one pass over the bytes before the per-character work.
+        let ascii_only = self.forbidden_chars.is_ascii();
+        if ascii_only && !self.forbid_control_chars {
+            let forbidden = self.forbidden_chars.as_bytes();
+            return name.bytes().any(|b| forbidden.contains(&b));
+        }
+        name.chars().any(|c| self.is_forbidden(c))
+    }
+
     fn check_characters(&self, name: &str, found: &mut Vec<Violation>) {
+        if !self.name_has_forbidden(name) {
+            return;
+        }
         for (position, character) in name.chars().enumerate() {
             if self.is_forbidden(character) {
                 found.push(Violation::ForbiddenCharacter(ForbiddenCharacter {
@@ -160,24 +173,24 @@ impl Rules {
         length as u32
     }
 
-    /// The full path as counted while uploading: with the temporary name for files.
-    fn counted_path(&self, entry: &Entry) -> (String, LengthScope) {
+    /// The full path's length as counted while uploading: a file is uploaded under its
+    /// standard temporary name, which is the path plus the temporary suffix.
+    fn counted_path_length(&self, entry: &Entry) -> (u32, LengthScope) {
         match entry.kind {
             EntryKind::File => (
-                self.temp_name(&entry.path, TempForm::Standard),
+                self.measure(&entry.path) + self.measure(&self.temp_suffix),
                 LengthScope::FullPathWithTempSuffix,
             ),
-            EntryKind::Directory => (entry.path.clone(), LengthScope::FullPath),
+            EntryKind::Directory => (self.measure(&entry.path), LengthScope::FullPath),
         }
     }
 
     fn length_violation(
         &self,
         limit: u32,
-        text: &str,
+        length: u32,
         scope: LengthScope,
     ) -> Option<LengthViolation> {
-        let length = self.measure(text);
         (limit > 0 && length > limit).then_some(LengthViolation {
             limit,
             length,
@@ -187,17 +200,17 @@ impl Rules {
     }
 
     fn check_lengths(&self, entry: &Entry, name: &str, found: &mut Vec<Violation>) {
-        let (counted_path, path_scope) = self.counted_path(entry);
+        let (path_length, path_scope) = self.counted_path_length(entry);
         let name_violation = match self.length_counts {
             LengthCounts::Name => {
-                self.length_violation(self.max_name_length, name, LengthScope::Name)
+                self.length_violation(self.max_name_length, self.measure(name), LengthScope::Name)
             }
             LengthCounts::FullPath => {
-                self.length_violation(self.max_name_length, &counted_path, path_scope)
+                self.length_violation(self.max_name_length, path_length, path_scope)
             }
         };
         found.extend(name_violation.map(Violation::NameTooLong));
-        let path_violation = self.length_violation(self.max_path_length, &counted_path, path_scope);
+        let path_violation = self.length_violation(self.max_path_length, path_length, path_scope);
         found.extend(path_violation.map(Violation::PathTooLong));
     }
 
@@ -226,8 +239,7 @@ impl Rules {
     /// The longest name that fits every length limit in `entry`'s folder.
     fn name_budget(&self, entry: &Entry) -> u32 {
         let name = last_component(&entry.path);
-        let (counted_path, _) = self.counted_path(entry);
-        let around_name = self.measure(&counted_path) - self.measure(name);
+        let around_name = self.counted_path_length(entry).0 - self.measure(name);
         let path_budget = |limit: u32| {
             if limit == 0 {
                 u32::MAX

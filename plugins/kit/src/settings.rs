@@ -18,7 +18,7 @@ const SPECS: &[Spec] = &[
         name: "forbidden_chars",
         kind: SettingType::Text,
         doc: "Characters the remote refuses anywhere in a file or folder name.",
-        current: |r| r.forbidden_chars.escape_default().to_string(),
+        current: |r| toml_escaped(&r.forbidden_chars),
         apply: |r, v| Ok(r.forbidden_chars = text(v)?),
     },
     Spec {
@@ -155,6 +155,19 @@ pub fn apply(rules: &mut Rules, setting: &Setting) -> Result<(), ConfigError> {
             message,
         })
     })
+}
+
+/// Control characters as TOML writes them (`\u0000`), everything else as is.
+fn toml_escaped(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                format!("\\u{:04X}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn unit_name(unit: LengthUnit) -> &'static str {
@@ -316,6 +329,6 @@ mod tests {
     }
 
     fn unescape(text: &str) -> String {
-        text.replace("\\u{0}", "\0")
+        text.replace("\\u0000", "\0")
     }
 }

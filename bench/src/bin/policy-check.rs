@@ -1,0 +1,85 @@
+//! The per-entry cost of checking entries against a policy plugin in batches.
+//!
+//! `cargo run --release -p ferry-bench --bin policy-check [ENTRIES]` prints one JSON line
+//! per batch size: entries, batch size, total seconds, nanoseconds per entry, and whether
+//! the target (under 1 µs per entry amortized) is met.
+
+use std::path::Path;
+use std::time::Instant;
+
+use ferry::plugin::{
+    ComponentCache, Entry, EntryKind, Limits, PluginSource, Runtime, Setting, SettingValue,
+};
+use serde_json::json;
+
+const TARGET_NS_PER_ENTRY: f64 = 1000.0;
+
+/// Paths shaped like a real outbox: nested folders, dated reports, some bad names.
+fn entries(count: usize) -> Vec<Entry> {
+    (0..count)
+        .map(|i| {
+            let path = format!(
+                "customers/region-{:02}/account-{:05}/2026-{:02}/invoice_{i:07}{}.csv",
+                i % 17,
+                i % 9973,
+                i % 12 + 1,
+                if i % 50 == 0 { "?draft" } else { "" }
+            );
+            Entry {
+                path,
+                kind: EntryKind::File,
+                size: Some((i as u64 * 7919) % 5_000_000),
+            }
+        })
+        .collect()
+}
+
+fn main() {
+    let count: usize = std::env::args()
+        .nth(1)
+        .map_or(100_000, |n| n.parse().expect("ENTRIES is a number"));
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new(ComponentCache::at(cache.path()), Limits::default()).unwrap();
+    let plugin = runtime
+        .load(&PluginSource::resolve("generic", Path::new(".")).unwrap())
+        .unwrap();
+    let settings = vec![
+        Setting {
+            name: "forbidden_chars".into(),
+            value: SettingValue::Text("?*<>|".into()),
+        },
+        Setting {
+            name: "max_name_length".into(),
+            value: SettingValue::Integer(160),
+        },
+        Setting {
+            name: "length_counts".into(),
+            value: SettingValue::Text("full-path".into()),
+        },
+    ];
+    let mut policy = plugin.configure(settings).unwrap();
+    let entries = entries(count);
+    for batch in [256, 1024, 4096] {
+        policy.check_batch(&entries[..batch]).unwrap(); // warm up
+        let started = Instant::now();
+        let mut rejected = 0;
+        for chunk in entries.chunks(batch) {
+            rejected += policy
+                .check_batch(chunk)
+                .unwrap()
+                .iter()
+                .filter(|v| !v.violations.is_empty())
+                .count();
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let ns_per_entry = seconds * 1e9 / count as f64;
+        println!(
+            "{}",
+            json!({
+                "bench": "policy-check", "entries": count, "batch": batch, "rejected": rejected,
+                "seconds": seconds, "ns_per_entry": ns_per_entry,
+                "target_ns_per_entry": TARGET_NS_PER_ENTRY, "met": ns_per_entry < TARGET_NS_PER_ENTRY,
+            })
+        );
+    }
+}
