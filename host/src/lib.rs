@@ -2,4 +2,8 @@
 //! next lives in sandboxed WebAssembly policy plugins ([`plugin`]); the command line is
 //! a thin layer over the library modules ([`cli`]).
 pub mod cli;
+pub mod config;
 pub mod plugin;
+pub mod remote;
+pub mod state;
+pub mod sync;

@@ -1,8 +1,13 @@
 //! Helpers shared by the end-to-end tests: finding the real `ferry` binary and running it
 //! with a component cache shared across tests.
 
+pub mod sshd;
+
 use std::path::{Path, PathBuf};
+
+use serde_json::Value;
 use std::process::{Command, Output};
+use tempfile::TempDir;
 
 /// The `ferry` binary built for this test run: `$FERRY_BIN`, or the one next to the test
 /// executable's `deps/` folder (`cargo test` builds it, because host/tests exists).
@@ -55,4 +60,53 @@ pub fn run(command: &mut Command) -> (i32, String, String) {
         String::from_utf8(stdout).expect("utf-8 stdout"),
         String::from_utf8(stderr).expect("utf-8 stderr"),
     )
+}
+
+/// Two local folders, `outbox/` (source) and `inbox/` (destination, policy `generic`),
+/// and a ferry.toml with one sync `push` between them.
+pub struct LocalSetup {
+    pub dir: TempDir,
+}
+
+impl LocalSetup {
+    /// `delete` for the sync, `policy_settings` (TOML lines) for the destination.
+    pub fn new(delete: &str, policy_settings: &str) -> LocalSetup {
+        let dir = TempDir::new().unwrap();
+        std::fs::create_dir_all(dir.path().join("outbox")).unwrap();
+        let config = format!(
+            "[remotes.outbox]\ntype = \"local\"\npath = \"outbox\"\n\n\
+             [remotes.inbox]\ntype = \"local\"\npath = \"inbox\"\npolicy = \"generic\"\n\
+             [remotes.inbox.policy_settings]\n{policy_settings}\n\n\
+             [syncs.push]\nsource = \"outbox\"\ndestination = \"inbox\"\ndelete = \"{delete}\"\n"
+        );
+        std::fs::write(dir.path().join("ferry.toml"), config).unwrap();
+        LocalSetup { dir }
+    }
+
+    pub fn source(&self, path: &str) -> PathBuf {
+        self.dir.path().join("outbox").join(path)
+    }
+
+    pub fn destination(&self, path: &str) -> PathBuf {
+        self.dir.path().join("inbox").join(path)
+    }
+
+    pub fn write(&self, path: &str, content: &[u8]) {
+        let file = self.source(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, content).unwrap();
+    }
+
+    pub fn ferry(&self, args: &[&str]) -> (i32, String, String) {
+        run(ferry(self.dir.path()).args(args))
+    }
+
+    pub fn run_json(&self, extra: &[&str]) -> (i32, Value) {
+        let mut args = vec!["run", "push", "--json"];
+        args.extend(extra);
+        let (code, stdout, stderr) = self.ferry(&args);
+        let report =
+            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} / {stderr}"));
+        (code, report)
+    }
 }

@@ -7,6 +7,7 @@ use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 
 use crate::plugin::{Entry, EntryKind};
+use crate::remote::{Listed, local};
 
 /// What a path argument stands for.
 pub struct Checked {
@@ -29,7 +30,7 @@ pub fn read(argument: &str) -> std::io::Result<Checked> {
                 unreadable: Vec::new(),
             };
             let dir = Dir::open_ambient_dir(path, ambient_authority())?;
-            walk_dir(&dir, "", &mut walk)?;
+            walk_dir(&dir, &mut walk)?;
             walk.entries.sort_by(|a, b| a.path.cmp(&b.path));
             walk
         }
@@ -63,34 +64,10 @@ fn single(argument: &str, size: Option<u64>) -> Checked {
     }
 }
 
-fn walk_dir(dir: &Dir, prefix: &str, walk: &mut Checked) -> std::io::Result<()> {
-    for item in dir.entries()? {
-        let item = item?;
-        let raw_name = item.file_name();
-        let Some(name) = raw_name.to_str() else {
-            let shown = format!("{prefix}{}", raw_name.to_string_lossy());
-            walk.unreadable
-                .push((shown, "the name is not valid UTF-8".to_string()));
-            continue;
-        };
-        let path = format!("{prefix}{name}");
-        let file_type = item.file_type()?;
-        if file_type.is_dir() {
-            walk.entries.push(Entry {
-                path: path.clone(),
-                kind: EntryKind::Directory,
-                size: None,
-            });
-            walk_dir(&item.open_dir()?, &format!("{path}/"), walk)?;
-        } else {
-            // A symlink counts as what it points to when that stays inside the tree.
-            let size = dir.metadata(name).ok().map(|meta| meta.len());
-            walk.entries.push(Entry {
-                path,
-                kind: EntryKind::File,
-                size,
-            });
-        }
-    }
-    Ok(())
+fn walk_dir(dir: &Dir, walk: &mut Checked) -> std::io::Result<()> {
+    let walked = local::walk(dir, "", &mut |listed| match listed {
+        Listed::Entry(entry) => walk.entries.push(entry.to_plugin_entry()),
+        Listed::Unlisted { path, error } => walk.unreadable.push((path, error.message)),
+    });
+    walked.map_err(|e| std::io::Error::other(e.message))
 }

@@ -1,9 +1,13 @@
 //! The command line: argument parsing, dispatch, and the one place where errors become
 //! exit codes.
 
+mod check;
 mod exit;
 mod local_tree;
+mod output;
 mod plugin;
+mod rejections;
+mod run;
 
 use std::process::ExitCode;
 
@@ -18,12 +22,23 @@ struct Cli {
     /// Print machine-readable JSON on stdout instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// The config file (default: $FERRY_CONFIG, else ./ferry.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run a sync once: scan both sides, check every name against the destination's
+    /// policy, send what changed, and report every file that did not make it.
+    Run(run::RunArgs),
+    /// Check a sync's whole source against its destination's policy and list every
+    /// entry that would be rejected, grouped by rule. Transfers nothing.
+    Check(check::CheckArgs),
+    /// Show a past run (the latest by default) with every failure.
+    Log(run::LogArgs),
     /// Inspect, list and try out policy plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -44,6 +59,9 @@ pub fn main() -> ExitCode {
         }
     };
     let outcome = match cli.command {
+        Command::Run(args) => run::run(args, cli.config.as_deref(), cli.json),
+        Command::Check(args) => check::check(args, cli.config.as_deref(), cli.json),
+        Command::Log(args) => run::log(args, cli.config.as_deref(), cli.json),
         Command::Plugin(command) => plugin::run(command, cli.json),
     };
     match outcome {

@@ -7,9 +7,11 @@ use serde_json::{Value, json};
 
 use super::exit::{self, CliError};
 use super::local_tree;
+use super::output::out;
+use super::rejections::{self, Rejection};
 use crate::plugin::{
     ComponentCache, Limits, LoadedPlugin, PluginSource, Runtime, SettingInput, SettingType,
-    bundled_names, describe, parse_settings, rule_name,
+    bundled_names, parse_settings,
 };
 
 /// Entries per `check-batch` call.
@@ -66,11 +68,11 @@ fn list(json: bool) -> Result<u8, CliError> {
     }
     if json {
         let list: Vec<Value> = plugins.iter().map(|p| metadata_json(p)).collect();
-        println!("{}", Value::Array(list));
+        out!("{}", Value::Array(list));
     } else {
         for plugin in &plugins {
             let meta = plugin.metadata();
-            println!(
+            out!(
                 "{:<22} {:<8} {}",
                 meta.name,
                 meta.version,
@@ -109,25 +111,25 @@ fn metadata_json(plugin: &LoadedPlugin) -> Value {
 
 fn inspect(plugin: &LoadedPlugin, json: bool) -> Result<u8, CliError> {
     if json {
-        println!("{:#}", metadata_json(plugin));
+        out!("{:#}", metadata_json(plugin));
         return Ok(exit::OK);
     }
     let meta = plugin.metadata();
-    println!("{} {}", meta.name, meta.version);
-    println!("{}", meta.description);
-    println!("remote kinds: {}", meta.remote_kinds.join(", "));
-    println!("\nsettings (policy_settings in ferry.toml, or --set KEY=VALUE):");
+    out!("{} {}", meta.name, meta.version);
+    out!("{}", meta.description);
+    out!("remote kinds: {}", meta.remote_kinds.join(", "));
+    out!("\nsettings (policy_settings in ferry.toml, or --set KEY=VALUE):");
     for setting in &meta.settings {
         let default = match setting.default_value.as_str() {
             "" => "(empty)",
             value => value,
         };
-        println!(
+        out!(
             "  {} ({}, default: {default})",
             setting.name,
             type_name(setting.kind)
         );
-        println!("      {}", setting.doc);
+        out!("      {}", setting.doc);
     }
     Ok(exit::OK)
 }
@@ -142,15 +144,6 @@ fn parse_set(raw: &str) -> Result<(String, SettingInput), CliError> {
         key.trim().to_string(),
         SettingInput::Text(value.to_string()),
     ))
-}
-
-/// One rejected entry and why, in the shape `--json` prints.
-struct Rejection {
-    root: Option<String>,
-    path: String,
-    rule: String,
-    detail: String,
-    suggestion: Option<String>,
 }
 
 fn check(
@@ -169,27 +162,22 @@ fn check(
     for argument in paths {
         let tree = local_tree::read(argument)
             .map_err(|e| CliError::Io(format!("cannot read {argument}: {e}")))?;
-        for (path, reason) in tree.unreadable {
+        let root = tree.root.as_deref();
+        for (path, reason) in &tree.unreadable {
             checked += 1;
-            rejections.push(Rejection {
-                root: tree.root.clone(),
-                path,
-                rule: "invalid-encoding".into(),
-                detail: reason,
-                suggestion: None,
-            });
+            rejections.push(Rejection::unreadable(root, path, reason));
         }
         for batch in tree.entries.chunks(BATCH) {
             checked += batch.len();
             let verdicts = policy.check_batch(batch)?;
             for (entry, verdict) in batch.iter().zip(verdicts) {
-                rejections.extend(verdict.violations.iter().map(|violation| Rejection {
-                    root: tree.root.clone(),
-                    path: entry.path.clone(),
-                    rule: rule_name(violation).to_string(),
-                    detail: describe(violation),
-                    suggestion: verdict.suggested_path.clone(),
-                }));
+                let suggestion = verdict.suggested_path.as_deref();
+                rejections.extend(Rejection::rows(
+                    root,
+                    &entry.path,
+                    &verdict.violations,
+                    suggestion,
+                ));
             }
         }
     }
@@ -206,59 +194,37 @@ fn check(
 }
 
 fn print_json(plugin: &LoadedPlugin, checked: usize, rejections: &[Rejection]) {
-    let rejected: Vec<Value> = rejections
-        .iter()
-        .map(|r| {
-            json!({"root": r.root, "path": r.path, "rule": r.rule, "detail": r.detail, "suggestion": r.suggestion})
-        })
-        .collect();
     let meta = plugin.metadata();
     let plugin = json!({"name": meta.name, "version": meta.version});
-    println!(
-        "{:#}",
-        json!({"plugin": plugin, "checked": checked, "rejected": rejected})
-    );
+    out!("{:#}", rejections::to_json(plugin, checked, rejections));
 }
 
 fn print_text(plugin: &LoadedPlugin, checked: usize, rejections: &[Rejection]) {
     let mut shown_root = None;
     for (i, r) in rejections.iter().enumerate() {
-        let first_of_path = i == 0 || !same_path(&rejections[i - 1], r);
-        let last_of_path = rejections.get(i + 1).is_none_or(|next| !same_path(next, r));
+        let first_of_path = i == 0 || !rejections[i - 1].same_entry(r);
+        let last_of_path = rejections.get(i + 1).is_none_or(|next| !next.same_entry(r));
         if first_of_path && r.root.is_some() && shown_root != Some(&r.root) {
-            println!(
+            out!(
                 "in {} (paths relative to it):",
                 r.root.as_deref().unwrap_or_default()
             );
             shown_root = Some(&r.root);
         }
         if first_of_path {
-            println!("{}", r.path);
+            out!("{}", r.path);
         }
-        println!("  {}: {}", r.rule, r.detail);
+        out!("  {}: {}", r.rule, r.detail);
         if let Some(suggestion) = r.suggestion.as_ref().filter(|_| last_of_path) {
-            println!("  suggested name: {suggestion}");
+            out!("  suggested name: {suggestion}");
         }
     }
     let meta = plugin.metadata();
-    println!(
+    out!(
         "{checked} checked against {} {}: {} rejected, {} violations",
         meta.name,
         meta.version,
-        count_paths(rejections),
+        rejections::count_entries(rejections),
         rejections.len()
     );
-}
-
-fn same_path(a: &Rejection, b: &Rejection) -> bool {
-    a.root == b.root && a.path == b.path
-}
-
-fn count_paths(rejections: &[Rejection]) -> usize {
-    let mut paths: Vec<_> = rejections
-        .iter()
-        .map(|r| (&r.root, r.path.as_str()))
-        .collect();
-    paths.dedup();
-    paths.len()
 }

@@ -3,4 +3,5 @@
 wasmtime::component::bindgen!({
     path: "../wit/0.1.0",
     world: "policy-plugin",
+    additional_derives: [PartialEq, Eq],
 });

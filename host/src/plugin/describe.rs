@@ -1,7 +1,7 @@
 //! Violations in plain words, and their stable rule names for `--json`.
 
 use super::bindings::ferry::policy::types::{
-    LengthScope, LengthUnit, LengthViolation, NameEdge, Violation,
+    Category, LengthScope, LengthUnit, LengthViolation, NameEdge, Retry, Violation,
 };
 
 /// The stable, kebab-case name of the rule a violation breaks.
@@ -90,5 +90,40 @@ pub fn human_size(bytes: u64) -> String {
         format!("{bytes} B")
     } else {
         format!("{value:.2} {}", UNITS[unit])
+    }
+}
+
+/// The category as `--json` and the logs spell it.
+pub fn category_name(category: Category) -> &'static str {
+    match category {
+        Category::Auth => "auth",
+        Category::IpAllowlist => "ip-allowlist",
+        Category::Connectivity => "connectivity",
+        Category::Timeout => "timeout",
+        Category::InvalidName => "invalid-name",
+        Category::InvalidSize => "invalid-size",
+        Category::NotFound => "not-found",
+        Category::Permission => "permission",
+        Category::Quota => "quota",
+        Category::RemoteUnavailable => "remote-unavailable",
+        Category::PluginFailure => "plugin-failure",
+        Category::Unknown => "unknown",
+    }
+}
+
+/// The retry decision as `--json` and the logs spell it.
+pub fn retry_name(retry: Retry) -> &'static str {
+    match retry {
+        Retry::Now => "now",
+        Retry::NextRun => "next-run",
+        Retry::Never => "never",
+    }
+}
+
+/// The category a policy violation falls in.
+pub fn violation_category(violation: &Violation) -> Category {
+    match violation {
+        Violation::TooLarge(_) | Violation::ZeroByteUnsupported => Category::InvalidSize,
+        _ => Category::InvalidName,
     }
 }

@@ -16,7 +16,9 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store, Trap};
 
 pub use bindings::ferry::policy::types::*;
-pub use describe::{describe, rule_name};
+pub use describe::{
+    category_name, describe, human_size, retry_name, rule_name, violation_category,
+};
 pub use engine::ComponentCache;
 pub use error::{CallFailure, PluginError};
 pub use settings::{SettingInput, parse_settings};

@@ -1,0 +1,90 @@
+//! `ferry check SYNC`: a preflight over the whole source that transfers nothing.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use clap::Args;
+use serde_json::json;
+
+use super::exit::{self, CliError};
+use super::output::out;
+use super::rejections::{self, Rejection};
+use super::run::{load_config, tokio_runtime};
+use crate::plugin::{ComponentCache, Limits, Runtime};
+use crate::sync::{self, CheckError, CheckReport};
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The sync whose source is checked against its destination's policy.
+    sync: String,
+}
+
+pub fn check(args: CheckArgs, config_path: Option<&Path>, json: bool) -> Result<u8, CliError> {
+    let config = load_config(config_path)?;
+    let runtime = Runtime::new(ComponentCache::default_location(), Limits::default())?;
+    let sync = config.sync(&args.sync)?;
+    let policy = sync::load_policy(&runtime, &config, config.remote(&sync.destination)?)?;
+    let report = tokio_runtime()?
+        .block_on(sync::check(&config, &args.sync, &policy))
+        .map_err(|e| match e {
+            CheckError::Sync(e) => CliError::from(e),
+            source @ CheckError::Source(_) => CliError::Io(source.to_string()),
+        })?;
+    let rows = rows(&report);
+    if json {
+        out!(
+            "{:#}",
+            rejections::to_json(json!(policy.label()), report.checked, &rows)
+        );
+    } else {
+        print_grouped(
+            &rows,
+            &report,
+            &format!("{} (destination {})", policy.label(), sync.destination),
+        );
+    }
+    Ok(if rows.is_empty() {
+        exit::OK
+    } else {
+        exit::REJECTED
+    })
+}
+
+fn rows(report: &CheckReport) -> Vec<Rejection> {
+    let unreadable = report
+        .unreadable
+        .iter()
+        .map(|(path, error)| Rejection::unreadable(None, path, &error.message));
+    let rejected = report
+        .rejections
+        .iter()
+        .flat_map(|r| Rejection::rows(None, &r.path, &r.violations, r.suggestion.as_deref()));
+    unreadable.chain(rejected).collect()
+}
+
+/// Every rejection grouped by rule, each with its detail and suggested fix, then totals.
+fn print_grouped(rows: &[Rejection], report: &CheckReport, policy: &str) {
+    let mut by_rule: BTreeMap<&str, Vec<&Rejection>> = BTreeMap::new();
+    for row in rows {
+        by_rule.entry(&row.rule).or_default().push(row);
+    }
+    for (rule, rows) in &by_rule {
+        out!(
+            "{rule} ({} {})",
+            rows.len(),
+            if rows.len() == 1 { "entry" } else { "entries" }
+        );
+        for row in rows {
+            out!("  {}: {}", row.path, row.detail);
+            if let Some(suggestion) = &row.suggestion {
+                out!("    fix: rename to {suggestion}");
+            }
+        }
+    }
+    out!(
+        "{} entries checked against {policy}: {} would be rejected ({} violations)",
+        report.checked,
+        rejections::count_entries(rows),
+        rows.len()
+    );
+}

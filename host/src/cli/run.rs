@@ -1,0 +1,115 @@
+//! `ferry run SYNC` and `ferry log [RUN]`.
+
+use std::path::Path;
+
+use clap::Args;
+
+use super::exit::{self, CliError};
+use super::output::out;
+use crate::config::{Config, parse_rate};
+use crate::plugin::{ComponentCache, Limits, Runtime};
+use crate::state::{RunId, Store};
+use crate::sync::report::RunReport;
+use crate::sync::{self, RunOptions};
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The sync to run, as named in the config ([syncs.NAME]).
+    sync: String,
+    /// Print what would be done and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Files transferred at once (default: the sync's `transfers`, else 4).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    transfers: Option<u16>,
+    /// Cap the total transfer rate, e.g. 10M (MiB/s), 512K; overrides the sync's bwlimit.
+    #[arg(long, value_name = "RATE")]
+    bwlimit: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LogArgs {
+    /// The run to show; the latest when omitted.
+    run: Option<i64>,
+    /// Only runs of this sync.
+    #[arg(long)]
+    sync: Option<String>,
+    /// List the most recent runs instead of showing one.
+    #[arg(long, value_name = "COUNT", num_args = 0..=1, default_missing_value = "20")]
+    list: Option<usize>,
+}
+
+pub fn load_config(explicit: Option<&Path>) -> Result<Config, CliError> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| CliError::Io(format!("cannot read the current directory: {e}")))?;
+    Ok(Config::load(explicit, &cwd)?)
+}
+
+pub fn run(args: RunArgs, config_path: Option<&Path>, json: bool) -> Result<u8, CliError> {
+    let config = load_config(config_path)?;
+    let bwlimit = match &args.bwlimit {
+        Some(text) => {
+            parse_rate(text).map_err(|e| CliError::Usage(format!("--bwlimit {text:?}: {e}")))?
+        }
+        None => None,
+    };
+    let options = RunOptions {
+        dry_run: args.dry_run,
+        transfers: args.transfers.map(usize::from),
+        bwlimit,
+    };
+    let runtime = Runtime::new(ComponentCache::default_location(), Limits::default())?;
+    let destination = config.remote(&config.sync(&args.sync)?.destination)?;
+    // Plugins are loaded here, outside the async runtime: their WASI bindings block.
+    let policy = sync::load_policy(&runtime, &config, destination)?;
+    let report = tokio_runtime()?.block_on(sync::run(&config, &args.sync, &options, policy))?;
+    print_report(&report, json);
+    Ok(exit::for_status(report.status))
+}
+
+pub fn tokio_runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Io(format!("cannot start the async runtime: {e}")))
+}
+
+fn print_report(report: &RunReport, json: bool) {
+    if json {
+        out!("{:#}", report.to_json());
+    } else {
+        super::output::emit(&report.to_text());
+    }
+}
+
+pub fn log(args: LogArgs, config_path: Option<&Path>, json: bool) -> Result<u8, CliError> {
+    let config = load_config(config_path)?;
+    let store = Store::open(&config.state_dir)?;
+    if let Some(count) = args.list {
+        let runs = store.recent_runs(args.sync.as_deref(), count)?;
+        let reports: Vec<RunReport> = runs
+            .iter()
+            .map(|run| RunReport::from_record(run, &[]))
+            .collect();
+        if json {
+            let list: Vec<_> = reports.iter().map(RunReport::to_json).collect();
+            out!("{:#}", serde_json::Value::Array(list));
+        } else {
+            for report in &reports {
+                super::output::emit(&report.to_text());
+            }
+        }
+        return Ok(exit::OK);
+    }
+    let record = match args.run {
+        Some(id) => store
+            .run(RunId(id))?
+            .ok_or_else(|| CliError::Usage(format!("there is no run {id}")))?,
+        None => store
+            .latest_run(args.sync.as_deref())?
+            .ok_or_else(|| CliError::Usage("no run has been recorded yet".into()))?,
+    };
+    let outcomes = store.outcomes(record.id)?;
+    print_report(&RunReport::from_record(&record, &outcomes), json);
+    Ok(exit::OK)
+}

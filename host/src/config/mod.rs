@@ -1,0 +1,230 @@
+//! The config file, ferry.toml: its model, loading, and validation. Every problem is
+//! reported as `FILE:LINE:COLUMN: KEY: message` (see [`ConfigError`]).
+
+mod error;
+mod paths;
+mod reader;
+mod remote;
+mod secret;
+mod suggest;
+mod sync;
+#[cfg(test)]
+mod tests;
+mod units;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::ConfigError;
+pub use secret::Secret;
+pub use units::{parse_duration, parse_rate};
+
+use reader::{Source, Table};
+use suggest::{Listing, explain_unknown};
+
+const CONFIG_ENV: &str = "FERRY_CONFIG";
+const DEFAULT_FILE_NAME: &str = "ferry.toml";
+const DEFAULT_STATE_DIR: &str = ".ferry";
+const TOP_LEVEL_KEYS: &[&str] = &["state", "remotes", "syncs"];
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The file the config was read from.
+    pub file: PathBuf,
+    pub state_dir: PathBuf,
+    pub remotes: BTreeMap<String, RemoteConfig>,
+    pub syncs: BTreeMap<String, SyncConfig>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RemoteConfig {
+    pub name: String,
+    pub transport: Transport,
+    /// A bundled policy's name or a path to a .wasm component, as written.
+    pub policy: Option<String>,
+    /// `[remotes.NAME.policy_settings]`, sorted by key.
+    pub policy_settings: Vec<(String, PolicyValue)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum PolicyValue {
+    Text(String),
+    Integer(i64),
+    Boolean(bool),
+    TextList(Vec<String>),
+}
+
+#[derive(Clone, Debug)]
+pub enum Transport {
+    Local(LocalConfig),
+    Sftp(SftpConfig),
+}
+
+#[derive(Clone, Debug)]
+pub struct LocalConfig {
+    pub path: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+pub struct SftpConfig {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub auth: SftpAuth,
+    pub known_hosts: PathBuf,
+    /// The folder on the server, "." being the login folder.
+    pub root: String,
+    pub bind_address: Option<IpAddr>,
+    pub connect_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub enum SftpAuth {
+    Key {
+        file: PathBuf,
+        passphrase: Option<Secret>,
+    },
+    Password(Secret),
+}
+
+#[derive(Clone, Debug)]
+pub struct SyncConfig {
+    pub name: String,
+    pub source: String,
+    pub destination: String,
+    pub delete: DeleteMode,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub schedule: Option<Duration>,
+    /// Bytes per second; `None` is unlimited.
+    pub bwlimit: Option<u64>,
+    pub transfers: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeleteMode {
+    Never,
+    Mirror,
+}
+
+impl Config {
+    /// `explicit` (--config), else $FERRY_CONFIG, else ./ferry.toml in `cwd`.
+    pub fn load(explicit: Option<&Path>, cwd: &Path) -> Result<Config, ConfigError> {
+        let (file, hint) = locate(explicit, std::env::var_os(CONFIG_ENV), cwd);
+        match std::fs::read_to_string(&file) {
+            Ok(text) => Config::parse(&text, &file),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                Err(ConfigError::NotFound {
+                    file,
+                    hint: hint.to_string(),
+                })
+            }
+            Err(source) => Err(ConfigError::Unreadable { file, source }),
+        }
+    }
+
+    /// Parse `text` as if read from `file` (relative paths resolve against file's folder).
+    pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
+        let source = Source { file, text };
+        let document =
+            toml::de::DeTable::parse(text).map_err(|error| source.syntax_error(&error))?;
+        let root = Table::document(&source, &document);
+        root.allow_only(TOP_LEVEL_KEYS)?;
+        let base = file.parent().unwrap_or(Path::new(""));
+        let state_dir = state_dir(&root, base)?;
+        let remotes = named_tables(&root, "remotes", |name, table| {
+            remote::parse_remote(name, table, base)
+        })?;
+        let syncs = named_tables(&root, "syncs", |name, table| {
+            sync::parse_sync(name, table, &remotes)
+        })?;
+        Ok(Config {
+            file: file.to_path_buf(),
+            state_dir,
+            remotes,
+            syncs,
+        })
+    }
+
+    /// The sync named `name`, or an error listing the syncs and suggesting the nearest name.
+    pub fn sync(&self, name: &str) -> Result<&SyncConfig, ConfigError> {
+        self.syncs
+            .get(name)
+            .ok_or_else(|| self.unknown_name("sync", "syncs", name, &self.syncs))
+    }
+
+    /// The remote named `name`, same kind of error.
+    pub fn remote(&self, name: &str) -> Result<&RemoteConfig, ConfigError> {
+        self.remotes
+            .get(name)
+            .ok_or_else(|| self.unknown_name("remote", "remotes", name, &self.remotes))
+    }
+
+    fn unknown_name<T>(
+        &self,
+        kind: &str,
+        plural: &str,
+        name: &str,
+        known: &BTreeMap<String, T>,
+    ) -> ConfigError {
+        let names: Vec<&str> = known.keys().map(String::as_str).collect();
+        let head = format!("no {kind} named {name:?}");
+        ConfigError::UnknownName {
+            file: self.file.clone(),
+            name: name.to_string(),
+            message: explain_unknown(&head, name, &names, plural, Listing::Always),
+        }
+    }
+}
+
+/// The config file to read, and what to tell the user if it does not exist.
+fn locate(
+    explicit: Option<&Path>,
+    from_env: Option<OsString>,
+    cwd: &Path,
+) -> (PathBuf, &'static str) {
+    if let Some(path) = explicit {
+        return (cwd.join(path), "check the path given to --config");
+    }
+    match from_env.filter(|value| !value.is_empty()) {
+        Some(path) => (
+            cwd.join(path),
+            "FERRY_CONFIG names this file; fix or unset FERRY_CONFIG, or use --config FILE",
+        ),
+        None => (
+            cwd.join(DEFAULT_FILE_NAME),
+            "create ferry.toml here, or point ferry at a config with --config FILE or FERRY_CONFIG",
+        ),
+    }
+}
+
+/// `[state] dir`, or the default under the config file's folder `base`.
+fn state_dir(root: &Table<'_>, base: &Path) -> Result<PathBuf, ConfigError> {
+    match root.optional("state", |field| field.table())? {
+        Some(state) => {
+            state.allow_only(&["dir"])?;
+            state.path_or("dir", DEFAULT_STATE_DIR, base)
+        }
+        None => Ok(paths::within(base, DEFAULT_STATE_DIR)),
+    }
+}
+
+/// Each entry of the table under `key` (e.g. `[remotes.NAME]`) read by `parse`, by name.
+fn named_tables<T>(
+    root: &Table<'_>,
+    key: &str,
+    parse: impl Fn(&str, &Table<'_>) -> Result<T, ConfigError>,
+) -> Result<BTreeMap<String, T>, ConfigError> {
+    let Some(field) = root.get(key) else {
+        return Ok(BTreeMap::new());
+    };
+    field
+        .table()?
+        .entries()
+        .map(|(name, entry)| Ok((name.to_string(), parse(name, &entry.table()?)?)))
+        .collect()
+}

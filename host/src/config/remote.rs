@@ -1,0 +1,188 @@
+use std::path::Path;
+use std::time::Duration;
+
+use toml::de::DeValue;
+
+use super::reader::{Field, Table};
+use super::suggest::{Listing, explain_unknown};
+use super::{
+    ConfigError, LocalConfig, PolicyValue, RemoteConfig, Secret, SftpAuth, SftpConfig, Transport,
+    parse_duration,
+};
+
+const REMOTE_TYPES: [&str; 2] = ["local", "sftp"];
+const LOCAL_KEYS: &[&str] = &["type", "path", "policy", "policy_settings"];
+const SFTP_KEYS: &[&str] = &[
+    "type",
+    "host",
+    "port",
+    "user",
+    "key_file",
+    "key_passphrase_env",
+    "key_passphrase_file",
+    "password_env",
+    "password_file",
+    "known_hosts",
+    "root",
+    "bind_address",
+    "connect_timeout",
+    "idle_timeout",
+    "policy",
+    "policy_settings",
+];
+const AUTH_KEYS: [&str; 3] = ["key_file", "password_env", "password_file"];
+const PASSPHRASE_KEYS: [&str; 2] = ["key_passphrase_env", "key_passphrase_file"];
+
+/// Reads `[remotes.NAME]`; relative paths resolve against `base`.
+pub(super) fn parse_remote(
+    name: &str,
+    table: &Table<'_>,
+    base: &Path,
+) -> Result<RemoteConfig, ConfigError> {
+    Ok(RemoteConfig {
+        name: name.to_string(),
+        transport: parse_transport(table, base)?,
+        policy: table.optional("policy", Field::string)?,
+        policy_settings: table
+            .optional("policy_settings", policy_settings)?
+            .unwrap_or_default(),
+    })
+}
+
+fn parse_transport(table: &Table<'_>, base: &Path) -> Result<Transport, ConfigError> {
+    let kind = table.require("type")?;
+    match kind.text()? {
+        "local" => {
+            table.allow_only(LOCAL_KEYS)?;
+            let path = table.require("path")?.path(base)?;
+            Ok(Transport::Local(LocalConfig { path }))
+        }
+        "sftp" => {
+            table.allow_only(SFTP_KEYS)?;
+            parse_sftp(table, base).map(Transport::Sftp)
+        }
+        other => {
+            let head = format!("unknown remote type {other:?}");
+            Err(kind.error(explain_unknown(
+                &head,
+                other,
+                &REMOTE_TYPES,
+                "types",
+                Listing::Always,
+            )))
+        }
+    }
+}
+
+fn parse_sftp(table: &Table<'_>, base: &Path) -> Result<SftpConfig, ConfigError> {
+    let duration_or = |key: &str, default: Duration| {
+        let configured = table.optional(key, |field| field.parse_text(parse_duration))?;
+        Ok::<_, ConfigError>(configured.unwrap_or(default))
+    };
+    Ok(SftpConfig {
+        host: table.require("host")?.string()?,
+        port: table
+            .optional("port", |field| field.integer_in(1..=u16::MAX))?
+            .unwrap_or(22),
+        user: table.require("user")?.string()?,
+        auth: parse_auth(table, base)?,
+        known_hosts: table.path_or("known_hosts", "~/.ssh/known_hosts", base)?,
+        root: table
+            .optional("root", Field::string)?
+            .unwrap_or_else(|| ".".to_string()),
+        bind_address: table.optional("bind_address", |field| {
+            field.parse_text(|text| {
+                text.parse()
+                    .map_err(|_| format!("invalid IP address {text:?}"))
+            })
+        })?,
+        connect_timeout: duration_or("connect_timeout", Duration::from_secs(30))?,
+        idle_timeout: duration_or("idle_timeout", Duration::from_secs(5 * 60))?,
+    })
+}
+
+fn parse_auth(table: &Table<'_>, base: &Path) -> Result<SftpAuth, ConfigError> {
+    let Some((method, field)) = at_most_one(table, &AUTH_KEYS)? else {
+        let choices = AUTH_KEYS.join(", ");
+        return Err(table.error(format!("missing authentication: set one of {choices}")));
+    };
+    if method != "key_file" {
+        if let Some(passphrase) = PASSPHRASE_KEYS.iter().find_map(|key| table.get(key)) {
+            return Err(passphrase.error("only allowed with \"key_file\""));
+        }
+        return read_secret(method, &field, base).map(SftpAuth::Password);
+    }
+    let passphrase = at_most_one(table, &PASSPHRASE_KEYS)?
+        .map(|(key, passphrase)| read_secret(key, &passphrase, base))
+        .transpose()?;
+    Ok(SftpAuth::Key {
+        file: field.path(base)?,
+        passphrase,
+    })
+}
+
+/// The one key of `keys` present in `table`, if any; a second one is an error.
+fn at_most_one<'a>(
+    table: &Table<'a>,
+    keys: &[&'static str],
+) -> Result<Option<(&'static str, Field<'a>)>, ConfigError> {
+    let mut present = keys
+        .iter()
+        .filter_map(|key| table.get(key).map(|field| (*key, field)));
+    match (present.next(), present.next()) {
+        (Some((first_key, _)), Some((_, second))) => {
+            let choices = keys.join(", ");
+            Err(second.error(format!(
+                "conflicts with {first_key:?}; set only one of {choices}"
+            )))
+        }
+        (first, _) => Ok(first),
+    }
+}
+
+/// Reads the secret that `key` points at: "*_env" keys name an environment variable,
+/// "*_file" keys a file whose trailing newline is dropped. Errors never show the secret.
+fn read_secret(key: &str, field: &Field<'_>, base: &Path) -> Result<Secret, ConfigError> {
+    let text = if key.ends_with("_env") {
+        field.parse_text(secret_from_env)?
+    } else {
+        let path = field.path(base)?;
+        secret_from_file(&path).map_err(|why| field.error(why))?
+    };
+    Ok(Secret::new(text))
+}
+
+fn secret_from_env(variable: &str) -> Result<String, String> {
+    std::env::var(variable).map_err(|error| match error {
+        std::env::VarError::NotPresent => format!("environment variable {variable:?} is not set"),
+        std::env::VarError::NotUnicode(_) => {
+            format!("environment variable {variable:?} is not valid UTF-8")
+        }
+    })
+}
+
+fn secret_from_file(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map(|text| text.trim_end_matches(['\r', '\n']).to_string())
+        .map_err(|error| format!("cannot read {path:?}: {error}"))
+}
+
+fn policy_settings(field: &Field<'_>) -> Result<Vec<(String, PolicyValue)>, ConfigError> {
+    field
+        .table()?
+        .entries()
+        .map(|(key, value)| Ok((key.to_string(), policy_value(&value)?)))
+        .collect()
+}
+
+fn policy_value(field: &Field<'_>) -> Result<PolicyValue, ConfigError> {
+    match field.value() {
+        DeValue::String(text) => Ok(PolicyValue::Text(text.to_string())),
+        DeValue::Integer(_) => field
+            .integer_in(i64::MIN..=i64::MAX)
+            .map(PolicyValue::Integer),
+        DeValue::Boolean(flag) => Ok(PolicyValue::Boolean(*flag)),
+        DeValue::Array(_) => field.string_list().map(PolicyValue::TextList),
+        _ => Err(field.expected("a string, integer, boolean or array of strings")),
+    }
+}

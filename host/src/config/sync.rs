@@ -1,0 +1,117 @@
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use toml::de::DeValue;
+
+use super::reader::{Field, Table};
+use super::suggest::{Listing, explain_unknown};
+use super::{ConfigError, DeleteMode, RemoteConfig, SyncConfig, parse_duration, parse_rate};
+
+const SYNC_KEYS: &[&str] = &[
+    "source",
+    "destination",
+    "delete",
+    "include",
+    "exclude",
+    "schedule",
+    "bwlimit",
+    "transfers",
+];
+const DELETE_MODES: [&str; 2] = ["never", "mirror"];
+
+/// Reads `[syncs.NAME]`, checking that it names two different `remotes`.
+pub(super) fn parse_sync(
+    name: &str,
+    table: &Table<'_>,
+    remotes: &BTreeMap<String, RemoteConfig>,
+) -> Result<SyncConfig, ConfigError> {
+    table.allow_only(SYNC_KEYS)?;
+    let source = remote_name(&table.require("source")?, remotes)?;
+    let destination_field = table.require("destination")?;
+    let destination = remote_name(&destination_field, remotes)?;
+    if destination == source {
+        return Err(destination_field.error(format!(
+            "same remote as source ({source:?}); a sync copies between two different remotes"
+        )));
+    }
+    Ok(SyncConfig {
+        name: name.to_string(),
+        source,
+        destination,
+        delete: table
+            .optional("delete", delete_mode)?
+            .unwrap_or(DeleteMode::Never),
+        include: table.optional("include", globs)?.unwrap_or_default(),
+        exclude: table.optional("exclude", globs)?.unwrap_or_default(),
+        schedule: table.optional("schedule", |field| field.parse_text(parse_schedule))?,
+        bwlimit: table.optional("bwlimit", bwlimit)?.flatten(),
+        transfers: table.optional("transfers", |field| field.integer_in(1..=64))?,
+    })
+}
+
+fn remote_name(
+    field: &Field<'_>,
+    remotes: &BTreeMap<String, RemoteConfig>,
+) -> Result<String, ConfigError> {
+    let name = field.text()?;
+    if remotes.contains_key(name) {
+        return Ok(name.to_string());
+    }
+    let known: Vec<&str> = remotes.keys().map(String::as_str).collect();
+    let head = format!("no remote named {name:?}");
+    Err(field.error(explain_unknown(
+        &head,
+        name,
+        &known,
+        "remotes",
+        Listing::WithoutSuggestion,
+    )))
+}
+
+fn delete_mode(field: &Field<'_>) -> Result<DeleteMode, ConfigError> {
+    match field.text()? {
+        "never" => Ok(DeleteMode::Never),
+        "mirror" => Ok(DeleteMode::Mirror),
+        other => {
+            let head = format!("unknown delete mode {other:?}");
+            Err(field.error(explain_unknown(
+                &head,
+                other,
+                &DELETE_MODES,
+                "modes",
+                Listing::Always,
+            )))
+        }
+    }
+}
+
+/// The patterns, each checked to be a valid glob; an error points at the bad one.
+fn globs(field: &Field<'_>) -> Result<Vec<String>, ConfigError> {
+    field
+        .items()?
+        .iter()
+        .map(|item| {
+            item.parse_text(|pattern| match globset::Glob::new(pattern) {
+                Ok(_) => Ok(pattern.to_string()),
+                Err(error) => Err(format!("invalid glob {pattern:?}: {}", error.kind())),
+            })
+        })
+        .collect()
+}
+
+fn parse_schedule(text: &str) -> Result<Duration, String> {
+    match text.strip_prefix("every ") {
+        Some(interval) => parse_duration(interval),
+        None => Err(format!(
+            "expected \"every <duration>\", e.g. \"every 15m\", got {text:?}"
+        )),
+    }
+}
+
+/// A rate string ("10M", "off") or a plain integer of bytes per second.
+fn bwlimit(field: &Field<'_>) -> Result<Option<u64>, ConfigError> {
+    match field.value() {
+        DeValue::Integer(bytes) => parse_rate(&bytes.to_string()).map_err(|why| field.error(why)),
+        _ => field.parse_text(parse_rate),
+    }
+}

@@ -1,0 +1,301 @@
+//! A folder on this machine. Every access goes through a cap-std `Dir` rooted at the
+//! configured path, so no name — `../x`, an absolute path, a symlink pointing out — can
+//! reach outside it.
+
+use std::io::{ErrorKind, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, OpenOptions};
+
+use super::{Kind, Listed, Reader, Remote, RemoteEntry, RemoteError, Writer};
+use crate::plugin::{Operation, Protocol};
+
+pub struct LocalRemote {
+    root: Arc<Dir>,
+    root_path: PathBuf,
+}
+
+impl LocalRemote {
+    /// Open the folder at `path`; with `create`, make it (and its parents) first.
+    pub fn open(path: &Path, create: bool) -> Result<Self, RemoteError> {
+        let shown = path.display().to_string();
+        if create {
+            std::fs::create_dir_all(path)
+                .map_err(|e| RemoteError::io(Operation::Mkdir, Some(&shown), &e))?;
+        }
+        let root = Dir::open_ambient_dir(path, ambient_authority())
+            .map_err(|e| RemoteError::io(Operation::List, Some(&shown), &e))?;
+        Ok(LocalRemote {
+            root: Arc::new(root),
+            root_path: path.to_path_buf(),
+        })
+    }
+
+    pub fn root_path(&self) -> &Path {
+        &self.root_path
+    }
+
+    /// Run blocking filesystem work off the async threads.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Dir) -> Result<T, RemoteError> + Send + 'static,
+    ) -> Result<T, RemoteError> {
+        let root = Arc::clone(&self.root);
+        tokio::task::spawn_blocking(move || work(&root))
+            .await
+            .unwrap_or_else(|e| {
+                Err(RemoteError::new(
+                    Operation::Read,
+                    None,
+                    format!("worker failed: {e}"),
+                ))
+            })
+    }
+}
+
+/// Every entry under `dir`, depth first, handed to `sink`. Folders that cannot be read
+/// and names that are not UTF-8 are reported as [`Listed::Unlisted`].
+pub fn walk(dir: &Dir, prefix: &str, sink: &mut dyn FnMut(Listed)) -> Result<(), RemoteError> {
+    let list_error = |e: std::io::Error| {
+        RemoteError::io(Operation::List, Some(prefix.trim_end_matches('/')), &e)
+    };
+    for item in dir.entries().map_err(list_error)? {
+        let item = item.map_err(list_error)?;
+        let raw_name = item.file_name();
+        let Some(name) = raw_name.to_str() else {
+            let path = format!("{prefix}{}", raw_name.to_string_lossy());
+            let error =
+                RemoteError::new(Operation::List, Some(&path), "the name is not valid UTF-8");
+            sink(Listed::Unlisted { path, error });
+            continue;
+        };
+        let path = format!("{prefix}{name}");
+        match entry_at(dir, name, &path) {
+            Ok(entry) if entry.kind == Kind::Directory && !is_symlink(dir, name) => {
+                sink(Listed::Entry(entry));
+                let below = item
+                    .open_dir()
+                    .map_err(|e| RemoteError::io(Operation::List, Some(&path), &e));
+                match below.and_then(|sub| walk(&sub, &format!("{path}/"), sink)) {
+                    Ok(()) => {}
+                    Err(error) => sink(Listed::Unlisted { path, error }),
+                }
+            }
+            // A symlinked folder is not descended into (it could loop or lead outside).
+            Ok(entry) if entry.kind == Kind::Directory => {}
+            Ok(entry) => sink(Listed::Entry(entry)),
+            Err(error) => sink(Listed::Unlisted { path, error }),
+        }
+    }
+    Ok(())
+}
+
+fn is_symlink(dir: &Dir, name: &str) -> bool {
+    dir.symlink_metadata(name)
+        .is_ok_and(|meta| meta.file_type().is_symlink())
+}
+
+/// The entry `name` in `dir`, following a symlink as long as it stays inside the root.
+fn entry_at(dir: &Dir, name: &str, path: &str) -> Result<RemoteEntry, RemoteError> {
+    let meta = dir
+        .metadata(name)
+        .map_err(|e| RemoteError::io(Operation::Stat, Some(path), &e))?;
+    Ok(entry_from(&meta, path))
+}
+
+fn entry_from(meta: &cap_std::fs::Metadata, path: &str) -> RemoteEntry {
+    let kind = if meta.is_dir() {
+        Kind::Directory
+    } else {
+        Kind::File
+    };
+    RemoteEntry {
+        path: path.to_string(),
+        kind,
+        size: if kind == Kind::File { meta.len() } else { 0 },
+        mtime: meta.modified().ok().map(|t| t.into_std()),
+    }
+}
+
+#[async_trait]
+impl Remote for LocalRemote {
+    fn protocol(&self) -> Protocol {
+        Protocol::Local
+    }
+
+    async fn list(&self, sink: &mut (dyn FnMut(Listed) + Send)) -> Result<(), RemoteError> {
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+        let walker =
+            self.blocking(move |root| walk(root, "", &mut |listed| drop(sender.send(listed))));
+        let forward = async {
+            while let Some(listed) = receiver.recv().await {
+                sink(listed);
+            }
+        };
+        let (walked, ()) = tokio::join!(walker, forward);
+        walked
+    }
+
+    async fn stat(&self, path: &str) -> Result<Option<RemoteEntry>, RemoteError> {
+        let path = path.to_string();
+        self.blocking(move |root| match root.metadata(&path) {
+            Ok(meta) => Ok(Some(entry_from(&meta, &path))),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(RemoteError::io(Operation::Stat, Some(&path), &e)),
+        })
+        .await
+    }
+
+    async fn read(&self, path: &str, offset: u64) -> Result<Reader, RemoteError> {
+        let path = path.to_string();
+        let file = self
+            .blocking(move |root| {
+                let error = |e: std::io::Error| RemoteError::io(Operation::Read, Some(&path), &e);
+                let mut file = root.open(&path).map_err(error)?.into_std();
+                file.seek(SeekFrom::Start(offset)).map_err(error)?;
+                Ok(file)
+            })
+            .await?;
+        Ok(Box::new(tokio::fs::File::from_std(file)))
+    }
+
+    async fn write(&self, path: &str, offset: u64) -> Result<Writer, RemoteError> {
+        let path = path.to_string();
+        let file = self
+            .blocking(move |root| {
+                let error = |e: std::io::Error| RemoteError::io(Operation::Write, Some(&path), &e);
+                let mut options = OpenOptions::new();
+                options.write(true).create(true).truncate(offset == 0);
+                let mut file = root.open_with(&path, &options).map_err(error)?.into_std();
+                let length = file.metadata().map_err(error)?.len();
+                if offset > length {
+                    let message =
+                        format!("cannot continue at byte {offset}: the file has only {length}");
+                    return Err(RemoteError::new(Operation::Write, Some(&path), message));
+                }
+                file.set_len(offset).map_err(error)?;
+                file.seek(SeekFrom::Start(offset)).map_err(error)?;
+                Ok(file)
+            })
+            .await?;
+        Ok(Box::new(tokio::fs::File::from_std(file)))
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<(), RemoteError> {
+        let (from, to) = (from.to_string(), to.to_string());
+        self.blocking(move |root| {
+            root.rename(&from, root, &to)
+                .map_err(|e| RemoteError::io(Operation::Rename, Some(&from), &e))
+        })
+        .await
+    }
+
+    async fn mkdir_all(&self, path: &str) -> Result<(), RemoteError> {
+        let path = path.to_string();
+        self.blocking(move |root| {
+            root.create_dir_all(&path)
+                .map_err(|e| RemoteError::io(Operation::Mkdir, Some(&path), &e))
+        })
+        .await
+    }
+
+    async fn delete(&self, path: &str, kind: Kind) -> Result<(), RemoteError> {
+        let path = path.to_string();
+        self.blocking(move |root| {
+            let removed = match kind {
+                Kind::File => root.remove_file(&path),
+                Kind::Directory => root.remove_dir(&path),
+            };
+            removed.map_err(|e| RemoteError::io(Operation::Delete, Some(&path), &e))
+        })
+        .await
+    }
+
+    async fn set_mtime(&self, path: &str, mtime: SystemTime) -> Result<bool, RemoteError> {
+        let path = path.to_string();
+        self.blocking(move |root| {
+            let error = |e: std::io::Error| RemoteError::io(Operation::SetMtime, Some(&path), &e);
+            let file = root.open(&path).map_err(error)?.into_std();
+            file.set_times(std::fs::FileTimes::new().set_modified(mtime))
+                .map_err(error)?;
+            Ok(true)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    fn remote() -> (tempfile::TempDir, LocalRemote) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("root")).unwrap();
+        let remote = LocalRemote::open(&dir.path().join("root"), false).unwrap();
+        (dir, remote)
+    }
+
+    #[tokio::test]
+    async fn hostile_names_cannot_leave_the_root() {
+        let (dir, remote) = remote();
+        std::fs::write(dir.path().join("outside.txt"), b"secret").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("outside.txt"), dir.path().join("root/link"))
+            .unwrap();
+        for path in [
+            "../outside.txt",
+            "/etc/passwd",
+            "link",
+            "sub/../../outside.txt",
+        ] {
+            assert!(remote.read(path, 0).await.is_err(), "{path} was readable");
+            assert!(remote.write(path, 0).await.is_err(), "{path} was writable");
+        }
+        assert!(remote.delete("../outside.txt", Kind::File).await.is_err());
+        assert!(remote.rename("link", "../moved").await.is_err());
+        assert_eq!(
+            std::fs::read(dir.path().join("outside.txt")).unwrap(),
+            b"secret"
+        );
+    }
+
+    #[tokio::test]
+    async fn write_continues_at_an_offset_and_refuses_a_gap() {
+        let (_dir, remote) = remote();
+        let mut first = remote.write("f", 0).await.unwrap();
+        first.write_all(b"hello ").await.unwrap();
+        first.shutdown().await.unwrap();
+        let mut rest = remote.write("f", 6).await.unwrap();
+        rest.write_all(b"world").await.unwrap();
+        rest.shutdown().await.unwrap();
+        assert_eq!(remote.stat("f").await.unwrap().unwrap().size, 11);
+        assert!(remote.write("f", 100).await.is_err());
+        assert_eq!(remote.stat("missing").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn listing_reports_entries_and_skips_symlinked_folders() {
+        let (dir, remote) = remote();
+        std::fs::create_dir_all(dir.path().join("root/a/b")).unwrap();
+        std::fs::write(dir.path().join("root/a/b/c.txt"), b"abc").unwrap();
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("root/loop")).unwrap();
+        let mut paths = Vec::new();
+        remote
+            .list(&mut |listed| {
+                if let Listed::Entry(entry) = listed {
+                    paths.push((entry.path, entry.size));
+                }
+            })
+            .await
+            .unwrap();
+        paths.sort();
+        assert_eq!(
+            paths,
+            vec![("a".into(), 0), ("a/b".into(), 0), ("a/b/c.txt".into(), 3)]
+        );
+    }
+}

@@ -1,0 +1,171 @@
+//! One trait for every transport, one module per transport. A transport moves bytes and
+//! reports raw errors; it decides no policy (what an error means is the plugin's call).
+
+pub mod local;
+pub mod sftp;
+
+use std::time::SystemTime;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::config::{RemoteConfig, Transport};
+use crate::plugin::{Entry, EntryKind, ErrorCode, Operation, Protocol, RawError};
+
+/// Which end of a sync a remote is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Source,
+    Destination,
+}
+
+/// Open the remote `config` describes. A local destination folder is created if
+/// missing; a missing source folder is an error (it would look like an empty source).
+pub async fn connect(config: &RemoteConfig, role: Role) -> Result<Arc<dyn Remote>, RemoteError> {
+    Ok(match &config.transport {
+        Transport::Local(local) => Arc::new(local::LocalRemote::open(
+            &local.path,
+            role == Role::Destination,
+        )?),
+        Transport::Sftp(sftp) => Arc::new(sftp::SftpRemote::connect(sftp).await?),
+    })
+}
+
+/// The protocol of the remote `config` describes, for errors before it is connected.
+pub fn protocol_of(config: &RemoteConfig) -> Protocol {
+    match config.transport {
+        Transport::Local(_) => Protocol::Local,
+        Transport::Sftp(_) => Protocol::Sftp,
+    }
+}
+
+/// File or directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    File,
+    Directory,
+}
+
+/// One entry of a listing, relative to the remote's root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteEntry {
+    /// `/`-separated, relative, never empty, no `.` or `..` components.
+    pub path: String,
+    pub kind: Kind,
+    /// Bytes; 0 for directories.
+    pub size: u64,
+    /// Modification time, where the remote keeps one.
+    pub mtime: Option<SystemTime>,
+}
+
+impl RemoteEntry {
+    /// The entry as a policy plugin checks it.
+    pub fn to_plugin_entry(&self) -> Entry {
+        let kind = match self.kind {
+            Kind::File => EntryKind::File,
+            Kind::Directory => EntryKind::Directory,
+        };
+        Entry {
+            path: self.path.clone(),
+            kind,
+            size: Some(self.size),
+        }
+    }
+}
+
+/// What a listing yields: an entry, or a folder that could not be listed (the listing
+/// goes on; a caller that deletes must know the listing was incomplete).
+#[derive(Debug)]
+pub enum Listed {
+    Entry(RemoteEntry),
+    Unlisted { path: String, error: RemoteError },
+}
+
+/// An error as the transport saw it. It becomes the plugin's `raw-error`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{operation:?} {}: {message}", path.as_deref().unwrap_or("(connection)"))]
+pub struct RemoteError {
+    pub operation: Operation,
+    pub code: Option<ErrorCode>,
+    pub message: String,
+    pub path: Option<String>,
+    /// For connection errors: the local address the connection left from.
+    pub local_address: Option<String>,
+}
+
+impl RemoteError {
+    pub fn new(operation: Operation, path: Option<&str>, message: impl Into<String>) -> Self {
+        RemoteError {
+            operation,
+            code: None,
+            message: message.into(),
+            path: path.map(str::to_string),
+            local_address: None,
+        }
+    }
+
+    /// From an OS error: the errno is kept as the code.
+    pub fn io(operation: Operation, path: Option<&str>, error: &std::io::Error) -> Self {
+        RemoteError {
+            code: error.raw_os_error().map(ErrorCode::Errno),
+            ..RemoteError::new(operation, path, error.to_string())
+        }
+    }
+
+    pub fn with_code(mut self, code: ErrorCode) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    pub fn to_raw(&self, protocol: Protocol) -> RawError {
+        RawError {
+            operation: self.operation,
+            protocol,
+            code: self.code,
+            message: self.message.clone(),
+            path: self.path.clone(),
+            local_address: self.local_address.clone(),
+        }
+    }
+}
+
+pub type Reader = Box<dyn AsyncRead + Send + Unpin>;
+pub type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// A place files are synced from or to. Paths are relative to the remote's root and
+/// `/`-separated; an implementation must make it impossible to reach outside the root.
+#[async_trait]
+pub trait Remote: Send + Sync {
+    /// The protocol, for classifying its errors.
+    fn protocol(&self) -> Protocol;
+
+    /// Every entry under the root, recursively, in no particular order, handed to `sink`
+    /// as it is found. An error for the root itself is returned; one for a folder below
+    /// is reported to `sink` as [`Listed::Unlisted`] and the listing goes on.
+    async fn list(&self, sink: &mut (dyn FnMut(Listed) + Send)) -> Result<(), RemoteError>;
+
+    /// The entry at `path`, or `None` if there is none.
+    async fn stat(&self, path: &str) -> Result<Option<RemoteEntry>, RemoteError>;
+
+    /// Read the file at `path` from byte `offset` on.
+    async fn read(&self, path: &str, offset: u64) -> Result<Reader, RemoteError>;
+
+    /// Write the file at `path`: created (or truncated) when `offset` is 0, otherwise
+    /// continued at `offset` (which must not exceed its length). The writer must be
+    /// shut down (`AsyncWriteExt::shutdown`) for the data to be complete.
+    async fn write(&self, path: &str, offset: u64) -> Result<Writer, RemoteError>;
+
+    /// Rename `from` to `to`, replacing `to` if it exists.
+    async fn rename(&self, from: &str, to: &str) -> Result<(), RemoteError>;
+
+    /// Create the folder `path` and any missing parents; an existing folder is fine.
+    async fn mkdir_all(&self, path: &str) -> Result<(), RemoteError>;
+
+    /// Delete the file, or the empty folder, at `path`.
+    async fn delete(&self, path: &str, kind: Kind) -> Result<(), RemoteError>;
+
+    /// Set the modification time; `Ok(false)` where the remote cannot.
+    async fn set_mtime(&self, path: &str, mtime: SystemTime) -> Result<bool, RemoteError>;
+}

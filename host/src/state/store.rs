@@ -1,0 +1,343 @@
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::codec::{Nanos, Unsigned};
+use super::error::StateError;
+use super::rows::{
+    OUTCOME_COLUMNS, PATH_STATE_COLUMNS, RUN_COLUMNS, outcome_from_row, path_state_from_row,
+    run_from_row,
+};
+use super::schema::{self, Migrated, SCHEMA_VERSION};
+use super::types::{FileOutcome, FileStatus, PathState, RunId, RunRecord, RunStatus, Totals};
+
+const DATABASE_FILE: &str = "ferry.db";
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The state database of one state directory. Every write is its own committed
+/// transaction, so a killed ferry loses at most the outcomes it had not recorded yet.
+pub struct Store {
+    conn: Connection,
+    db: PathBuf,
+}
+
+/// Why a write gave up, before it is told which database and operation it was.
+enum WriteError {
+    Sqlite(rusqlite::Error),
+    UnknownRun(RunId),
+}
+
+impl From<rusqlite::Error> for WriteError {
+    fn from(error: rusqlite::Error) -> Self {
+        WriteError::Sqlite(error)
+    }
+}
+
+impl Store {
+    /// Creates `dir` if needed; the database is `dir/ferry.db`. Migrations by PRAGMA user_version.
+    pub fn open(dir: &Path) -> Result<Store, StateError> {
+        Self::open_with_busy_timeout(dir, BUSY_TIMEOUT)
+    }
+
+    pub(super) fn open_with_busy_timeout(
+        dir: &Path,
+        busy_timeout: Duration,
+    ) -> Result<Store, StateError> {
+        fs::create_dir_all(dir).map_err(|error| StateError::CreateDir {
+            dir: dir.to_path_buf(),
+            error,
+        })?;
+        let db = dir.join(DATABASE_FILE);
+        let mut conn = connect(&db, busy_timeout)
+            .map_err(|error| StateError::from_sqlite(&db, "opening it", error))?;
+        let migrated = schema::migrate(&mut conn)
+            .map_err(|error| StateError::from_sqlite(&db, "upgrading its schema", error))?;
+        match migrated {
+            Migrated::Current => Ok(Store { conn, db }),
+            Migrated::Unsupported(found) => Err(StateError::UnsupportedSchema {
+                db,
+                found,
+                supported: SCHEMA_VERSION,
+            }),
+        }
+    }
+
+    pub fn path_states(&self, sync: &str) -> Result<HashMap<String, PathState>, StateError> {
+        self.read("reading path states", |conn| {
+            let sql = format!("SELECT {PATH_STATE_COLUMNS} FROM path_states WHERE sync = ?1");
+            conn.prepare_cached(&sql)?
+                .query_map([sync], path_state_from_row)?
+                .collect()
+        })
+    }
+
+    /// Starts a run; any earlier run of this sync still "running" (a crash) becomes "interrupted".
+    pub fn start_run(&self, sync: &str, dry_run: bool) -> Result<RunId, StateError> {
+        self.write("starting a run", |conn| {
+            conn.execute(
+                "UPDATE runs SET status = ?2 WHERE sync = ?1 AND status = ?3",
+                params![sync, RunStatus::Interrupted, RunStatus::Running],
+            )?;
+            conn.execute(
+                "INSERT INTO runs (sync, started_ns, status, dry_run) VALUES (?1, ?2, ?3, ?4)",
+                params![sync, Nanos(SystemTime::now()), RunStatus::Running, dry_run],
+            )?;
+            Ok(RunId(conn.last_insert_rowid()))
+        })
+    }
+
+    /// One transaction: appends the outcome to the run's log, adds it to the run's
+    /// running totals and updates the path's state:
+    /// Transferred → size/mtime set, attempts 0, category/retry/message cleared;
+    /// Failed/Rejected → size/mtime set to the source's, attempts + 1, category/retry/message set;
+    /// Deleted → the path's state row removed; Skipped → log only.
+    /// A dry run changes no path state: nothing was really synced.
+    pub fn record(&self, run: RunId, sync: &str, outcome: &FileOutcome) -> Result<(), StateError> {
+        self.write("recording a file outcome", |conn| {
+            let dry_run = add_to_run_totals(conn, run, outcome)?;
+            append_outcome(conn, run, outcome)?;
+            if !dry_run {
+                remember_path(conn, run, sync, outcome)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn finish_run(
+        &self,
+        run: RunId,
+        status: RunStatus,
+        totals: &Totals,
+    ) -> Result<(), StateError> {
+        self.write("finishing a run", |conn| {
+            let updated = conn.execute(
+                "UPDATE runs SET finished_ns = ?2, status = ?3, transferred = ?4, failed = ?5, \
+                 skipped = ?6, deleted = ?7, rejected = ?8, bytes = ?9 WHERE id = ?1",
+                params![
+                    run.0,
+                    Nanos(SystemTime::now()),
+                    status,
+                    Unsigned(totals.transferred),
+                    Unsigned(totals.failed),
+                    Unsigned(totals.skipped),
+                    Unsigned(totals.deleted),
+                    Unsigned(totals.rejected),
+                    Unsigned(totals.bytes),
+                ],
+            )?;
+            match updated {
+                0 => Err(WriteError::UnknownRun(run)),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    pub fn run(&self, id: RunId) -> Result<Option<RunRecord>, StateError> {
+        self.read("reading a run", |conn| {
+            let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1");
+            conn.query_row(&sql, [id.0], run_from_row).optional()
+        })
+    }
+
+    pub fn latest_run(&self, sync: Option<&str>) -> Result<Option<RunRecord>, StateError> {
+        Ok(self.recent_runs(sync, 1)?.into_iter().next())
+    }
+
+    /// Newest first; all syncs' runs when `sync` is `None`.
+    pub fn recent_runs(
+        &self,
+        sync: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>, StateError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read("reading recent runs", |conn| {
+            let sql = format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE ?1 IS NULL OR sync = ?1 \
+                 ORDER BY id DESC LIMIT ?2"
+            );
+            conn.prepare_cached(&sql)?
+                .query_map(params![sync, limit], run_from_row)?
+                .collect()
+        })
+    }
+
+    /// In recording order.
+    pub fn outcomes(&self, run: RunId) -> Result<Vec<FileOutcome>, StateError> {
+        self.read("reading file outcomes", |conn| {
+            let sql = format!("SELECT {OUTCOME_COLUMNS} FROM outcomes WHERE run = ?1 ORDER BY seq");
+            conn.prepare_cached(&sql)?
+                .query_map([run.0], outcome_from_row)?
+                .collect()
+        })
+    }
+
+    /// Forget failure memory so the path(s) are tried again (for `ferry retry SYNC [PATH]`);
+    /// returns how many paths. A failed or rejected path's state row is removed, so the
+    /// planner treats it like a path it has never seen.
+    pub fn clear_failures(&self, sync: &str, path: Option<&str>) -> Result<usize, StateError> {
+        self.write("clearing failures", |conn| {
+            let cleared = conn.execute(
+                "DELETE FROM path_states WHERE sync = ?1 AND (?2 IS NULL OR path = ?2) \
+                 AND last_status IN (?3, ?4)",
+                params![sync, path, FileStatus::Failed, FileStatus::Rejected],
+            )?;
+            Ok(cleared)
+        })
+    }
+
+    fn read<T>(
+        &self,
+        doing: &'static str,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StateError> {
+        work(&self.conn).map_err(|error| StateError::from_sqlite(&self.db, doing, error))
+    }
+
+    fn write<T>(
+        &self,
+        doing: &'static str,
+        work: impl FnOnce(&Connection) -> Result<T, WriteError>,
+    ) -> Result<T, StateError> {
+        in_transaction(&self.conn, work).map_err(|error| match error {
+            WriteError::Sqlite(error) => StateError::from_sqlite(&self.db, doing, error),
+            WriteError::UnknownRun(run) => StateError::UnknownRun {
+                db: self.db.clone(),
+                run: run.0,
+                doing,
+            },
+        })
+    }
+}
+
+fn connect(db: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(db)?;
+    conn.busy_timeout(busy_timeout)?;
+    // In WAL mode with synchronous=NORMAL a commit is in the WAL file, so it survives the
+    // process being killed; only a power loss can take back the latest commits.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(conn)
+}
+
+/// Runs `work` in one committed transaction. IMMEDIATE takes the write lock up front,
+/// so a second ferry waits for the busy timeout instead of failing halfway through.
+fn in_transaction<T>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> Result<T, WriteError>,
+) -> Result<T, WriteError> {
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let value = work(&tx)?;
+    tx.commit()?;
+    Ok(value)
+}
+
+/// Returns whether the run is a dry run.
+fn add_to_run_totals(
+    conn: &Connection,
+    run: RunId,
+    outcome: &FileOutcome,
+) -> Result<bool, WriteError> {
+    let dry_run = conn
+        .prepare_cached(
+            "UPDATE runs SET \
+                 transferred = transferred + (?2 = 'transferred'), \
+                 failed = failed + (?2 = 'failed'), \
+                 skipped = skipped + (?2 = 'skipped'), \
+                 deleted = deleted + (?2 = 'deleted'), \
+                 rejected = rejected + (?2 = 'rejected'), \
+                 bytes = bytes + ?3 \
+             WHERE id = ?1 RETURNING dry_run",
+        )?
+        .query_row(
+            params![run.0, outcome.status, Unsigned(outcome.bytes)],
+            |row| row.get(0),
+        )
+        .optional()?;
+    dry_run.ok_or(WriteError::UnknownRun(run))
+}
+
+fn append_outcome(conn: &Connection, run: RunId, outcome: &FileOutcome) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO outcomes (run, path, status, operation, bytes, size, mtime_ns, \
+             category, retry, message, advice, at_ns) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        run.0,
+        outcome.path,
+        outcome.status,
+        outcome.operation,
+        Unsigned(outcome.bytes),
+        Unsigned(outcome.size),
+        outcome.mtime_ns,
+        outcome.category,
+        outcome.retry,
+        outcome.message,
+        outcome.advice,
+        Nanos(outcome.at),
+    ])?;
+    Ok(())
+}
+
+fn remember_path(
+    conn: &Connection,
+    run: RunId,
+    sync: &str,
+    outcome: &FileOutcome,
+) -> rusqlite::Result<()> {
+    match outcome.status {
+        FileStatus::Transferred | FileStatus::Failed | FileStatus::Rejected => {
+            upsert_path_state(conn, run, sync, outcome)
+        }
+        FileStatus::Deleted => forget_path(conn, sync, &outcome.path),
+        FileStatus::Skipped => Ok(()),
+    }
+}
+
+/// A success resets the failure memory; a failure counts one more attempt and keeps why.
+fn upsert_path_state(
+    conn: &Connection,
+    run: RunId,
+    sync: &str,
+    outcome: &FileOutcome,
+) -> rusqlite::Result<()> {
+    let failure = outcome.status.is_failure().then_some(outcome);
+    conn.prepare_cached(
+        "INSERT INTO path_states (sync, path, size, mtime_ns, last_status, attempts, \
+             last_category, last_retry, last_message, last_run) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+         ON CONFLICT (sync, path) DO UPDATE SET \
+             size = excluded.size, \
+             mtime_ns = excluded.mtime_ns, \
+             last_status = excluded.last_status, \
+             attempts = CASE WHEN excluded.attempts = 0 THEN 0 \
+                             ELSE path_states.attempts + 1 END, \
+             last_category = excluded.last_category, \
+             last_retry = excluded.last_retry, \
+             last_message = excluded.last_message, \
+             last_run = excluded.last_run",
+    )?
+    .execute(params![
+        sync,
+        outcome.path,
+        Unsigned(outcome.size),
+        outcome.mtime_ns,
+        outcome.status,
+        u32::from(failure.is_some()),
+        failure.and_then(|failed| failed.category.as_deref()),
+        failure.and_then(|failed| failed.retry.as_deref()),
+        failure.and_then(|failed| failed.message.as_deref()),
+        run.0,
+    ])?;
+    Ok(())
+}
+
+fn forget_path(conn: &Connection, sync: &str, path: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM path_states WHERE sync = ?1 AND path = ?2")?
+        .execute([sync, path])?;
+    Ok(())
+}

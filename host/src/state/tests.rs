@@ -1,0 +1,627 @@
+use std::collections::HashSet;
+use std::env;
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::Connection;
+use tempfile::TempDir;
+
+use super::*;
+
+const SYNC: &str = "nightly";
+
+fn temp_store() -> (TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    (dir, store)
+}
+
+fn at(secs: u64, nanos: u32) -> SystemTime {
+    UNIX_EPOCH + Duration::new(secs, nanos)
+}
+
+/// An outcome as the executor would record it: failures carry why, successes don't.
+fn outcome(path: &str, status: FileStatus) -> FileOutcome {
+    let failure = |text: &str| status.is_failure().then(|| text.to_owned());
+    FileOutcome {
+        path: path.to_owned(),
+        status,
+        operation: "write".to_owned(),
+        bytes: 100,
+        size: 1_000,
+        mtime_ns: Some(1_700_000_000_123_456_789),
+        category: failure("quota"),
+        retry: failure("next-run"),
+        message: failure("disk full"),
+        advice: failure("free some space on the server"),
+        at: at(1_700_000_100, 987_654_321),
+    }
+}
+
+fn record_all(store: &Store, run: RunId, outcomes: &[FileOutcome]) {
+    for outcome in outcomes {
+        store.record(run, SYNC, outcome).unwrap();
+    }
+}
+
+fn state_of(store: &Store, path: &str) -> Option<PathState> {
+    store.path_states(SYNC).unwrap().remove(path)
+}
+
+#[test]
+fn store_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Store>();
+}
+
+#[test]
+fn statuses_round_trip_through_their_names() {
+    let runs = [
+        (RunStatus::Running, "running"),
+        (RunStatus::Success, "success"),
+        (RunStatus::PartialFailure, "partial_failure"),
+        (RunStatus::Failure, "failure"),
+        (RunStatus::NothingToDo, "nothing_to_do"),
+        (RunStatus::Interrupted, "interrupted"),
+    ];
+    for (status, name) in runs {
+        assert_eq!(status.as_str(), name);
+        assert_eq!(RunStatus::parse(name), Some(status));
+    }
+    let files = [
+        (FileStatus::Transferred, "transferred"),
+        (FileStatus::Deleted, "deleted"),
+        (FileStatus::Failed, "failed"),
+        (FileStatus::Rejected, "rejected"),
+        (FileStatus::Skipped, "skipped"),
+    ];
+    for (status, name) in files {
+        assert_eq!(status.as_str(), name);
+        assert_eq!(FileStatus::parse(name), Some(status));
+    }
+    assert_eq!(RunStatus::parse("Success"), None);
+    assert_eq!(FileStatus::parse(""), None);
+}
+
+#[test]
+fn run_record_round_trips() {
+    let (_dir, store) = temp_store();
+    let before = SystemTime::now();
+    let run = store.start_run(SYNC, true).unwrap();
+    let totals = Totals {
+        transferred: 1,
+        failed: 2,
+        skipped: 3,
+        deleted: 4,
+        rejected: 5,
+        bytes: 6_000_000_000,
+    };
+    store
+        .finish_run(run, RunStatus::PartialFailure, &totals)
+        .unwrap();
+    let after = SystemTime::now();
+
+    let record = store.run(run).unwrap().unwrap();
+    assert_eq!(record.id, run);
+    assert_eq!(record.sync, SYNC);
+    assert_eq!(record.status, RunStatus::PartialFailure);
+    assert_eq!(record.totals, totals);
+    assert!(record.dry_run);
+    let finished = record.finished.unwrap();
+    assert!(before <= record.started && record.started <= finished && finished <= after);
+    assert_eq!(store.run(RunId(run.0 + 1)).unwrap(), None);
+}
+
+#[test]
+fn outcomes_round_trip_every_field_in_recording_order() {
+    let (_dir, store) = temp_store();
+    let run = store.start_run(SYNC, false).unwrap();
+    let bare = FileOutcome {
+        mtime_ns: None,
+        at: UNIX_EPOCH - Duration::new(5, 7),
+        ..outcome("b/bare.csv", FileStatus::Skipped)
+    };
+    let recorded = vec![
+        outcome("z.csv", FileStatus::Failed),
+        bare,
+        outcome("a.csv", FileStatus::Transferred),
+        outcome("r.csv", FileStatus::Rejected),
+        outcome("d.csv", FileStatus::Deleted),
+    ];
+    record_all(&store, run, &recorded);
+    assert_eq!(store.outcomes(run).unwrap(), recorded);
+}
+
+#[test]
+fn path_state_round_trips() {
+    let (_dir, store) = temp_store();
+    let run = store.start_run(SYNC, false).unwrap();
+    store
+        .record(run, SYNC, &outcome("a.csv", FileStatus::Failed))
+        .unwrap();
+    let expected = PathState {
+        size: 1_000,
+        mtime_ns: Some(1_700_000_000_123_456_789),
+        last_status: FileStatus::Failed,
+        attempts: 1,
+        last_category: Some("quota".to_owned()),
+        last_retry: Some("next-run".to_owned()),
+        last_message: Some("disk full".to_owned()),
+        last_run: run,
+    };
+    assert_eq!(state_of(&store, "a.csv"), Some(expected));
+}
+
+#[test]
+fn transferred_sets_source_and_clears_failure_memory() {
+    let (_dir, store) = temp_store();
+    let run = store.start_run(SYNC, false).unwrap();
+    store
+        .record(run, SYNC, &outcome("a.csv", FileStatus::Failed))
+        .unwrap();
+    let success = FileOutcome {
+        size: 2_000,
+        mtime_ns: Some(42),
+        // The executor normally sends none on success; the store clears them regardless.
+        message: Some("resumed at 1000".to_owned()),
+        ..outcome("a.csv", FileStatus::Transferred)
+    };
+    store.record(run, SYNC, &success).unwrap();
+
+    let state = state_of(&store, "a.csv").unwrap();
+    assert_eq!((state.size, state.mtime_ns), (2_000, Some(42)));
+    assert_eq!(state.last_status, FileStatus::Transferred);
+    assert_eq!(state.attempts, 0);
+    assert_eq!(state.last_category, None);
+    assert_eq!(state.last_retry, None);
+    assert_eq!(state.last_message, None);
+}
+
+#[test]
+fn failures_and_rejections_count_attempts_across_runs() {
+    let (_dir, store) = temp_store();
+    for (attempt, status) in [FileStatus::Failed, FileStatus::Rejected, FileStatus::Failed]
+        .into_iter()
+        .enumerate()
+    {
+        let run = store.start_run(SYNC, false).unwrap();
+        let failure = FileOutcome {
+            size: 10 + attempt as u64,
+            message: Some(format!("attempt {attempt}")),
+            ..outcome("a.csv", status)
+        };
+        store.record(run, SYNC, &failure).unwrap();
+        store
+            .finish_run(run, RunStatus::Failure, &Totals::default())
+            .unwrap();
+
+        let state = state_of(&store, "a.csv").unwrap();
+        assert_eq!(state.attempts, attempt as u32 + 1);
+        assert_eq!(state.last_status, status);
+        assert_eq!(state.size, 10 + attempt as u64);
+        assert_eq!(state.last_message, failure.message);
+        assert_eq!(state.last_run, run);
+    }
+    let run = store.start_run(SYNC, false).unwrap();
+    store
+        .record(run, SYNC, &outcome("a.csv", FileStatus::Transferred))
+        .unwrap();
+    assert_eq!(state_of(&store, "a.csv").unwrap().attempts, 0);
+    store
+        .record(run, SYNC, &outcome("a.csv", FileStatus::Failed))
+        .unwrap();
+    assert_eq!(state_of(&store, "a.csv").unwrap().attempts, 1);
+}
+
+#[test]
+fn deleted_removes_the_path_state() {
+    let (_dir, store) = temp_store();
+    let run = store.start_run(SYNC, false).unwrap();
+    store
+        .record(run, SYNC, &outcome("a.csv", FileStatus::Transferred))
+        .unwrap();
+    store
+        .record(run, SYNC, &outcome("a.csv", FileStatus::Deleted))
+        .unwrap();
+    assert_eq!(state_of(&store, "a.csv"), None);
+    assert_eq!(store.outcomes(run).unwrap().len(), 2);
+}
+
+#[test]
+fn skipped_only_logs() {
+    let (_dir, store) = temp_store();
+    let run = store.start_run(SYNC, false).unwrap();
+    store
+        .record(run, SYNC, &outcome("a.csv", FileStatus::Failed))
+        .unwrap();
+    let before = state_of(&store, "a.csv");
+    store
+        .record(run, SYNC, &outcome("a.csv", FileStatus::Skipped))
+        .unwrap();
+    store
+        .record(run, SYNC, &outcome("new.csv", FileStatus::Skipped))
+        .unwrap();
+    assert_eq!(state_of(&store, "a.csv"), before);
+    assert_eq!(state_of(&store, "new.csv"), None);
+    assert_eq!(store.outcomes(run).unwrap().len(), 3);
+}
+
+#[test]
+fn path_states_are_kept_per_sync() {
+    let (_dir, store) = temp_store();
+    let run = store.start_run("other", false).unwrap();
+    store
+        .record(run, "other", &outcome("a.csv", FileStatus::Transferred))
+        .unwrap();
+    assert!(store.path_states(SYNC).unwrap().is_empty());
+    assert_eq!(store.path_states("other").unwrap().len(), 1);
+}
+
+#[test]
+fn dry_run_logs_outcomes_but_changes_no_path_state() {
+    let (_dir, store) = temp_store();
+    let real = store.start_run(SYNC, false).unwrap();
+    store
+        .record(real, SYNC, &outcome("kept.csv", FileStatus::Transferred))
+        .unwrap();
+    let remembered = store.path_states(SYNC).unwrap();
+
+    let dry = store.start_run(SYNC, true).unwrap();
+    let would = [
+        outcome("kept.csv", FileStatus::Deleted),
+        outcome("new.csv", FileStatus::Transferred),
+        outcome("bad.csv", FileStatus::Rejected),
+    ];
+    record_all(&store, dry, &would);
+    assert_eq!(store.path_states(SYNC).unwrap(), remembered);
+    assert_eq!(store.outcomes(dry).unwrap(), would);
+}
+
+#[test]
+fn records_keep_running_totals() {
+    let (_dir, store) = temp_store();
+    let run = store.start_run(SYNC, false).unwrap();
+    let statuses = [
+        FileStatus::Transferred,
+        FileStatus::Transferred,
+        FileStatus::Failed,
+        FileStatus::Rejected,
+        FileStatus::Skipped,
+        FileStatus::Deleted,
+    ];
+    for (index, status) in statuses.into_iter().enumerate() {
+        store
+            .record(run, SYNC, &outcome(&format!("{index}.csv"), status))
+            .unwrap();
+    }
+    let expected = Totals {
+        transferred: 2,
+        failed: 1,
+        skipped: 1,
+        deleted: 1,
+        rejected: 1,
+        bytes: 600,
+    };
+    assert_eq!(store.run(run).unwrap().unwrap().totals, expected);
+}
+
+#[test]
+fn crash_keeps_outcomes_and_next_run_marks_it_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorded = [
+        outcome("a.csv", FileStatus::Transferred),
+        outcome("b.csv", FileStatus::Failed),
+        outcome("c.csv", FileStatus::Transferred),
+    ];
+    let crashed = {
+        let store = Store::open(dir.path()).unwrap();
+        let run = store.start_run(SYNC, false).unwrap();
+        record_all(&store, run, &recorded);
+        run
+    };
+
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.outcomes(crashed).unwrap(), recorded);
+    let states = store.path_states(SYNC).unwrap();
+    assert_eq!(states.len(), 3);
+    assert_eq!(states["b.csv"].attempts, 1);
+    assert_eq!(
+        store.run(crashed).unwrap().unwrap().status,
+        RunStatus::Running
+    );
+
+    let other_sync = store.start_run("other", false).unwrap();
+    assert_eq!(
+        store.run(crashed).unwrap().unwrap().status,
+        RunStatus::Running
+    );
+    let next = store.start_run(SYNC, false).unwrap();
+    let interrupted = store.run(crashed).unwrap().unwrap();
+    assert_eq!(interrupted.status, RunStatus::Interrupted);
+    assert_eq!(interrupted.finished, None);
+    assert_eq!(interrupted.totals.transferred, 2);
+    assert_eq!(interrupted.totals.failed, 1);
+    assert_eq!(interrupted.totals.bytes, 300);
+    assert_eq!(
+        store.run(other_sync).unwrap().unwrap().status,
+        RunStatus::Running
+    );
+    assert_eq!(store.run(next).unwrap().unwrap().status, RunStatus::Running);
+}
+
+#[test]
+fn clear_failures_of_one_path() {
+    let (_dir, store) = temp_store();
+    let run = store.start_run(SYNC, false).unwrap();
+    record_all(
+        &store,
+        run,
+        &[
+            outcome("a.csv", FileStatus::Failed),
+            outcome("b.csv", FileStatus::Rejected),
+            outcome("ok.csv", FileStatus::Transferred),
+        ],
+    );
+    assert_eq!(store.clear_failures(SYNC, Some("a.csv")).unwrap(), 1);
+    assert_eq!(store.clear_failures(SYNC, Some("ok.csv")).unwrap(), 0);
+    assert_eq!(store.clear_failures(SYNC, Some("missing.csv")).unwrap(), 0);
+    let remaining: HashSet<String> = store.path_states(SYNC).unwrap().into_keys().collect();
+    assert_eq!(
+        remaining,
+        HashSet::from(["b.csv".to_owned(), "ok.csv".to_owned()])
+    );
+}
+
+#[test]
+fn clear_failures_of_a_whole_sync() {
+    let (_dir, store) = temp_store();
+    let run = store.start_run(SYNC, false).unwrap();
+    record_all(
+        &store,
+        run,
+        &[
+            outcome("a.csv", FileStatus::Failed),
+            outcome("b.csv", FileStatus::Rejected),
+            outcome("ok.csv", FileStatus::Transferred),
+        ],
+    );
+    let other = store.start_run("other", false).unwrap();
+    store
+        .record(other, "other", &outcome("a.csv", FileStatus::Failed))
+        .unwrap();
+
+    assert_eq!(store.clear_failures(SYNC, None).unwrap(), 2);
+    let remaining: Vec<String> = store.path_states(SYNC).unwrap().into_keys().collect();
+    assert_eq!(remaining, ["ok.csv"]);
+    assert_eq!(store.path_states("other").unwrap().len(), 1);
+}
+
+#[test]
+fn recent_runs_are_newest_first_and_filtered_by_sync() {
+    let (_dir, store) = temp_store();
+    assert_eq!(store.latest_run(None).unwrap(), None);
+    let a1 = store.start_run("a", false).unwrap();
+    let b1 = store.start_run("b", false).unwrap();
+    let a2 = store.start_run("a", false).unwrap();
+    let b2 = store.start_run("b", false).unwrap();
+
+    let ids = |runs: Vec<RunRecord>| runs.into_iter().map(|run| run.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.recent_runs(None, 10).unwrap()), [b2, a2, b1, a1]);
+    assert_eq!(ids(store.recent_runs(None, 3).unwrap()), [b2, a2, b1]);
+    assert_eq!(ids(store.recent_runs(Some("a"), 10).unwrap()), [a2, a1]);
+    assert_eq!(ids(store.recent_runs(Some("c"), 10).unwrap()), []);
+    assert_eq!(ids(store.recent_runs(None, 0).unwrap()), []);
+    assert_eq!(ids(store.recent_runs(None, usize::MAX).unwrap()).len(), 4);
+    assert_eq!(store.latest_run(Some("a")).unwrap().unwrap().id, a2);
+    assert_eq!(store.latest_run(None).unwrap().unwrap().id, b2);
+}
+
+#[test]
+fn unknown_run_is_refused_and_named() {
+    let (dir, store) = temp_store();
+    let missing = RunId(7);
+    let error = store
+        .record(missing, SYNC, &outcome("a.csv", FileStatus::Transferred))
+        .unwrap_err();
+    assert!(
+        matches!(error, StateError::UnknownRun { run: 7, .. }),
+        "{error:?}"
+    );
+    assert!(store.path_states(SYNC).unwrap().is_empty());
+    assert!(store.outcomes(missing).unwrap().is_empty());
+
+    let error = store
+        .finish_run(missing, RunStatus::Success, &Totals::default())
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("no run 7"), "{message}");
+    assert!(message.contains(&dir.path().join("ferry.db").display().to_string()));
+}
+
+#[test]
+fn unstorable_values_are_refused_and_nothing_is_written() {
+    let (_dir, store) = temp_store();
+    let run = store.start_run(SYNC, false).unwrap();
+    let too_large = FileOutcome {
+        size: u64::MAX,
+        ..outcome("a.csv", FileStatus::Transferred)
+    };
+    let too_late = FileOutcome {
+        at: UNIX_EPOCH + Duration::from_secs(400 * 366 * 24 * 3600),
+        ..outcome("a.csv", FileStatus::Transferred)
+    };
+    for unstorable in [too_large, too_late] {
+        let error = store.record(run, SYNC, &unstorable).unwrap_err();
+        assert!(matches!(error, StateError::Sqlite { .. }), "{error:?}");
+        assert!(error.to_string().contains("recording a file outcome"));
+    }
+    assert!(store.outcomes(run).unwrap().is_empty());
+    assert!(store.path_states(SYNC).unwrap().is_empty());
+    assert_eq!(store.run(run).unwrap().unwrap().totals, Totals::default());
+}
+
+#[test]
+fn not_a_database_is_explained_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ferry.db");
+    fs::write(&db, "these are my notes, not a database\n".repeat(100)).unwrap();
+    let Err(error) = Store::open(dir.path()) else {
+        panic!("opened a text file as a database");
+    };
+    assert!(
+        matches!(error, StateError::NotADatabase { .. }),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains(&db.display().to_string()), "{message}");
+    assert!(message.contains("not a ferry state database"), "{message}");
+}
+
+#[test]
+fn unusable_state_dir_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    fs::write(&file, "").unwrap();
+    let Err(error) = Store::open(&file.join("state")) else {
+        panic!("created a state dir inside a file");
+    };
+    assert!(matches!(error, StateError::CreateDir { .. }), "{error:?}");
+    assert!(error.to_string().contains(&file.display().to_string()));
+}
+
+#[test]
+fn database_from_a_newer_ferry_is_refused() {
+    let (dir, store) = temp_store();
+    drop(store);
+    let conn = Connection::open(dir.path().join("ferry.db")).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let Err(error) = Store::open(dir.path()) else {
+        panic!("opened a database of schema version 99");
+    };
+    assert!(
+        matches!(error, StateError::UnsupportedSchema { found: 99, .. }),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn reopening_keeps_the_schema_and_data() {
+    let (dir, store) = temp_store();
+    let run = store.start_run(SYNC, false).unwrap();
+    store
+        .finish_run(run, RunStatus::NothingToDo, &Totals::default())
+        .unwrap();
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        store.latest_run(None).unwrap().unwrap().status,
+        RunStatus::NothingToDo
+    );
+}
+
+#[test]
+fn locked_database_points_at_another_ferry() {
+    let (dir, _store) = temp_store();
+    let blocker = Connection::open(dir.path().join("ferry.db")).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+    let waiting = Store::open_with_busy_timeout(dir.path(), Duration::from_millis(50)).unwrap();
+    let error = waiting.start_run(SYNC, false).unwrap_err();
+    assert!(matches!(error, StateError::Locked { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.contains("ferry.db") && message.contains("another ferry"),
+        "{message}"
+    );
+    assert!(message.contains("starting a run"), "{message}");
+}
+
+const WRITER_DIR_ENV: &str = "FERRY_STATE_TEST_WRITER_DIR";
+const DONE: &str = "recorded ";
+const KILLED_SYNC: &str = "killed";
+
+/// The child's side of the SIGKILL test: records outcomes and reports each one once
+/// `record` has returned, until it is killed (or gives up after many).
+fn write_until_killed(dir: &Path) {
+    let store = Store::open(dir).unwrap();
+    let run = store.start_run(KILLED_SYNC, false).unwrap();
+    for index in 0..100_000 {
+        let path = format!("file-{index}");
+        let status = match index % 3 {
+            0 => FileStatus::Failed,
+            _ => FileStatus::Transferred,
+        };
+        store
+            .record(run, KILLED_SYNC, &outcome(&path, status))
+            .unwrap();
+        println!("{DONE}{path}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn sigkill_mid_run_loses_no_reported_record() {
+    use std::os::unix::process::ExitStatusExt;
+
+    const REPORTS_BEFORE_KILL: usize = 300;
+    if let Some(dir) = env::var_os(WRITER_DIR_ENV) {
+        write_until_killed(Path::new(&dir));
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_crate, module) = module_path!().split_once("::").unwrap();
+    let this_test = format!("{module}::sigkill_mid_run_loses_no_reported_record");
+    let mut child = Command::new(env::current_exe().unwrap())
+        .args([
+            this_test.as_str(),
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(WRITER_DIR_ENV, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reported_paths = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|line| line.strip_prefix(DONE).map(str::to_owned));
+    let mut reported: Vec<String> = reported_paths.by_ref().take(REPORTS_BEFORE_KILL).collect();
+    assert_eq!(
+        reported.len(),
+        REPORTS_BEFORE_KILL,
+        "the writer ended early"
+    );
+    child.kill().unwrap();
+    reported.extend(reported_paths);
+    assert_eq!(
+        child.wait().unwrap().signal(),
+        Some(9),
+        "the writer was not killed"
+    );
+
+    let store = Store::open(dir.path()).unwrap();
+    let run = store.latest_run(Some(KILLED_SYNC)).unwrap().unwrap();
+    let outcomes = store.outcomes(run.id).unwrap();
+    let logged: HashSet<&str> = outcomes.iter().map(|done| done.path.as_str()).collect();
+    let states = store.path_states(KILLED_SYNC).unwrap();
+    for path in &reported {
+        assert!(
+            logged.contains(path.as_str()),
+            "{path} was reported but not logged"
+        );
+        assert!(
+            states.contains_key(path),
+            "{path} was reported but has no state"
+        );
+    }
+    // Each record is all or nothing: the log, the totals and the states agree.
+    let totals = run.totals;
+    assert_eq!(totals.transferred + totals.failed, outcomes.len() as u64);
+    assert_eq!(states.len(), outcomes.len());
+}

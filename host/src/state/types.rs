@@ -1,0 +1,141 @@
+//! The values the store remembers, as the rest of ferry sees them.
+
+use std::time::SystemTime;
+
+/// A run's id: assigned by the store, increasing with every run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RunId(pub i64);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    Running,
+    Success,
+    PartialFailure,
+    Failure,
+    NothingToDo,
+    /// The process died (or was killed) before the run finished.
+    Interrupted,
+}
+
+impl RunStatus {
+    const ALL: [RunStatus; 6] = [
+        RunStatus::Running,
+        RunStatus::Success,
+        RunStatus::PartialFailure,
+        RunStatus::Failure,
+        RunStatus::NothingToDo,
+        RunStatus::Interrupted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Success => "success",
+            RunStatus::PartialFailure => "partial_failure",
+            RunStatus::Failure => "failure",
+            RunStatus::NothingToDo => "nothing_to_do",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+}
+
+/// Per-run counters of file outcomes, and the bytes sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub transferred: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    pub deleted: u64,
+    pub rejected: u64,
+    pub bytes: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRecord {
+    pub id: RunId,
+    pub sync: String,
+    pub started: SystemTime,
+    /// `None` while running, and for a run that was interrupted.
+    pub finished: Option<SystemTime>,
+    pub status: RunStatus,
+    pub totals: Totals,
+    pub dry_run: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileStatus {
+    Transferred,
+    Deleted,
+    Failed,
+    Rejected,
+    Skipped,
+}
+
+impl FileStatus {
+    const ALL: [FileStatus; 5] = [
+        FileStatus::Transferred,
+        FileStatus::Deleted,
+        FileStatus::Failed,
+        FileStatus::Rejected,
+        FileStatus::Skipped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::Transferred => "transferred",
+            FileStatus::Deleted => "deleted",
+            FileStatus::Failed => "failed",
+            FileStatus::Rejected => "rejected",
+            FileStatus::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+
+    /// Failed and rejected attempts are what `PathState::attempts` counts.
+    pub(super) fn is_failure(self) -> bool {
+        matches!(self, FileStatus::Failed | FileStatus::Rejected)
+    }
+}
+
+/// How one file fared in one run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileOutcome {
+    pub path: String,
+    pub status: FileStatus,
+    /// e.g. "write", "rename", "delete", "check"
+    pub operation: String,
+    /// Bytes actually sent in this attempt.
+    pub bytes: u64,
+    /// The source file's size.
+    pub size: u64,
+    /// The source file's mtime, ns since the Unix epoch.
+    pub mtime_ns: Option<i64>,
+    pub category: Option<String>,
+    pub retry: Option<String>,
+    pub message: Option<String>,
+    pub advice: Option<String>,
+    pub at: SystemTime,
+}
+
+/// What ferry remembers about one path of one sync.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PathState {
+    /// The source's size when last recorded.
+    pub size: u64,
+    /// The source's mtime when last recorded.
+    pub mtime_ns: Option<i64>,
+    pub last_status: FileStatus,
+    /// Failed or rejected attempts since the last success.
+    pub attempts: u32,
+    pub last_category: Option<String>,
+    pub last_retry: Option<String>,
+    pub last_message: Option<String>,
+    pub last_run: RunId,
+}

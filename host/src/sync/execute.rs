@@ -1,0 +1,363 @@
+//! The executor: carries out a plan with bounded concurrency. Every upload goes to the
+//! plugin's temporary name and is renamed only when complete and verified; every outcome
+//! is recorded as it happens.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::plan::{Deletion, Plan, Rejection, Transfer, unix_nanos};
+use super::policy::PolicyHandle;
+use super::recorder::Recorder;
+use super::throttle::Throttle;
+use crate::plugin::{Operation, Protocol, category_name, describe, retry_name, violation_category};
+use crate::remote::{Remote, RemoteError};
+use crate::state::{FileOutcome, FileStatus};
+
+/// Bytes read and written per step of a copy.
+const CHUNK: usize = 256 * 1024;
+
+/// What the executor works with.
+pub struct Executor {
+    pub source: Arc<dyn Remote>,
+    pub destination: Arc<dyn Remote>,
+    pub policy: PolicyHandle,
+    pub recorder: Recorder,
+    pub throttle: Option<Arc<Throttle>>,
+    pub transfers: usize,
+}
+
+/// A failed step, with the side it failed on.
+struct StepError {
+    protocol: Protocol,
+    error: RemoteError,
+}
+
+type Step<T> = Result<T, StepError>;
+
+fn on(protocol: Protocol) -> impl Fn(RemoteError) -> StepError {
+    move |error| StepError { protocol, error }
+}
+
+impl Executor {
+    /// Carry out `plan`; `temp_names` holds each transfer's temporary name, in order.
+    pub async fn execute(self: Arc<Self>, plan: Plan, temp_names: Vec<String>) {
+        for rejection in &plan.rejections {
+            self.recorder.record(rejected(rejection)).await;
+        }
+        let created = Arc::new(Mutex::new(HashSet::new()));
+        for folder in &plan.mkdirs {
+            self.make_folder(folder, &created).await;
+        }
+        self.transfer_all(plan.transfers, temp_names, created).await;
+        for deletion in &plan.deletions {
+            self.delete(deletion).await;
+        }
+    }
+
+    async fn make_folder(&self, folder: &str, created: &Mutex<HashSet<String>>) {
+        match self.destination.mkdir_all(folder).await {
+            Ok(()) => {
+                created.lock().unwrap().insert(folder.to_string());
+            }
+            Err(error) => {
+                let failure = self
+                    .failure(folder, 0, None, on(self.destination.protocol())(error))
+                    .await;
+                self.recorder.record(failure).await;
+            }
+        }
+    }
+
+    async fn transfer_all(
+        self: &Arc<Self>,
+        transfers: Vec<Transfer>,
+        temp_names: Vec<String>,
+        created: Arc<Mutex<HashSet<String>>>,
+    ) {
+        let total_bytes = transfers.iter().map(|t| t.size).sum();
+        let progress = progress_bar(total_bytes, transfers.len());
+        let work = Arc::new(transfers.into_iter().zip(temp_names).collect::<Vec<_>>());
+        let (next, done) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let workers: Vec<_> = (0..self.transfers.max(1))
+            .map(|_| {
+                let (executor, work) = (Arc::clone(self), Arc::clone(&work));
+                let (next, done) = (Arc::clone(&next), Arc::clone(&done));
+                let (created, progress) = (Arc::clone(&created), progress.clone());
+                tokio::spawn(async move {
+                    while let Some((transfer, temp)) =
+                        work.get(next.fetch_add(1, Ordering::Relaxed))
+                    {
+                        let outcome = executor.transfer(transfer, temp, &created, &progress).await;
+                        executor.recorder.record(outcome).await;
+                        let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+                        progress.set_message(format!("{finished}/{} files", work.len()));
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.await.expect("transfer workers do not panic");
+        }
+        progress.finish_and_clear();
+    }
+
+    /// Send one file and say how it went.
+    async fn transfer(
+        &self,
+        transfer: &Transfer,
+        temp: &str,
+        created: &Mutex<HashSet<String>>,
+        progress: &ProgressBar,
+    ) -> FileOutcome {
+        let mtime_ns = transfer.mtime.map(unix_nanos);
+        match self.send(transfer, temp, created, progress).await {
+            Ok(bytes) => FileOutcome {
+                path: transfer.path.clone(),
+                status: FileStatus::Transferred,
+                operation: "write".into(),
+                bytes,
+                size: transfer.size,
+                mtime_ns,
+                category: None,
+                retry: None,
+                message: None,
+                advice: None,
+                at: SystemTime::now(),
+            },
+            Err(step) => {
+                self.failure(&transfer.path, transfer.size, mtime_ns, step)
+                    .await
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        transfer: &Transfer,
+        temp: &str,
+        created: &Mutex<HashSet<String>>,
+        progress: &ProgressBar,
+    ) -> Step<u64> {
+        let (src, dst) = (self.source.protocol(), self.destination.protocol());
+        self.ensure_parent(&transfer.path, created)
+            .await
+            .map_err(on(dst))?;
+        let mut reader = self.source.read(&transfer.path, 0).await.map_err(on(src))?;
+        let mut writer = self.destination.write(temp, 0).await.map_err(on(dst))?;
+        let mut buffer = vec![0u8; CHUNK];
+        let mut sent = 0u64;
+        loop {
+            let read = reader
+                .read(&mut buffer)
+                .await
+                .map_err(|e| on(src)(RemoteError::io(Operation::Read, Some(&transfer.path), &e)))?;
+            if read == 0 {
+                break;
+            }
+            if let Some(throttle) = &self.throttle {
+                throttle.acquire(read).await;
+            }
+            writer
+                .write_all(&buffer[..read])
+                .await
+                .map_err(|e| on(dst)(RemoteError::io(Operation::Write, Some(temp), &e)))?;
+            sent += read as u64;
+            progress.inc(read as u64);
+        }
+        writer
+            .shutdown()
+            .await
+            .map_err(|e| on(dst)(RemoteError::io(Operation::Write, Some(temp), &e)))?;
+        if sent != transfer.size {
+            let message = format!(
+                "the source file changed while it was sent: {} bytes were listed, {sent} were read",
+                transfer.size
+            );
+            return Err(on(src)(RemoteError::new(
+                Operation::Read,
+                Some(&transfer.path),
+                message,
+            )));
+        }
+        self.verify_size(temp, sent).await.map_err(on(dst))?;
+        if let Some(mtime) = transfer.mtime {
+            self.destination
+                .set_mtime(temp, mtime)
+                .await
+                .map_err(on(dst))?;
+        }
+        self.destination
+            .rename(temp, &transfer.path)
+            .await
+            .map_err(on(dst))?;
+        Ok(sent)
+    }
+
+    async fn ensure_parent(
+        &self,
+        path: &str,
+        created: &Mutex<HashSet<String>>,
+    ) -> Result<(), RemoteError> {
+        let Some((parent, _)) = path.rsplit_once('/') else {
+            return Ok(());
+        };
+        if created.lock().unwrap().contains(parent) {
+            return Ok(());
+        }
+        self.destination.mkdir_all(parent).await?;
+        created.lock().unwrap().insert(parent.to_string());
+        Ok(())
+    }
+
+    /// The temporary file must hold every byte before it gets the final name.
+    async fn verify_size(&self, temp: &str, expected: u64) -> Result<(), RemoteError> {
+        let found = self.destination.stat(temp).await?.map(|entry| entry.size);
+        if found == Some(expected) {
+            return Ok(());
+        }
+        let message = format!(
+            "the uploaded file holds {found:?} bytes instead of {expected}; it keeps its temporary name"
+        );
+        Err(RemoteError::new(Operation::Write, Some(temp), message))
+    }
+
+    async fn delete(&self, deletion: &Deletion) {
+        let outcome = match self.destination.delete(&deletion.path, deletion.kind).await {
+            Ok(()) => FileOutcome {
+                path: deletion.path.clone(),
+                status: FileStatus::Deleted,
+                operation: "delete".into(),
+                bytes: 0,
+                size: 0,
+                mtime_ns: None,
+                category: None,
+                retry: None,
+                message: None,
+                advice: None,
+                at: SystemTime::now(),
+            },
+            Err(error) => {
+                self.failure(
+                    &deletion.path,
+                    0,
+                    None,
+                    on(self.destination.protocol())(error),
+                )
+                .await
+            }
+        };
+        self.recorder.record(outcome).await;
+    }
+
+    async fn failure(
+        &self,
+        path: &str,
+        size: u64,
+        mtime_ns: Option<i64>,
+        step: StepError,
+    ) -> FileOutcome {
+        classified(
+            &self.policy,
+            path,
+            size,
+            mtime_ns,
+            step.protocol,
+            step.error,
+        )
+        .await
+    }
+}
+
+/// A failed outcome, classified by the destination's plugin.
+pub(super) async fn classified(
+    policy: &PolicyHandle,
+    path: &str,
+    size: u64,
+    mtime_ns: Option<i64>,
+    protocol: Protocol,
+    error: RemoteError,
+) -> FileOutcome {
+    let classification = policy.classify(error.to_raw(protocol)).await;
+    FileOutcome {
+        path: path.to_string(),
+        status: FileStatus::Failed,
+        operation: operation_name(error.operation).into(),
+        bytes: 0,
+        size,
+        mtime_ns,
+        category: Some(category_name(classification.category).into()),
+        retry: Some(retry_name(classification.retry).into()),
+        message: Some(error.message),
+        advice: Some(classification.advice),
+        at: SystemTime::now(),
+    }
+}
+
+/// A policy rejection as an outcome: permanent until the file is renamed or changed.
+pub(super) fn rejected(rejection: &Rejection) -> FileOutcome {
+    let message = rejection
+        .violations
+        .iter()
+        .map(describe)
+        .collect::<Vec<_>>()
+        .join("; ");
+    let advice = match &rejection.suggestion {
+        Some(name) => {
+            format!("Rename it before the next run, e.g. to {name:?}; it is not sent until then.")
+        }
+        None => {
+            "The remote cannot take this file as it is; it is not sent until it changes.".into()
+        }
+    };
+    let category = rejection
+        .violations
+        .first()
+        .map(violation_category)
+        .map(category_name)
+        .unwrap_or("invalid-name");
+    FileOutcome {
+        path: rejection.path.clone(),
+        status: FileStatus::Rejected,
+        operation: "check".into(),
+        bytes: 0,
+        size: rejection.size,
+        mtime_ns: rejection.mtime.map(unix_nanos),
+        category: Some(category.into()),
+        retry: Some("never".into()),
+        message: Some(message),
+        advice: Some(advice),
+        at: SystemTime::now(),
+    }
+}
+
+fn operation_name(operation: Operation) -> &'static str {
+    match operation {
+        Operation::Connect => "connect",
+        Operation::Authenticate => "authenticate",
+        Operation::List => "list",
+        Operation::Stat => "stat",
+        Operation::Read => "read",
+        Operation::Write => "write",
+        Operation::Rename => "rename",
+        Operation::Mkdir => "mkdir",
+        Operation::Delete => "delete",
+        Operation::SetMtime => "set-mtime",
+    }
+}
+
+/// Files, bytes, rate and ETA on a terminal; nothing when stderr is not one.
+fn progress_bar(total_bytes: u64, files: usize) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "{msg:>12} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+    )
+    .expect("a valid template");
+    bar.set_style(style);
+    bar.set_message(format!("0/{files} files"));
+    bar
+}

@@ -1,0 +1,409 @@
+//! One run of a sync: scan -> plan -> execute. The planner is pure ([`plan`]); the
+//! executor does the I/O ([`execute`]); every outcome lands in the state store as it
+//! happens ([`recorder`]).
+
+mod execute;
+pub mod plan;
+mod policy;
+mod recorder;
+pub mod report;
+mod scan;
+mod throttle;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use crate::config::{Config, ConfigError, PolicyValue, RemoteConfig, SyncConfig};
+use crate::plugin::{
+    PluginError, PluginSource, Protocol, Runtime, SettingInput, SettingValue, Verdict,
+    parse_settings,
+};
+use crate::remote::{self, Kind, RemoteEntry, RemoteError, Role};
+use crate::state::{FileOutcome, FileStatus, PathState, StateError, Store, Totals};
+use execute::Executor;
+use plan::{Filter, Inputs, Plan};
+pub use policy::PolicyHandle;
+use recorder::Recorder;
+pub use report::Failure;
+use report::{RunReport, run_status};
+use scan::{Scan, scan};
+use throttle::Throttle;
+
+/// Transfers at once when neither the command line nor the sync says.
+pub const DEFAULT_TRANSFERS: usize = 4;
+
+/// How to run, from the command line; each overrides the sync's own setting.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub dry_run: bool,
+    pub transfers: Option<usize>,
+    pub bwlimit: Option<u64>,
+}
+
+/// Why a run could not even start (bad config, unusable plugin or state store). A run
+/// that starts always ends in a [`RunReport`], however badly it goes.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("sync {sync}: {error}")]
+    Filter { sync: String, error: globset::Error },
+    #[error("remote {remote}: {error}")]
+    Plugin { remote: String, error: PluginError },
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// The destination's policy plugin, loaded and configured from the remote's settings.
+pub fn load_policy(
+    runtime: &Runtime,
+    config: &Config,
+    remote: &RemoteConfig,
+) -> Result<PolicyHandle, SyncError> {
+    let wrap = |error| SyncError::Plugin {
+        remote: remote.name.clone(),
+        error,
+    };
+    let spec = remote.policy.as_deref().unwrap_or("generic");
+    let base = config.file.parent().unwrap_or(std::path::Path::new("."));
+    let plugin = runtime
+        .load(&PluginSource::resolve(spec, base).map_err(wrap)?)
+        .map_err(wrap)?;
+    let given = remote
+        .policy_settings
+        .iter()
+        .map(|(key, value)| (key.clone(), SettingInput::Typed(setting_value(value))));
+    let policy = plugin
+        .configure(parse_settings(&plugin, given).map_err(wrap)?)
+        .map_err(wrap)?;
+    Ok(PolicyHandle::new(policy))
+}
+
+fn setting_value(value: &PolicyValue) -> SettingValue {
+    match value {
+        PolicyValue::Text(text) => SettingValue::Text(text.clone()),
+        PolicyValue::Integer(number) => SettingValue::Integer(*number),
+        PolicyValue::Boolean(flag) => SettingValue::Boolean(*flag),
+        PolicyValue::TextList(list) => SettingValue::TextList(list.clone()),
+    }
+}
+
+/// Run the sync named `name`.
+/// `policy` is the destination's, from [`load_policy`] (called outside the async runtime).
+pub async fn run(
+    config: &Config,
+    name: &str,
+    options: &RunOptions,
+    policy: PolicyHandle,
+) -> Result<RunReport, SyncError> {
+    let sync = config.sync(name)?;
+    let filter = Filter::new(&sync.include, &sync.exclude).map_err(|error| SyncError::Filter {
+        sync: name.into(),
+        error,
+    })?;
+    let source_config = config.remote(&sync.source)?;
+    let destination_config = config.remote(&sync.destination)?;
+    let store = Store::open(&config.state_dir)?;
+    let states = store.path_states(name)?;
+    let run_id = if options.dry_run {
+        None
+    } else {
+        Some(store.start_run(name, false)?)
+    };
+    let store = Arc::new(Mutex::new(store));
+    let started = Instant::now();
+    let recorder = Recorder::new(Arc::clone(&store), run_id, name);
+    let run = Run {
+        sync,
+        options,
+        policy: &policy,
+        recorder: &recorder,
+        filter: &filter,
+        states: &states,
+    };
+    let (mut totals, mut notes) = (None, Vec::new());
+    match run
+        .connect_and_sync(source_config, destination_config, &mut notes)
+        .await
+    {
+        Ok(planned) => totals = planned,
+        Err(abort) => recorder.record(abort.outcome(&policy).await).await,
+    }
+    let totals = totals.unwrap_or_else(|| recorder.totals());
+    let status = run_status(&totals);
+    if let Some(id) = run_id {
+        store.lock().unwrap().finish_run(id, status, &totals)?;
+    }
+    notes.extend(
+        recorder
+            .store_errors()
+            .into_iter()
+            .map(|e| format!("the state store could not record an outcome: {e}")),
+    );
+    Ok(RunReport {
+        sync: name.to_string(),
+        run_id: run_id.map(|id| id.0),
+        status,
+        totals,
+        failures: recorder.failures(),
+        notes,
+        duration: started.elapsed(),
+        dry_run: options.dry_run,
+    })
+}
+
+/// Why a whole run stopped early.
+enum Abort {
+    Remote(Protocol, RemoteError),
+    Plugin(PluginError),
+}
+
+impl Abort {
+    /// The run-level failure, as an outcome without a path.
+    async fn outcome(self, policy: &PolicyHandle) -> FileOutcome {
+        match self {
+            Abort::Remote(protocol, error) => execute::classified(policy, "", 0, None, protocol, error).await,
+            Abort::Plugin(error) => FileOutcome {
+                path: String::new(),
+                status: FileStatus::Failed,
+                operation: "check".into(),
+                bytes: 0,
+                size: 0,
+                mtime_ns: None,
+                category: Some("plugin-failure".into()),
+                retry: Some("next-run".into()),
+                message: Some(error.to_string()),
+                advice: Some("The policy plugin failed while checking names. Report it to its authors with this message.".into()),
+                at: SystemTime::now(),
+            },
+        }
+    }
+}
+
+struct Run<'a> {
+    sync: &'a SyncConfig,
+    options: &'a RunOptions,
+    policy: &'a PolicyHandle,
+    recorder: &'a Recorder,
+    filter: &'a Filter,
+    states: &'a HashMap<String, PathState>,
+}
+
+impl Run<'_> {
+    /// Connect, scan, plan and execute (or, for a dry run, return what would be done).
+    async fn connect_and_sync(
+        &self,
+        source_config: &RemoteConfig,
+        destination_config: &RemoteConfig,
+        notes: &mut Vec<String>,
+    ) -> Result<Option<Totals>, Abort> {
+        let (source, destination) = tokio::join!(
+            remote::connect(source_config, Role::Source),
+            remote::connect(destination_config, Role::Destination)
+        );
+        let source = source.map_err(|e| Abort::Remote(remote::protocol_of(source_config), e))?;
+        let destination =
+            destination.map_err(|e| Abort::Remote(remote::protocol_of(destination_config), e))?;
+        let (source_scan, destination_scan) = tokio::join!(scan(&*source), scan(&*destination));
+        let source_scan = source_scan.map_err(|e| Abort::Remote(source.protocol(), e))?;
+        let destination_scan =
+            destination_scan.map_err(|e| Abort::Remote(destination.protocol(), e))?;
+        self.record_unlisted(&source_scan, source.protocol()).await;
+        if !destination_scan.complete() {
+            notes.push(format!(
+                "{} folder(s) at the destination could not be listed; files there are sent again",
+                destination_scan.unlisted.len()
+            ));
+        }
+        let (plan, temp_names) = self
+            .plan(&source_scan, &destination_scan)
+            .await
+            .map_err(Abort::Plugin)?;
+        notes.extend(plan.deletions_withheld.clone());
+        if self.options.dry_run {
+            return Ok(Some(self.planned(&plan, &source_scan, notes).await));
+        }
+        self.recorder.add_unchanged(plan.unchanged);
+        let executor = Arc::new(Executor {
+            source,
+            destination,
+            policy: self.policy.clone(),
+            recorder: self.recorder.clone(),
+            throttle: self
+                .options
+                .bwlimit
+                .or(self.sync.bwlimit)
+                .map(|rate| Arc::new(Throttle::new(rate))),
+            transfers: self
+                .options
+                .transfers
+                .or(self.sync.transfers)
+                .unwrap_or(DEFAULT_TRANSFERS),
+        });
+        let transfer_temps = plan
+            .transfers
+            .iter()
+            .map(|t| temp_names[&t.path].clone())
+            .collect();
+        executor.execute(plan, transfer_temps).await;
+        Ok(None)
+    }
+
+    async fn record_unlisted(&self, scan: &Scan, protocol: Protocol) {
+        for (path, error) in &scan.unlisted {
+            let outcome =
+                execute::classified(self.policy, path, 0, None, protocol, error.clone()).await;
+            self.recorder.record(outcome).await;
+        }
+    }
+
+    /// The plan, and the temporary name of every source file (by path).
+    async fn plan(
+        &self,
+        source: &Scan,
+        destination: &Scan,
+    ) -> Result<(Plan, HashMap<String, String>), PluginError> {
+        let verdicts = violations(self.policy, self.filter, &source.entries).await?;
+        let files: Vec<String> = source
+            .entries
+            .iter()
+            .filter(|e| e.kind == Kind::File && self.filter.allows(&e.path, e.kind))
+            .map(|e| e.path.clone())
+            .collect();
+        let temps = self.policy.temp_names(files.clone()).await?;
+        let temp_paths: HashSet<String> = temps.iter().cloned().collect();
+        let plan = plan::plan(&Inputs {
+            source: &source.entries,
+            source_complete: source.complete(),
+            destination: &destination.entries,
+            states: self.states,
+            verdicts: &verdicts,
+            filter: self.filter,
+            delete: self.sync.delete,
+            temp_paths: &temp_paths,
+        });
+        Ok((plan, files.into_iter().zip(temps).collect()))
+    }
+
+    /// For a dry run: what would be done, as notes, and the totals it would have. The
+    /// rejections are the run's failures, as in a real run.
+    async fn planned(&self, plan: &Plan, source: &Scan, notes: &mut Vec<String>) -> Totals {
+        for rejection in &plan.rejections {
+            self.recorder.record(execute::rejected(rejection)).await;
+        }
+        notes.extend(
+            plan.mkdirs
+                .iter()
+                .map(|path| format!("would create folder {path}")),
+        );
+        notes.extend(
+            plan.transfers
+                .iter()
+                .map(|t| format!("would send {} ({:?}, {} bytes)", t.path, t.reason, t.size)),
+        );
+        notes.extend(
+            plan.deletions
+                .iter()
+                .map(|d| format!("would delete {}", d.path)),
+        );
+        Totals {
+            transferred: plan.transfers.len() as u64,
+            failed: source.unlisted.len() as u64,
+            skipped: plan.unchanged as u64,
+            deleted: plan.deletions.len() as u64,
+            rejected: plan.rejections.len() as u64,
+            bytes: plan.transfers.iter().map(|t| t.size).sum(),
+        }
+    }
+}
+
+/// The destination policy's verdict on every entry the sync covers, by path, for the
+/// entries that break a rule.
+async fn violations(
+    policy: &PolicyHandle,
+    filter: &Filter,
+    entries: &[RemoteEntry],
+) -> Result<HashMap<String, Verdict>, PluginError> {
+    let covered: Vec<&RemoteEntry> = entries
+        .iter()
+        .filter(|e| filter.allows(&e.path, e.kind))
+        .collect();
+    let verdicts = policy
+        .check(covered.iter().map(|e| e.to_plugin_entry()).collect())
+        .await?;
+    Ok(covered
+        .iter()
+        .zip(verdicts)
+        .filter(|(_, verdict)| !verdict.violations.is_empty())
+        .map(|(entry, verdict)| (entry.path.clone(), verdict))
+        .collect())
+}
+
+/// What `ferry check` found: every source entry the destination would refuse.
+pub struct CheckReport {
+    pub checked: usize,
+    pub rejections: Vec<plan::Rejection>,
+    /// Source folders (or names) that could not be read, with why.
+    pub unreadable: Vec<(String, RemoteError)>,
+}
+
+/// A preflight over the whole source of sync `name`: lists it and checks every entry
+/// against the destination's policy, transferring nothing and touching no state.
+pub async fn check(
+    config: &Config,
+    name: &str,
+    policy: &PolicyHandle,
+) -> Result<CheckReport, CheckError> {
+    let sync = config.sync(name)?;
+    let filter = Filter::new(&sync.include, &sync.exclude).map_err(|error| SyncError::Filter {
+        sync: name.into(),
+        error,
+    })?;
+    let source = remote::connect(config.remote(&sync.source)?, Role::Source)
+        .await
+        .map_err(CheckError::Source)?;
+    let scan = scan(&*source).await.map_err(CheckError::Source)?;
+    let verdicts = violations(policy, &filter, &scan.entries)
+        .await
+        .map_err(|error| SyncError::Plugin {
+            remote: sync.destination.clone(),
+            error,
+        })?;
+    // The planner against an empty destination rejects exactly what a run would.
+    let plan = plan::plan(&Inputs {
+        source: &scan.entries,
+        source_complete: scan.complete(),
+        destination: &[],
+        states: &HashMap::new(),
+        verdicts: &verdicts,
+        filter: &filter,
+        delete: crate::config::DeleteMode::Never,
+        temp_paths: &HashSet::new(),
+    });
+    let checked = scan
+        .entries
+        .iter()
+        .filter(|e| filter.allows(&e.path, e.kind))
+        .count();
+    Ok(CheckReport {
+        checked,
+        rejections: plan.rejections,
+        unreadable: scan.unlisted,
+    })
+}
+
+/// Why `ferry check` could not check.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    #[error("cannot list the source: {0}")]
+    Source(RemoteError),
+}
+
+impl From<ConfigError> for CheckError {
+    fn from(error: ConfigError) -> Self {
+        CheckError::Sync(SyncError::Config(error))
+    }
+}

@@ -1,0 +1,86 @@
+//! The destination's policy plugin, callable from async code. Plugin calls run on the
+//! blocking pool: they are CPU work, and WASI's sync bindings must not run on a tokio
+//! worker thread.
+
+use std::sync::{Arc, Mutex};
+
+use crate::plugin::{
+    Category, Classification, Entry, PluginError, Policy, RawError, Retry, TempForm, Verdict,
+};
+
+/// Entries per `check-batch` call.
+const BATCH: usize = 1024;
+
+#[derive(Clone)]
+pub struct PolicyHandle {
+    policy: Arc<Mutex<Policy>>,
+    label: Arc<str>,
+}
+
+impl PolicyHandle {
+    pub fn new(policy: Policy) -> Self {
+        let meta = policy.plugin().metadata();
+        let label = format!("{} {}", meta.name, meta.version).into();
+        PolicyHandle {
+            policy: Arc::new(Mutex::new(policy)),
+            label,
+        }
+    }
+
+    /// The plugin's name and version, e.g. "generic 0.1.0".
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    async fn with_policy<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Policy) -> T + Send + 'static,
+    ) -> T {
+        let policy = Arc::clone(&self.policy);
+        tokio::task::spawn_blocking(move || {
+            work(&mut policy.lock().unwrap_or_else(|p| p.into_inner()))
+        })
+        .await
+        .expect("plugin calls do not panic the host")
+    }
+
+    /// One verdict per entry, in order.
+    pub async fn check(&self, entries: Vec<Entry>) -> Result<Vec<Verdict>, PluginError> {
+        self.with_policy(move |policy| {
+            let mut verdicts = Vec::with_capacity(entries.len());
+            for batch in entries.chunks(BATCH) {
+                verdicts.extend(policy.check_batch(batch)?);
+            }
+            Ok(verdicts)
+        })
+        .await
+    }
+
+    /// The standard temporary name of each final path, in order.
+    pub async fn temp_names(&self, paths: Vec<String>) -> Result<Vec<String>, PluginError> {
+        self.with_policy(move |policy| {
+            paths
+                .iter()
+                .map(|path| policy.temp_name(path, TempForm::Standard))
+                .collect()
+        })
+        .await
+    }
+
+    /// The plugin's reading of `raw`; a plugin that fails here still leaves the error
+    /// explained, as a plugin failure carrying the original message.
+    pub async fn classify(&self, raw: RawError) -> Classification {
+        self.with_policy(move |policy| policy.classify(&raw).unwrap_or_else(|e| plugin_failed(&e)))
+            .await
+    }
+}
+
+fn plugin_failed(error: &PluginError) -> Classification {
+    Classification {
+        category: Category::PluginFailure,
+        retry: Retry::NextRun,
+        advice: format!(
+            "The policy plugin could not classify this error ({error}). Report it to the plugin's authors."
+        ),
+    }
+}

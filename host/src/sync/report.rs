@@ -1,0 +1,150 @@
+//! What a run did, for the summary, `--json` and `ferry log`.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::state::{FileOutcome, FileStatus, RunRecord, RunStatus, Totals};
+
+/// One file that did not make it, and why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Failure {
+    pub path: String,
+    pub operation: String,
+    pub category: String,
+    pub retry: String,
+    pub message: String,
+    pub advice: String,
+}
+
+impl Failure {
+    /// The failure an outcome records, if it is one.
+    pub fn from_outcome(outcome: &FileOutcome) -> Option<Failure> {
+        matches!(outcome.status, FileStatus::Failed | FileStatus::Rejected).then(|| Failure {
+            path: outcome.path.clone(),
+            operation: outcome.operation.clone(),
+            category: outcome.category.clone().unwrap_or_else(|| "unknown".into()),
+            retry: outcome.retry.clone().unwrap_or_else(|| "next-run".into()),
+            message: outcome.message.clone().unwrap_or_default(),
+            advice: outcome.advice.clone().unwrap_or_default(),
+        })
+    }
+}
+
+/// A finished (or planned, for `--dry-run`) run.
+#[derive(Debug)]
+pub struct RunReport {
+    pub sync: String,
+    pub run_id: Option<i64>,
+    pub status: RunStatus,
+    pub totals: Totals,
+    pub failures: Vec<Failure>,
+    /// Things the user should know that are not failures of a file.
+    pub notes: Vec<String>,
+    pub duration: Duration,
+    pub dry_run: bool,
+}
+
+impl RunReport {
+    pub fn from_record(record: &RunRecord, outcomes: &[FileOutcome]) -> RunReport {
+        let duration = record
+            .finished
+            .and_then(|end| end.duration_since(record.started).ok())
+            .unwrap_or_default();
+        RunReport {
+            sync: record.sync.clone(),
+            run_id: Some(record.id.0),
+            status: record.status,
+            totals: record.totals,
+            failures: outcomes.iter().filter_map(Failure::from_outcome).collect(),
+            notes: Vec::new(),
+            duration,
+            dry_run: record.dry_run,
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "sync": self.sync,
+            "run": self.run_id,
+            "status": self.status.as_str(),
+            "dry_run": self.dry_run,
+            "transferred": self.totals.transferred,
+            "failed": self.totals.failed + self.totals.rejected,
+            "rejected": self.totals.rejected,
+            "skipped": self.totals.skipped,
+            "deleted": self.totals.deleted,
+            "bytes": self.totals.bytes,
+            "seconds": self.duration.as_secs_f64(),
+            "failures": self.failures,
+            "notes": self.notes,
+        })
+    }
+
+    /// The summary and every failure, for a human.
+    pub fn to_text(&self) -> String {
+        let mut text = String::new();
+        let run = match self.run_id {
+            Some(id) => format!(" (run {id})"),
+            None if self.dry_run => {
+                " (dry run: nothing was changed; this is what a run would do)".into()
+            }
+            None => String::new(),
+        };
+        let t = &self.totals;
+        text.push_str(&format!(
+            "{}{run}: {} — {} transferred ({}), {} failed, {} rejected, {} unchanged, {} deleted in {:.1}s\n",
+            self.sync,
+            self.status.as_str().replace('_', " "),
+            t.transferred,
+            crate::plugin::human_size(t.bytes),
+            t.failed,
+            t.rejected,
+            t.skipped,
+            t.deleted,
+            self.duration.as_secs_f64(),
+        ));
+        for note in &self.notes {
+            text.push_str(&format!("note: {note}\n"));
+        }
+        if !self.failures.is_empty() {
+            text.push_str(&format!(
+                "{} file(s) did not make it:\n",
+                self.failures.len()
+            ));
+        }
+        for f in &self.failures {
+            let path = if f.path.is_empty() {
+                "(the whole run)"
+            } else {
+                &f.path
+            };
+            let what = match f.operation.as_str() {
+                "check" => "rejected before upload".to_string(),
+                operation => format!("{operation} failed"),
+            };
+            text.push_str(&format!(
+                "  {path}\n    {what}: {} [{}, retry: {}]\n",
+                f.message, f.category, f.retry
+            ));
+            if !f.advice.is_empty() {
+                text.push_str(&format!("    what to do: {}\n", f.advice));
+            }
+        }
+        text
+    }
+}
+
+/// The status of a run from what happened: partial when some work succeeded (or was
+/// already done) and something failed.
+pub fn run_status(totals: &Totals) -> RunStatus {
+    let failed = totals.failed + totals.rejected;
+    let succeeded = totals.transferred + totals.deleted;
+    match (failed, succeeded, totals.skipped) {
+        (0, 0, _) => RunStatus::NothingToDo,
+        (0, _, _) => RunStatus::Success,
+        (_, 0, 0) => RunStatus::Failure,
+        _ => RunStatus::PartialFailure,
+    }
+}

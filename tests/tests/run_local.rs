@@ -1,0 +1,237 @@
+//! `ferry run`, `ferry log` end to end with local-folder remotes: the real binary, temp
+//! dirs, a real bundled policy plugin.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use ferry_tests::LocalSetup as Setup;
+use serde_json::Value;
+
+fn files_under(root: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                found.push(
+                    path.strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn push_sends_accepted_files_and_lists_every_rejected_one() {
+    let setup = Setup::new(
+        "never",
+        "forbidden_chars = \"?*\"\nzero_byte = \"reject\"\nmax_name_length = 20",
+    );
+    setup.write("reports/ok.csv", b"1,2\n");
+    setup.write("reports/bad?.csv", b"3\n");
+    setup.write("empty.txt", b"");
+    setup.write("a-name-far-too-long-for-this.txt", b"x");
+    setup.write("caf\u{e9}/\u{1f600}.bin", &[7u8; 100_000]);
+    let (code, report) = setup.run_json(&[]);
+    assert_eq!(code, 3, "partial failure is exit 3: {report:#}");
+    assert_eq!(report["status"], "partial_failure");
+    assert_eq!(
+        (report["transferred"].as_u64(), report["failed"].as_u64()),
+        (Some(2), Some(3))
+    );
+    let failures = report["failures"].as_array().unwrap();
+    let mut rules: Vec<(&str, &str)> = failures
+        .iter()
+        .map(|f| (f["path"].as_str().unwrap(), f["category"].as_str().unwrap()))
+        .collect();
+    rules.sort();
+    assert_eq!(
+        rules,
+        vec![
+            ("a-name-far-too-long-for-this.txt", "invalid-name"),
+            ("empty.txt", "invalid-size"),
+            ("reports/bad?.csv", "invalid-name")
+        ]
+    );
+    for failure in failures {
+        for key in ["operation", "retry", "message", "advice"] {
+            assert!(
+                !failure[key].as_str().unwrap().is_empty(),
+                "{key} is empty in {failure}"
+            );
+        }
+    }
+    assert_eq!(
+        files_under(setup.dir.path().join("inbox").as_path()),
+        vec!["caf\u{e9}/\u{1f600}.bin", "reports/ok.csv"]
+    );
+    assert_eq!(
+        std::fs::read(setup.destination("caf\u{e9}/\u{1f600}.bin")).unwrap(),
+        vec![7u8; 100_000]
+    );
+}
+
+#[test]
+fn text_summary_names_each_failure_with_its_reason_and_advice() {
+    let setup = Setup::new("never", "forbidden_chars = \"?\"");
+    setup.write("fine.txt", b"fine");
+    setup.write("why?.txt", b"no");
+    let (code, stdout, _) = setup.ferry(&["run", "push"]);
+    assert_eq!(code, 3);
+    insta::with_settings!({ filters => vec![(r"in \d+\.\ds", "in [duration]")] }, {
+        insta::assert_snapshot!(stdout);
+    });
+}
+
+#[test]
+fn second_run_is_nothing_to_do_and_a_modified_file_is_sent_again() {
+    let setup = Setup::new("never", "");
+    setup.write("a.txt", b"first");
+    setup.write("sub/b.txt", b"second");
+    let (code, report) = setup.run_json(&[]);
+    assert_eq!((code, report["status"].as_str()), (0, Some("success")));
+    let mtime = |p: PathBuf| std::fs::metadata(p).unwrap().modified().unwrap();
+    assert_eq!(
+        mtime(setup.source("a.txt")),
+        mtime(setup.destination("a.txt")),
+        "mtime is preserved"
+    );
+
+    let (code, report) = setup.run_json(&[]);
+    assert_eq!(
+        (code, report["status"].as_str(), report["skipped"].as_u64()),
+        (0, Some("nothing_to_do"), Some(2))
+    );
+
+    setup.write("a.txt", b"FIRST"); // same size, new content and mtime
+    let later = SystemTime::now() + Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(setup.source("a.txt"))
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let (code, report) = setup.run_json(&[]);
+    assert_eq!((code, report["transferred"].as_u64()), (0, Some(1)));
+    assert_eq!(std::fs::read(setup.destination("a.txt")).unwrap(), b"FIRST");
+}
+
+#[test]
+fn mirror_deletes_extra_files_and_never_keeps_them() {
+    for (delete, kept) in [("mirror", false), ("never", true)] {
+        let setup = Setup::new(delete, "");
+        setup.write("keep.txt", b"k");
+        std::fs::create_dir_all(setup.destination("old/deeper")).unwrap();
+        std::fs::write(setup.destination("old/deeper/gone.txt"), b"g").unwrap();
+        let (code, report) = setup.run_json(&[]);
+        assert_eq!(code, 0, "{report:#}");
+        assert_eq!(
+            setup.destination("old/deeper/gone.txt").exists(),
+            kept,
+            "delete = {delete}"
+        );
+        assert_eq!(setup.destination("old").exists(), kept, "delete = {delete}");
+        assert!(setup.destination("keep.txt").exists());
+    }
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let setup = Setup::new("mirror", "");
+    setup.write("new.txt", b"n");
+    std::fs::create_dir_all(setup.destination("")).unwrap();
+    std::fs::write(setup.destination("extra.txt"), b"e").unwrap();
+    let (code, stdout, _) = setup.ferry(&["run", "push", "--dry-run"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("would send new.txt") && stdout.contains("would delete extra.txt"),
+        "{stdout}"
+    );
+    assert_eq!(files_under(&setup.destination("")), vec!["extra.txt"]);
+    let (code, _, stderr) = setup.ferry(&["log"]);
+    assert_eq!(code, 2, "a dry run records no run: {stderr}");
+}
+
+#[test]
+fn log_shows_a_past_run_with_its_failures() {
+    let setup = Setup::new("never", "forbidden_chars = \"#\"");
+    setup.write("bad#.txt", b"x");
+    setup.run_json(&[]);
+    setup.write("ok.txt", b"y");
+    setup.run_json(&[]);
+    let (code, stdout, _) = setup.ferry(&["log", "1", "--json"]);
+    assert_eq!(code, 0);
+    let first: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (first["run"].as_i64(), first["status"].as_str()),
+        (Some(1), Some("failure"))
+    );
+    assert_eq!(first["failures"][0]["path"], "bad#.txt");
+    let (_, stdout, _) = setup.ferry(&["log", "--list"]);
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("push (run "))
+            .count(),
+        2,
+        "{stdout}"
+    );
+}
+
+#[test]
+fn bwlimit_caps_the_transfer_rate() {
+    let setup = Setup::new("never", "");
+    setup.write("big.bin", &vec![1u8; 3 << 20]);
+    let started = Instant::now();
+    let (code, _) = setup.run_json(&["--bwlimit", "1M"]);
+    assert_eq!(code, 0);
+    // 3 MiB at 1 MiB/s cannot take less than about 3 s (a lower bound only).
+    assert!(
+        started.elapsed() >= Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn config_errors_name_file_line_and_key_and_exit_2() {
+    let setup = Setup::new("never", "");
+    let config = setup.dir.path().join("ferry.toml");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("delete = \"never\"", "delet = \"never\"");
+    std::fs::write(&config, text).unwrap();
+    let (code, stdout, stderr) = setup.ferry(&["run", "push"]);
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("ferry.toml:") && stderr.contains("did you mean \"delete\"?"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = Setup::new("never", "").ferry(&["run", "psuh"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("did you mean \"push\"?"), "{stderr}");
+}
+
+#[test]
+fn a_source_folder_that_does_not_exist_fails_the_run() {
+    let setup = Setup::new("mirror", "");
+    std::fs::remove_dir(setup.source("")).unwrap();
+    std::fs::create_dir_all(setup.destination("")).unwrap();
+    std::fs::write(setup.destination("precious.txt"), b"p").unwrap();
+    let (code, report) = setup.run_json(&[]);
+    assert_eq!((code, report["status"].as_str()), (1, Some("failure")));
+    assert!(
+        setup.destination("precious.txt").exists(),
+        "nothing is deleted when the source is missing"
+    );
+    assert_eq!(report["failures"][0]["category"], "not-found");
+}
