@@ -71,13 +71,20 @@ pub struct LocalSetup {
 impl LocalSetup {
     /// `delete` for the sync, `policy_settings` (TOML lines) for the destination.
     pub fn new(delete: &str, policy_settings: &str) -> LocalSetup {
+        LocalSetup::with_sync_keys(delete, policy_settings, "")
+    }
+
+    /// Also `sync_keys` (TOML lines) in `[syncs.push]`, and a sync `pull` back from
+    /// `inbox/` to `outbox/`.
+    pub fn with_sync_keys(delete: &str, policy_settings: &str, sync_keys: &str) -> LocalSetup {
         let dir = TempDir::new().unwrap();
         std::fs::create_dir_all(dir.path().join("outbox")).unwrap();
         let config = format!(
             "[remotes.outbox]\ntype = \"local\"\npath = \"outbox\"\n\n\
              [remotes.inbox]\ntype = \"local\"\npath = \"inbox\"\npolicy = \"generic\"\n\
              [remotes.inbox.policy_settings]\n{policy_settings}\n\n\
-             [syncs.push]\nsource = \"outbox\"\ndestination = \"inbox\"\ndelete = \"{delete}\"\n"
+             [syncs.push]\nsource = \"outbox\"\ndestination = \"inbox\"\ndelete = \"{delete}\"\n{sync_keys}\n\n\
+             [syncs.pull]\nsource = \"inbox\"\ndestination = \"outbox\"\n"
         );
         std::fs::write(dir.path().join("ferry.toml"), config).unwrap();
         LocalSetup { dir }

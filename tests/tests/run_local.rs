@@ -235,3 +235,62 @@ fn a_source_folder_that_does_not_exist_fails_the_run() {
     );
     assert_eq!(report["failures"][0]["category"], "not-found");
 }
+
+#[test]
+fn sanitize_sends_refused_names_renamed_reports_collisions_and_pull_restores_names() {
+    let setup = Setup::with_sync_keys(
+        "mirror",
+        "forbidden_chars = \"?*:\"\nreserved_names = [\"CON\"]",
+        "rename = \"sanitize\"",
+    );
+    setup.write("q?.csv", b"question");
+    setup.write("a?.csv", b"first");
+    setup.write("a*.csv", b"second");
+    setup.write("con.txt", b"reserved");
+    setup.write("dir:x/inner.txt", b"inner");
+    let (code, report) = setup.run_json(&[]);
+    assert_eq!(code, 3, "the collision is a failure: {report:#}");
+    assert_eq!(
+        files_under(&setup.destination("")),
+        vec!["con_.txt", "dir_x/inner.txt", "q_.csv"],
+        "renamed files arrive; neither colliding name overwrites the other"
+    );
+    let collisions: Vec<&str> = report["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["message"].as_str().unwrap().contains("as would"))
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(collisions.len(), 2, "{report:#}");
+
+    std::fs::remove_file(setup.source("a*.csv")).unwrap();
+    let (code, report) = setup.run_json(&[]);
+    assert_eq!(
+        (code, report["transferred"].as_u64()),
+        (0, Some(1)),
+        "{report:#}"
+    );
+    assert_eq!(
+        std::fs::read(setup.destination("a_.csv")).unwrap(),
+        b"first"
+    );
+    let (code, report) = setup.run_json(&[]);
+    assert_eq!(
+        (code, report["status"].as_str()),
+        (0, Some("nothing_to_do")),
+        "renames are remembered: {report:#}"
+    );
+
+    // The partner's copies come back under their original names.
+    std::fs::remove_file(setup.source("q?.csv")).unwrap();
+    std::fs::remove_dir_all(setup.source("dir:x")).unwrap();
+    let (code, stdout, stderr) = setup.ferry(&["run", "pull", "--json"]);
+    assert_eq!(code, 0, "{stdout} {stderr}");
+    assert_eq!(std::fs::read(setup.source("q?.csv")).unwrap(), b"question");
+    assert_eq!(
+        std::fs::read(setup.source("dir:x/inner.txt")).unwrap(),
+        b"inner"
+    );
+    assert!(!setup.source("q_.csv").exists() && !setup.source("dir_x").exists());
+}

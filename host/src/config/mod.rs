@@ -103,12 +103,28 @@ pub struct SyncConfig {
     /// Bytes per second; `None` is unlimited.
     pub bwlimit: Option<u64>,
     pub transfers: Option<usize>,
+    /// What to do with a name the destination refuses.
+    pub rename: RenameMode,
+    /// In-run retries of an error the plugin says to retry now.
+    pub retries: u32,
+    /// The first pause before an in-run retry; it doubles each time (with jitter).
+    pub retry_delay: Duration,
+    /// A file modified more recently than this is left for the next run.
+    pub stable_for: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeleteMode {
     Never,
     Mirror,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RenameMode {
+    /// Refused names are reported and not sent.
+    Refuse,
+    /// Refused names are sent under the policy's suggested name; the mapping is kept.
+    Sanitize,
 }
 
 impl Config {

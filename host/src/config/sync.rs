@@ -5,7 +5,9 @@ use toml::de::DeValue;
 
 use super::reader::{Field, Table};
 use super::suggest::{Listing, explain_unknown};
-use super::{ConfigError, DeleteMode, RemoteConfig, SyncConfig, parse_duration, parse_rate};
+use super::{
+    ConfigError, DeleteMode, RemoteConfig, RenameMode, SyncConfig, parse_duration, parse_rate,
+};
 
 const SYNC_KEYS: &[&str] = &[
     "source",
@@ -16,8 +18,19 @@ const SYNC_KEYS: &[&str] = &[
     "schedule",
     "bwlimit",
     "transfers",
+    "rename",
+    "retries",
+    "retry_delay",
+    "stable_for",
 ];
-const DELETE_MODES: [&str; 2] = ["never", "mirror"];
+const DELETE_MODES: &[(&str, DeleteMode)] =
+    &[("never", DeleteMode::Never), ("mirror", DeleteMode::Mirror)];
+const RENAME_MODES: &[(&str, RenameMode)] = &[
+    ("refuse", RenameMode::Refuse),
+    ("sanitize", RenameMode::Sanitize),
+];
+const DEFAULT_RETRIES: u32 = 3;
+const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 /// Reads `[syncs.NAME]`, checking that it names two different `remotes`.
 pub(super) fn parse_sync(
@@ -39,13 +52,25 @@ pub(super) fn parse_sync(
         source,
         destination,
         delete: table
-            .optional("delete", delete_mode)?
+            .optional("delete", |field| choice(field, "delete mode", DELETE_MODES))?
             .unwrap_or(DeleteMode::Never),
         include: table.optional("include", globs)?.unwrap_or_default(),
         exclude: table.optional("exclude", globs)?.unwrap_or_default(),
         schedule: table.optional("schedule", |field| field.parse_text(parse_schedule))?,
         bwlimit: table.optional("bwlimit", bwlimit)?.flatten(),
         transfers: table.optional("transfers", |field| field.integer_in(1..=64))?,
+        rename: table
+            .optional("rename", |field| choice(field, "rename mode", RENAME_MODES))?
+            .unwrap_or(RenameMode::Refuse),
+        retries: table
+            .optional("retries", |field| field.integer_in(0..=10))?
+            .map_or(DEFAULT_RETRIES, |n: usize| n as u32),
+        retry_delay: table
+            .optional("retry_delay", |field| field.parse_text(parse_duration))?
+            .unwrap_or(DEFAULT_RETRY_DELAY),
+        stable_for: table
+            .optional("stable_for", |field| field.parse_text(parse_duration))?
+            .unwrap_or(Duration::ZERO),
     })
 }
 
@@ -68,21 +93,21 @@ fn remote_name(
     )))
 }
 
-fn delete_mode(field: &Field<'_>) -> Result<DeleteMode, ConfigError> {
-    match field.text()? {
-        "never" => Ok(DeleteMode::Never),
-        "mirror" => Ok(DeleteMode::Mirror),
-        other => {
-            let head = format!("unknown delete mode {other:?}");
-            Err(field.error(explain_unknown(
-                &head,
-                other,
-                &DELETE_MODES,
-                "modes",
-                Listing::Always,
-            )))
-        }
+/// One of `choices`, by name; an unknown one is explained with the nearest name.
+fn choice<T: Copy>(field: &Field<'_>, what: &str, choices: &[(&str, T)]) -> Result<T, ConfigError> {
+    let given = field.text()?;
+    if let Some((_, value)) = choices.iter().find(|(name, _)| *name == given) {
+        return Ok(*value);
     }
+    let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+    let head = format!("unknown {what} {given:?}");
+    Err(field.error(explain_unknown(
+        &head,
+        given,
+        &names,
+        "modes",
+        Listing::Always,
+    )))
 }
 
 /// The patterns, each checked to be a valid glob; an error points at the bad one.

@@ -8,6 +8,8 @@
 
 mod codec;
 mod error;
+mod names;
+mod partials;
 mod rows;
 mod schema;
 mod store;
@@ -17,5 +19,6 @@ mod types;
 mod tests;
 
 pub use error::StateError;
+pub use partials::Partial;
 pub use store::Store;
 pub use types::{FileOutcome, FileStatus, PathState, RunId, RunRecord, RunStatus, Totals};

@@ -3,7 +3,8 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// `MIGRATIONS[n]` takes a database from version n to n + 1. Append, never edit.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE runs (
         id          INTEGER PRIMARY KEY AUTOINCREMENT,
         sync        TEXT    NOT NULL,
@@ -50,7 +51,26 @@ const MIGRATIONS: &[&str] = &["
         last_run      INTEGER NOT NULL REFERENCES runs (id),
         PRIMARY KEY (sync, path)
     ) WITHOUT ROWID;
-"];
+",
+    "
+    CREATE TABLE renames (
+        source_remote      TEXT NOT NULL,
+        destination_remote TEXT NOT NULL,
+        source_path        TEXT NOT NULL,
+        destination_path   TEXT NOT NULL,
+        PRIMARY KEY (source_remote, destination_remote, source_path)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE partials (
+        sync      TEXT    NOT NULL,
+        path      TEXT    NOT NULL,
+        temp_path TEXT    NOT NULL,
+        size      INTEGER NOT NULL,
+        mtime_ns  INTEGER,
+        PRIMARY KEY (sync, path)
+    ) WITHOUT ROWID;
+",
+];
 
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

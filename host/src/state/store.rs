@@ -25,7 +25,7 @@ pub struct Store {
 }
 
 /// Why a write gave up, before it is told which database and operation it was.
-enum WriteError {
+pub(super) enum WriteError {
     Sqlite(rusqlite::Error),
     UnknownRun(RunId),
 }
@@ -188,7 +188,7 @@ impl Store {
         })
     }
 
-    fn read<T>(
+    pub(super) fn read<T>(
         &self,
         doing: &'static str,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
@@ -196,7 +196,7 @@ impl Store {
         work(&self.conn).map_err(|error| StateError::from_sqlite(&self.db, doing, error))
     }
 
-    fn write<T>(
+    pub(super) fn write<T>(
         &self,
         doing: &'static str,
         work: impl FnOnce(&Connection) -> Result<T, WriteError>,

@@ -625,3 +625,38 @@ fn sigkill_mid_run_loses_no_reported_record() {
     assert_eq!(totals.transferred + totals.failed, outcomes.len() as u64);
     assert_eq!(states.len(), outcomes.len());
 }
+
+#[test]
+fn renames_are_kept_per_pair_of_remotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .set_rename("outbox", "partner", "a?.csv", "a_.csv")
+        .unwrap();
+    store
+        .set_rename("outbox", "other", "a?.csv", "a%3F.csv")
+        .unwrap();
+    let renames = store.renames("outbox", "partner").unwrap();
+    assert_eq!(renames.get("a?.csv").map(String::as_str), Some("a_.csv"));
+    assert_eq!(renames.len(), 1);
+    store.forget_rename("outbox", "partner", "a?.csv").unwrap();
+    assert!(store.renames("outbox", "partner").unwrap().is_empty());
+    assert_eq!(store.renames("outbox", "other").unwrap().len(), 1);
+}
+
+#[test]
+fn a_partial_upload_is_remembered_until_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let partial = super::Partial {
+        temp_path: "big.bin.partial".into(),
+        size: 200 << 20,
+        mtime_ns: Some(42),
+    };
+    store.set_partial("push", "big.bin", &partial).unwrap();
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.partial("push", "big.bin").unwrap(), Some(partial));
+    store.clear_partial("push", "big.bin").unwrap();
+    assert_eq!(store.partial("push", "big.bin").unwrap(), None);
+}

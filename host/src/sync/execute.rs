@@ -50,6 +50,9 @@ impl Executor {
             self.recorder.record(rejected(rejection)).await;
         }
         let created = Arc::new(Mutex::new(HashSet::new()));
+        for (source, destination) in &plan.renamed_folders {
+            self.recorder.remember_rename(source, destination).await;
+        }
         for folder in &plan.mkdirs {
             self.make_folder(folder, &created).await;
         }
@@ -93,7 +96,14 @@ impl Executor {
                         work.get(next.fetch_add(1, Ordering::Relaxed))
                     {
                         let outcome = executor.transfer(transfer, temp, &created, &progress).await;
+                        let sent = outcome.status == FileStatus::Transferred;
                         executor.recorder.record(outcome).await;
+                        if sent && transfer.destination != transfer.path {
+                            executor
+                                .recorder
+                                .remember_rename(&transfer.path, &transfer.destination)
+                                .await;
+                        }
                         let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
                         progress.set_message(format!("{finished}/{} files", work.len()));
                     }
@@ -125,7 +135,8 @@ impl Executor {
                 mtime_ns,
                 category: None,
                 retry: None,
-                message: None,
+                message: (transfer.destination != transfer.path)
+                    .then(|| format!("sent as {}", transfer.destination)),
                 advice: None,
                 at: SystemTime::now(),
             },
@@ -144,7 +155,7 @@ impl Executor {
         progress: &ProgressBar,
     ) -> Step<u64> {
         let (src, dst) = (self.source.protocol(), self.destination.protocol());
-        self.ensure_parent(&transfer.path, created)
+        self.ensure_parent(&transfer.destination, created)
             .await
             .map_err(on(dst))?;
         let mut reader = self.source.read(&transfer.path, 0).await.map_err(on(src))?;
@@ -192,7 +203,7 @@ impl Executor {
                 .map_err(on(dst))?;
         }
         self.destination
-            .rename(temp, &transfer.path)
+            .rename(temp, &transfer.destination)
             .await
             .map_err(on(dst))?;
         Ok(sent)

@@ -19,7 +19,7 @@ use crate::plugin::{
     PluginError, PluginSource, Protocol, Runtime, SettingInput, SettingValue, Verdict,
     parse_settings,
 };
-use crate::remote::{self, Kind, RemoteEntry, RemoteError, Role};
+use crate::remote::{self, RemoteEntry, RemoteError, Role};
 use crate::state::{FileOutcome, FileStatus, PathState, StateError, Store, Totals};
 use execute::Executor;
 use plan::{Filter, Inputs, Plan};
@@ -106,6 +106,7 @@ pub async fn run(
     let destination_config = config.remote(&sync.destination)?;
     let store = Store::open(&config.state_dir)?;
     let states = store.path_states(name)?;
+    let renames = known_renames(&store, &sync.source, &sync.destination)?;
     let run_id = if options.dry_run {
         None
     } else {
@@ -113,7 +114,12 @@ pub async fn run(
     };
     let store = Arc::new(Mutex::new(store));
     let started = Instant::now();
-    let recorder = Recorder::new(Arc::clone(&store), run_id, name);
+    let recorder = Recorder::new(
+        Arc::clone(&store),
+        run_id,
+        name,
+        (&sync.source, &sync.destination),
+    );
     let run = Run {
         sync,
         options,
@@ -121,6 +127,7 @@ pub async fn run(
         recorder: &recorder,
         filter: &filter,
         states: &states,
+        renames: &renames,
     };
     let (mut totals, mut notes) = (None, Vec::new());
     match run
@@ -188,6 +195,7 @@ struct Run<'a> {
     recorder: &'a Recorder,
     filter: &'a Filter,
     states: &'a HashMap<String, PathState>,
+    renames: &'a HashMap<String, String>,
 }
 
 impl Run<'_> {
@@ -221,6 +229,14 @@ impl Run<'_> {
             .await
             .map_err(Abort::Plugin)?;
         notes.extend(plan.deletions_withheld.clone());
+        if !plan.deferred.is_empty() {
+            notes.push(format!(
+                "{} file(s) changed within the last {:?} and are left for the next run: {}",
+                plan.deferred.len(),
+                self.sync.stable_for,
+                plan.deferred.join(", ")
+            ));
+        }
         if self.options.dry_run {
             return Ok(Some(self.planned(&plan, &source_scan, notes).await));
         }
@@ -241,12 +257,7 @@ impl Run<'_> {
                 .or(self.sync.transfers)
                 .unwrap_or(DEFAULT_TRANSFERS),
         });
-        let transfer_temps = plan
-            .transfers
-            .iter()
-            .map(|t| temp_names[&t.path].clone())
-            .collect();
-        executor.execute(plan, transfer_temps).await;
+        executor.execute(plan, temp_names).await;
         Ok(None)
     }
 
@@ -258,22 +269,14 @@ impl Run<'_> {
         }
     }
 
-    /// The plan, and the temporary name of every source file (by path).
+    /// The plan, and the temporary name of each transfer, in order.
     async fn plan(
         &self,
         source: &Scan,
         destination: &Scan,
-    ) -> Result<(Plan, HashMap<String, String>), PluginError> {
+    ) -> Result<(Plan, Vec<String>), PluginError> {
         let verdicts = violations(self.policy, self.filter, &source.entries).await?;
-        let files: Vec<String> = source
-            .entries
-            .iter()
-            .filter(|e| e.kind == Kind::File && self.filter.allows(&e.path, e.kind))
-            .map(|e| e.path.clone())
-            .collect();
-        let temps = self.policy.temp_names(files.clone()).await?;
-        let temp_paths: HashSet<String> = temps.iter().cloned().collect();
-        let plan = plan::plan(&Inputs {
+        let mut plan = plan::plan(&Inputs {
             source: &source.entries,
             source_complete: source.complete(),
             destination: &destination.entries,
@@ -281,9 +284,24 @@ impl Run<'_> {
             verdicts: &verdicts,
             filter: self.filter,
             delete: self.sync.delete,
-            temp_paths: &temp_paths,
+            rename: self.sync.rename,
+            renames: self.renames,
+            stable_for: self.sync.stable_for,
+            now: SystemTime::now(),
         });
-        Ok((plan, files.into_iter().zip(temps).collect()))
+        let temps = self
+            .policy
+            .temp_names(
+                plan.transfers
+                    .iter()
+                    .map(|t| t.destination.clone())
+                    .collect(),
+            )
+            .await?;
+        // An interrupted upload's temporary file is what the next attempt resumes.
+        let in_progress: HashSet<&String> = temps.iter().collect();
+        plan.deletions.retain(|d| !in_progress.contains(&d.path));
+        Ok((plan, temps))
     }
 
     /// For a dry run: what would be done, as notes, and the totals it would have. The
@@ -316,6 +334,23 @@ impl Run<'_> {
             bytes: plan.transfers.iter().map(|t| t.size).sum(),
         }
     }
+}
+
+/// Names sanitized on earlier runs between these two remotes: source path → destination
+/// path, from runs in this direction and, reversed, from runs the other way (a pull gets
+/// back the original names of what a push renamed).
+fn known_renames(
+    store: &Store,
+    source: &str,
+    destination: &str,
+) -> Result<HashMap<String, String>, StateError> {
+    let reversed = store
+        .renames(destination, source)?
+        .into_iter()
+        .map(|(there, here)| (here, there));
+    let mut renames: HashMap<String, String> = reversed.collect();
+    renames.extend(store.renames(source, destination)?);
+    Ok(renames)
 }
 
 /// The destination policy's verdict on every entry the sync covers, by path, for the
@@ -379,7 +414,10 @@ pub async fn check(
         verdicts: &verdicts,
         filter: &filter,
         delete: crate::config::DeleteMode::Never,
-        temp_paths: &HashSet::new(),
+        rename: sync.rename,
+        renames: &HashMap::new(),
+        stable_for: std::time::Duration::ZERO,
+        now: SystemTime::now(),
     });
     let checked = scan
         .entries

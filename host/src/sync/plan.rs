@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use crate::config::DeleteMode;
+use crate::config::{DeleteMode, RenameMode};
 use crate::plugin::{CustomViolation, Verdict, Violation};
 use crate::remote::{Kind, RemoteEntry};
 use crate::state::{FileStatus, PathState};
@@ -70,7 +70,10 @@ pub enum Reason {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Transfer {
+    /// The source path.
     pub path: String,
+    /// Where it goes at the destination: the same path, or its sanitized name.
+    pub destination: String,
     pub size: u64,
     pub mtime: Option<SystemTime>,
     pub reason: Reason,
@@ -102,6 +105,10 @@ pub struct Plan {
     pub deletions: Vec<Deletion>,
     pub rejections: Vec<Rejection>,
     pub unchanged: usize,
+    /// Folders placed under a sanitized name (source path, destination path).
+    pub renamed_folders: Vec<(String, String)>,
+    /// Files modified too recently (`stable_for`): left for the next run.
+    pub deferred: Vec<String>,
     /// Why mirror deletes were not planned, when they were not.
     pub deletions_withheld: Option<String>,
 }
@@ -126,46 +133,42 @@ pub struct Inputs<'a> {
     pub verdicts: &'a HashMap<String, Verdict>,
     pub filter: &'a Filter,
     pub delete: DeleteMode,
-    /// Destination paths that are ferry's own temporary uploads: never deleted as extra.
-    pub temp_paths: &'a HashSet<String>,
+    pub rename: RenameMode,
+    /// Source path → destination path remembered from earlier runs (both directions).
+    pub renames: &'a HashMap<String, String>,
+    /// Files younger than this are deferred; zero defers nothing.
+    pub stable_for: Duration,
+    pub now: SystemTime,
 }
 
 /// Two times closer than this are the same: SFTP keeps whole seconds.
 const MTIME_TOLERANCE: Duration = Duration::from_secs(1);
 
 pub fn plan(inputs: &Inputs) -> Plan {
+    let mut plan = Plan::default();
+    let mut placed = place(inputs, &mut plan.rejections);
+    reject_collisions(&mut placed, &mut plan.rejections);
     let destination: HashMap<&str, &RemoteEntry> = inputs
         .destination
         .iter()
         .map(|e| (e.path.as_str(), e))
         .collect();
-    let mut plan = Plan::default();
-    let mut rejected_folders: Vec<&str> = Vec::new();
-    let mut source: Vec<&RemoteEntry> = inputs
-        .source
-        .iter()
-        .filter(|e| inputs.filter.allows(&e.path, e.kind))
-        .collect();
-    source.sort_by(|a, b| a.path.cmp(&b.path));
-    for entry in source {
-        if let Some(rejection) =
-            rejection(entry, inputs.verdicts.get(&entry.path), &rejected_folders)
-        {
-            if entry.kind == Kind::Directory {
-                rejected_folders.push(&entry.path);
-            }
-            plan.rejections.push(rejection);
-            continue;
+    for Placed { entry, target } in &placed {
+        if entry.kind == Kind::Directory && *target != entry.path {
+            plan.renamed_folders
+                .push((entry.path.clone(), target.clone()));
         }
-        let existing = destination.get(entry.path.as_str()).copied();
+        let existing = destination.get(target.as_str()).copied();
         match entry.kind {
             Kind::Directory if existing.is_none() && inputs.filter.selects_folders() => {
-                plan.mkdirs.push(entry.path.clone())
+                plan.mkdirs.push(target.clone())
             }
             Kind::Directory => {}
+            Kind::File if is_settling(entry, inputs) => plan.deferred.push(entry.path.clone()),
             Kind::File => match change(entry, existing, inputs.states.get(&entry.path)) {
                 Some(reason) => plan.transfers.push(Transfer {
                     path: entry.path.clone(),
+                    destination: target.clone(),
                     size: entry.size,
                     mtime: entry.mtime,
                     reason,
@@ -175,42 +178,197 @@ pub fn plan(inputs: &Inputs) -> Plan {
         }
     }
     if inputs.delete == DeleteMode::Mirror {
-        plan_deletions(inputs, &mut plan);
+        let kept = placed
+            .iter()
+            .map(|p| p.target.clone())
+            .chain(plan.rejections.iter().map(|r| r.path.clone()));
+        plan_deletions(inputs, &kept.collect(), &mut plan);
     }
     plan
 }
 
-/// A rejection for `entry`: the plugin's violations, or a rejected folder above it.
-fn rejection(
+/// A source entry and the path it has (or will have) at the destination.
+struct Placed<'a> {
+    entry: &'a RemoteEntry,
+    target: String,
+}
+
+impl Placed<'_> {
+    fn renamed(&self) -> bool {
+        self.target != self.entry.path
+    }
+}
+
+/// Where each covered source entry goes, parents first; refused ones become rejections.
+fn place<'a>(inputs: &Inputs<'a>, rejections: &mut Vec<Rejection>) -> Vec<Placed<'a>> {
+    let mut source: Vec<&RemoteEntry> = inputs
+        .source
+        .iter()
+        .filter(|e| inputs.filter.allows(&e.path, e.kind))
+        .collect();
+    source.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut folder_targets: HashMap<&str, String> = HashMap::new();
+    let mut rejected_folders: Vec<&str> = Vec::new();
+    let mut placed = Vec::new();
+    for entry in source {
+        match target(entry, inputs, &folder_targets, &rejected_folders) {
+            Ok(target) => {
+                if entry.kind == Kind::Directory && target != entry.path {
+                    folder_targets.insert(&entry.path, target.clone());
+                }
+                placed.push(Placed { entry, target });
+            }
+            Err(rejection) => {
+                if entry.kind == Kind::Directory {
+                    rejected_folders.push(&entry.path);
+                }
+                rejections.push(rejection);
+            }
+        }
+    }
+    placed
+}
+
+/// The destination path of `entry`: under its (possibly renamed) folder, its own name,
+/// a name remembered from an earlier run, or — when sanitizing — the policy's suggestion.
+fn target(
     entry: &RemoteEntry,
-    verdict: Option<&Verdict>,
+    inputs: &Inputs,
+    folder_targets: &HashMap<&str, String>,
     rejected_folders: &[&str],
-) -> Option<Rejection> {
-    let (violations, suggestion) = match verdict.filter(|v| !v.violations.is_empty()) {
-        Some(verdict) => (verdict.violations.clone(), verdict.suggested_path.clone()),
-        None => {
-            let folder = rejected_folders
-                .iter()
-                .find(|f| entry.path.starts_with(&format!("{f}/")))?;
-            let message =
-                format!("its folder {folder:?} is rejected by the remote, so it cannot be created");
-            (
-                vec![Violation::Custom(CustomViolation {
-                    rule: "folder-rejected".into(),
-                    message,
-                })],
-                None,
-            )
+) -> Result<String, Rejection> {
+    if let Some(folder) = rejected_folders
+        .iter()
+        .find(|f| entry.path.starts_with(&format!("{f}/")))
+    {
+        let message =
+            format!("its folder {folder:?} is rejected by the remote, so it cannot be created");
+        return Err(rejection(
+            entry,
+            vec![custom("folder-rejected", message)],
+            None,
+        ));
+    }
+    if let Some(remembered) = inputs.renames.get(&entry.path) {
+        return Ok(remembered.clone());
+    }
+    let (parent, name) = entry
+        .path
+        .rsplit_once('/')
+        .map_or(("", entry.path.as_str()), |(p, n)| (p, n));
+    let parent = folder_targets.get(parent).map_or(parent, String::as_str);
+    let join = |name: &str| {
+        if parent.is_empty() {
+            name.to_string()
+        } else {
+            format!("{parent}/{name}")
         }
     };
-    Some(Rejection {
+    match inputs
+        .verdicts
+        .get(&entry.path)
+        .filter(|v| !v.violations.is_empty())
+    {
+        None => Ok(join(name)),
+        Some(verdict) => match sanitized_name(verdict, inputs.rename) {
+            Some(new_name) => Ok(join(new_name)),
+            None => Err(rejection(
+                entry,
+                verdict.violations.clone(),
+                verdict.suggested_path.clone(),
+            )),
+        },
+    }
+}
+
+/// The suggested last component, when sanitizing and every violation is about the name.
+fn sanitized_name(verdict: &Verdict, mode: RenameMode) -> Option<&str> {
+    let fixable = verdict.violations.iter().all(|v| {
+        matches!(
+            v,
+            Violation::ForbiddenCharacter(_)
+                | Violation::ReservedName(_)
+                | Violation::EdgeCharacter(_)
+                | Violation::NameTooLong(_)
+                | Violation::PathTooLong(_)
+        )
+    });
+    let suggestion = verdict.suggested_path.as_deref()?;
+    (mode == RenameMode::Sanitize && fixable)
+        .then(|| suggestion.rsplit('/').next().unwrap_or(suggestion))
+}
+
+/// Two entries placed at one destination path: each renamed one is refused instead, so
+/// that neither overwrites the other (an entry keeping its own name still goes).
+fn reject_collisions(placed: &mut Vec<Placed>, rejections: &mut Vec<Rejection>) {
+    let mut by_target: HashMap<&str, Vec<&str>> = HashMap::new();
+    for p in placed.iter() {
+        by_target.entry(&p.target).or_default().push(&p.entry.path);
+    }
+    let colliding: HashMap<String, String> = placed
+        .iter()
+        .filter(|p| p.renamed() && by_target[p.target.as_str()].len() > 1)
+        .map(|p| {
+            let others: Vec<&str> = by_target[p.target.as_str()]
+                .iter()
+                .copied()
+                .filter(|o| *o != p.entry.path)
+                .collect();
+            (
+                p.entry.path.clone(),
+                format!(
+                    "it would be renamed to {:?}, as would {}",
+                    p.target,
+                    others.join(", ")
+                ),
+            )
+        })
+        .collect();
+    placed.retain(|p| match colliding.get(&p.entry.path) {
+        Some(message) => {
+            rejections.push(rejection(
+                p.entry,
+                vec![custom("name-collision", message.clone())],
+                None,
+            ));
+            false
+        }
+        None => true,
+    });
+}
+
+fn custom(rule: &str, message: String) -> Violation {
+    Violation::Custom(CustomViolation {
+        rule: rule.into(),
+        message,
+    })
+}
+
+fn rejection(
+    entry: &RemoteEntry,
+    violations: Vec<Violation>,
+    suggestion: Option<String>,
+) -> Rejection {
+    Rejection {
         path: entry.path.clone(),
         kind: entry.kind,
         size: entry.size,
         mtime: entry.mtime,
         violations,
         suggestion,
-    })
+    }
+}
+
+/// A file modified within `stable_for` of now may still be being written.
+fn is_settling(entry: &RemoteEntry, inputs: &Inputs) -> bool {
+    let Some(mtime) = entry.mtime else {
+        return false;
+    };
+    !inputs.stable_for.is_zero()
+        && inputs
+            .now
+            .duration_since(mtime)
+            .map_or(true, |age| age < inputs.stable_for)
 }
 
 /// Why `source` must be sent, or `None` when the destination already has it.
@@ -253,7 +411,7 @@ pub fn unix_nanos(time: SystemTime) -> i64 {
     }
 }
 
-fn plan_deletions(inputs: &Inputs, plan: &mut Plan) {
+fn plan_deletions(inputs: &Inputs, kept: &HashSet<String>, plan: &mut Plan) {
     if !inputs.source_complete {
         plan.deletions_withheld = Some(
             "part of the source could not be listed, so nothing is deleted at the destination"
@@ -261,12 +419,10 @@ fn plan_deletions(inputs: &Inputs, plan: &mut Plan) {
         );
         return;
     }
-    let in_source: HashSet<&str> = inputs.source.iter().map(|e| e.path.as_str()).collect();
     let mut extra: Vec<Deletion> = inputs
         .destination
         .iter()
-        .filter(|e| !in_source.contains(e.path.as_str()))
-        .filter(|e| !inputs.temp_paths.contains(&e.path))
+        .filter(|e| !kept.contains(&e.path))
         .filter(|e| inputs.filter.allows(&e.path, e.kind))
         .map(|e| Deletion {
             path: e.path.clone(),
@@ -275,16 +431,14 @@ fn plan_deletions(inputs: &Inputs, plan: &mut Plan) {
         .collect();
     let depth = |d: &Deletion| d.path.matches('/').count();
     extra.sort_by(|a, b| {
-        (
-            a.kind == Kind::Directory,
-            std::cmp::Reverse(depth(a)),
-            &a.path,
-        )
-            .cmp(&(
-                b.kind == Kind::Directory,
-                std::cmp::Reverse(depth(b)),
-                &b.path,
-            ))
+        let key = |d: &Deletion| {
+            (
+                d.kind == Kind::Directory,
+                std::cmp::Reverse(depth(d)),
+                d.path.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
     });
     plan.deletions = extra;
 }
@@ -325,7 +479,9 @@ mod tests {
         verdicts: HashMap<String, Verdict>,
         filter: Filter,
         delete: DeleteMode,
-        temp_paths: HashSet<String>,
+        rename: RenameMode,
+        renames: HashMap<String, String>,
+        stable_for: Duration,
     }
 
     impl Case {
@@ -338,7 +494,9 @@ mod tests {
                 verdicts: HashMap::new(),
                 filter: Filter::new(&[], &[]).unwrap(),
                 delete: DeleteMode::Never,
-                temp_paths: HashSet::new(),
+                rename: RenameMode::Refuse,
+                renames: HashMap::new(),
+                stable_for: Duration::ZERO,
             }
         }
 
@@ -351,7 +509,10 @@ mod tests {
                 verdicts: &self.verdicts,
                 filter: &self.filter,
                 delete: self.delete,
-                temp_paths: &self.temp_paths,
+                rename: self.rename,
+                renames: &self.renames,
+                stable_for: self.stable_for,
+                now: at(1_000).unwrap(),
             })
         }
     }
@@ -468,11 +629,9 @@ mod tests {
                 folder("old"),
                 folder("old/deeper"),
                 file("old/deeper/f", 1, at(1)),
-                file("x.partial", 1, at(1)),
             ],
         );
         case.delete = DeleteMode::Mirror;
-        case.temp_paths.insert("x.partial".into());
         let plan = case.plan();
         assert_eq!(
             paths(&plan.deletions, |d| &d.path),
@@ -506,5 +665,117 @@ mod tests {
         let plan = case.plan();
         assert_eq!(paths(&plan.transfers, |t| &t.path), vec!["a.csv"]);
         assert_eq!(paths(&plan.deletions, |d| &d.path), vec!["old.csv"]);
+    }
+
+    fn forbidden(path: &str, character: char, suggestion: &str) -> (String, Verdict) {
+        let component = path.rsplit('/').next().unwrap().to_string();
+        let violation = Violation::ForbiddenCharacter(ForbiddenCharacter {
+            character,
+            component,
+            position: 0,
+        });
+        (
+            path.into(),
+            Verdict {
+                violations: vec![violation],
+                suggested_path: Some(suggestion.into()),
+            },
+        )
+    }
+
+    fn targets(plan: &Plan) -> Vec<(&str, &str)> {
+        plan.transfers
+            .iter()
+            .map(|t| (t.path.as_str(), t.destination.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn sanitizing_sends_under_the_suggested_name_and_renames_follow_into_folders() {
+        let mut case = Case::new(
+            vec![
+                folder("a:b"),
+                file("a:b/x.csv", 1, at(1)),
+                file("q?.csv", 1, at(1)),
+            ],
+            vec![],
+        );
+        case.rename = RenameMode::Sanitize;
+        case.verdicts.extend([
+            forbidden("a:b", ':', "a_b"),
+            forbidden("q?.csv", '?', "q_.csv"),
+        ]);
+        let plan = case.plan();
+        assert!(plan.rejections.is_empty(), "{:?}", plan.rejections);
+        assert_eq!(plan.mkdirs, vec!["a_b"]);
+        assert_eq!(
+            plan.renamed_folders,
+            vec![("a:b".to_string(), "a_b".to_string())]
+        );
+        assert_eq!(
+            targets(&plan),
+            vec![("a:b/x.csv", "a_b/x.csv"), ("q?.csv", "q_.csv")]
+        );
+    }
+
+    #[test]
+    fn two_names_sanitized_to_one_are_both_refused_and_a_native_name_keeps_its_place() {
+        let mut case = Case::new(
+            vec![
+                file("a?.csv", 1, at(1)),
+                file("a*.csv", 1, at(1)),
+                file("a_.csv", 1, at(1)),
+            ],
+            vec![],
+        );
+        case.rename = RenameMode::Sanitize;
+        case.verdicts.extend([
+            forbidden("a?.csv", '?', "a_.csv"),
+            forbidden("a*.csv", '*', "a_.csv"),
+        ]);
+        let plan = case.plan();
+        assert_eq!(targets(&plan), vec![("a_.csv", "a_.csv")]);
+        let refused: Vec<_> = plan.rejections.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(refused, vec!["a*.csv", "a?.csv"]);
+        assert!(
+            matches!(&plan.rejections[0].violations[0], Violation::Custom(c) if c.rule == "name-collision" && c.message.contains("a?.csv"))
+        );
+    }
+
+    #[test]
+    fn a_remembered_rename_is_used_and_its_file_is_not_deleted_as_extra() {
+        let mut case = Case::new(
+            vec![file("r?.csv", 1, at(1))],
+            vec![file("r_.csv", 1, at(1))],
+        );
+        case.renames.insert("r?.csv".into(), "r_.csv".into());
+        case.delete = DeleteMode::Mirror;
+        let plan = case.plan();
+        assert!(
+            plan.transfers.is_empty() && plan.deletions.is_empty(),
+            "{plan:?}"
+        );
+        assert_eq!(plan.unchanged, 1);
+    }
+
+    #[test]
+    fn refusing_mode_reports_instead_of_renaming() {
+        let mut case = Case::new(vec![file("q?.csv", 1, at(1))], vec![]);
+        case.verdicts.extend([forbidden("q?.csv", '?', "q_.csv")]);
+        let plan = case.plan();
+        assert!(plan.transfers.is_empty());
+        assert_eq!(plan.rejections[0].suggestion.as_deref(), Some("q_.csv"));
+    }
+
+    #[test]
+    fn files_younger_than_stable_for_are_deferred() {
+        let mut case = Case::new(
+            vec![file("settled", 1, at(900)), file("fresh", 1, at(995))],
+            vec![],
+        );
+        case.stable_for = Duration::from_secs(30);
+        let plan = case.plan();
+        assert_eq!(targets(&plan), vec![("settled", "settled")]);
+        assert_eq!(plan.deferred, vec!["fresh"]);
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::report::Failure;
-use crate::state::{FileOutcome, FileStatus, RunId, Store, Totals};
+use crate::state::{FileOutcome, FileStatus, RunId, StateError, Store, Totals};
 
 #[derive(Clone)]
 pub struct Recorder {
@@ -12,6 +12,8 @@ pub struct Recorder {
     /// None for a dry run: nothing is written.
     run: Option<RunId>,
     sync: String,
+    /// The source and destination remotes' names, which renames are kept under.
+    remotes: Arc<(String, String)>,
     progress: Arc<Mutex<Progress>>,
 }
 
@@ -23,11 +25,17 @@ struct Progress {
 }
 
 impl Recorder {
-    pub fn new(store: Arc<Mutex<Store>>, run: Option<RunId>, sync: &str) -> Self {
+    pub fn new(
+        store: Arc<Mutex<Store>>,
+        run: Option<RunId>,
+        sync: &str,
+        remotes: (&str, &str),
+    ) -> Self {
         Recorder {
             store,
             run,
             sync: sync.to_string(),
+            remotes: Arc::new((remotes.0.to_string(), remotes.1.to_string())),
             progress: Arc::default(),
         }
     }
@@ -35,13 +43,30 @@ impl Recorder {
     pub async fn record(&self, outcome: FileOutcome) {
         self.count(&outcome);
         let Some(run) = self.run else { return };
-        let (store, sync) = (Arc::clone(&self.store), self.sync.clone());
-        let written =
-            tokio::task::spawn_blocking(move || store.lock().unwrap().record(run, &sync, &outcome))
-                .await
-                .expect("recording does not panic");
+        let sync = self.sync.clone();
+        self.write(move |store| store.record(run, &sync, &outcome))
+            .await;
+    }
+
+    /// Remember that `source_path` was sent as `destination_path`.
+    pub async fn remember_rename(&self, source_path: &str, destination_path: &str) {
+        if self.run.is_none() {
+            return;
+        }
+        let remotes = Arc::clone(&self.remotes);
+        let (from, to) = (source_path.to_string(), destination_path.to_string());
+        self.write(move |store| store.set_rename(&remotes.0, &remotes.1, &from, &to))
+            .await;
+    }
+
+    /// A write to the state store, off the async threads; a failure is kept for the report.
+    async fn write(&self, work: impl FnOnce(&Store) -> Result<(), StateError> + Send + 'static) {
+        let store = Arc::clone(&self.store);
+        let written = tokio::task::spawn_blocking(move || work(&store.lock().unwrap()))
+            .await
+            .expect("recording does not panic");
         if let Err(error) = written {
-            tracing::error!("cannot record an outcome: {error}");
+            tracing::error!("cannot write to the state store: {error}");
             self.lock().store_errors.push(error.to_string());
         }
     }
