@@ -294,3 +294,79 @@ fn sanitize_sends_refused_names_renamed_reports_collisions_and_pull_restores_nam
     );
     assert!(!setup.source("q_.csv").exists() && !setup.source("dir_x").exists());
 }
+
+#[test]
+fn an_interrupted_upload_is_resumed_not_restarted() {
+    let setup = Setup::new("never", "");
+    let size = 6 << 20;
+    let content: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+    setup.write("big.bin", &content);
+    let mut child = ferry_tests::ferry(setup.dir.path())
+        .args(["run", "push", "--bwlimit", "2M"])
+        .spawn()
+        .unwrap();
+    let temp = setup.destination("big.bin.partial");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::metadata(&temp).map_or(true, |m| m.len() < (2 << 20)) {
+        assert!(Instant::now() < deadline, "the upload never got going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let sent_before = std::fs::metadata(&temp).unwrap().len();
+    assert!(
+        !setup.destination("big.bin").exists(),
+        "never a partial file under the final name"
+    );
+
+    let (code, report) = setup.run_json(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        std::fs::read(setup.destination("big.bin")).unwrap(),
+        content
+    );
+    assert!(!temp.exists());
+    let sent_after = report["bytes"].as_u64().unwrap();
+    assert_eq!(
+        sent_after,
+        size as u64 - sent_before,
+        "only the rest is sent"
+    );
+}
+
+#[test]
+fn a_partial_upload_of_an_older_version_is_not_resumed() {
+    let setup = Setup::new("never", "");
+    setup.write("big.bin", &vec![1u8; 3 << 20]);
+    let mut child = ferry_tests::ferry(setup.dir.path())
+        .args(["run", "push", "--bwlimit", "1M"])
+        .spawn()
+        .unwrap();
+    let temp = setup.destination("big.bin.partial");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::metadata(&temp).map_or(true, |m| m.len() < (1 << 20)) {
+        assert!(Instant::now() < deadline, "the upload never got going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    setup.write("big.bin", &vec![2u8; 3 << 20]); // same size, new content and mtime
+    let later = SystemTime::now() + Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(setup.source("big.bin"))
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let (code, report) = setup.run_json(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        report["bytes"].as_u64(),
+        Some(3 << 20),
+        "restarted from zero"
+    );
+    assert_eq!(
+        std::fs::read(setup.destination("big.bin")).unwrap(),
+        vec![2u8; 3 << 20]
+    );
+}

@@ -210,3 +210,67 @@ fn a_wrong_key_is_an_auth_failure() {
     );
     assert!(!failure["advice"].as_str().unwrap().is_empty());
 }
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+#[test]
+fn a_permanent_failure_is_not_retried_until_the_file_changes_or_ferry_retry() {
+    let setup = Setup::new("never");
+    if !is_root() || setup.sshd.user == whoami() {
+        eprintln!(
+            "skipped: needs sshd logging in as an unprivileged user, so that permissions apply"
+        );
+        return;
+    }
+    // A folder owned by root inside the remote root: the login user cannot write there.
+    std::fs::create_dir(setup.sshd.root.join("locked")).unwrap();
+    setup.write("locked/a.txt", b"a");
+    setup.write("open.txt", b"o");
+    let (code, report) = setup.run("push");
+    assert_eq!(code, 3, "{report:#}");
+    let failure = &report["failures"][0];
+    assert_eq!(
+        (failure["category"].as_str(), failure["retry"].as_str()),
+        (Some("permission"), Some("never")),
+        "{failure}"
+    );
+
+    let (code, report) = setup.run("push");
+    assert_eq!(code, 3, "still not delivered: {report:#}");
+    let reminder = report["failures"][0]["message"].as_str().unwrap();
+    assert!(reminder.starts_with("not tried again"), "{reminder}");
+
+    let owner = std::fs::metadata(setup.sshd.root.as_path()).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    std::os::unix::fs::chown(
+        setup.sshd.root.join("locked"),
+        Some(owner.uid()),
+        Some(owner.gid()),
+    )
+    .unwrap();
+    let (code, _, _) = run(ferry(setup.dir.path()).args(["retry", "push", "locked/a.txt"]));
+    assert_eq!(code, 0);
+    let (code, report) = setup.run("push");
+    assert_eq!(
+        (code, report["transferred"].as_u64()),
+        (0, Some(1)),
+        "{report:#}"
+    );
+    assert_eq!(
+        std::fs::read(setup.sshd.root.join("locked/a.txt")).unwrap(),
+        b"a"
+    );
+}
+
+fn whoami() -> String {
+    let output = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}

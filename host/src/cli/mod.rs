@@ -37,6 +37,9 @@ enum Command {
     /// Check a sync's whole source against its destination's policy and list every
     /// entry that would be rejected, grouped by rule. Transfers nothing.
     Check(check::CheckArgs),
+    /// Forget a sync's remembered failures (all, or one path's) so that the next run
+    /// tries those files again, even ones that failed permanently.
+    Retry(run::RetryArgs),
     /// Show a past run (the latest by default) with every failure.
     Log(run::LogArgs),
     /// Inspect, list and try out policy plugins.
@@ -62,6 +65,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args, cli.config.as_deref(), cli.json),
         Command::Check(args) => check::check(args, cli.config.as_deref(), cli.json),
         Command::Log(args) => run::log(args, cli.config.as_deref(), cli.json),
+        Command::Retry(args) => run::retry(args, cli.config.as_deref(), cli.json),
         Command::Plugin(command) => plugin::run(command, cli.json),
     };
     match outcome {

@@ -39,6 +39,14 @@ pub struct LogArgs {
     list: Option<usize>,
 }
 
+#[derive(Args, Debug)]
+pub struct RetryArgs {
+    /// The sync whose failures are forgotten.
+    sync: String,
+    /// Only this path (as the failure lists it); every failed path when omitted.
+    path: Option<String>,
+}
+
 pub fn load_config(explicit: Option<&Path>) -> Result<Config, CliError> {
     let cwd = std::env::current_dir()
         .map_err(|e| CliError::Io(format!("cannot read the current directory: {e}")))?;
@@ -111,5 +119,31 @@ pub fn log(args: LogArgs, config_path: Option<&Path>, json: bool) -> Result<u8, 
     };
     let outcomes = store.outcomes(record.id)?;
     print_report(&RunReport::from_record(&record, &outcomes), json);
+    Ok(exit::OK)
+}
+
+/// Forget failures so the next run tries the files again, permanent ones included.
+pub fn retry(args: RetryArgs, config_path: Option<&Path>, json: bool) -> Result<u8, CliError> {
+    let config = load_config(config_path)?;
+    config.sync(&args.sync)?;
+    let store = Store::open(&config.state_dir)?;
+    let cleared = store.clear_failures(&args.sync, args.path.as_deref())?;
+    if json {
+        out!(
+            "{}",
+            serde_json::json!({"sync": args.sync, "path": args.path, "cleared": cleared})
+        );
+    } else {
+        let what = args
+            .path
+            .as_deref()
+            .map_or("failed path(s)".to_string(), |p| {
+                format!("failure(s) of {p}")
+            });
+        out!(
+            "{}: forgot {cleared} {what}; the next run tries them again",
+            args.sync
+        );
+    }
     Ok(exit::OK)
 }

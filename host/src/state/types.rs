@@ -124,6 +124,18 @@ pub struct FileOutcome {
     pub at: SystemTime,
 }
 
+impl FileOutcome {
+    /// Whether the file did not make it: failed, refused, or held back after a
+    /// permanent failure (a skip that carries a category).
+    pub fn is_failure(&self) -> bool {
+        match self.status {
+            FileStatus::Failed | FileStatus::Rejected => true,
+            FileStatus::Skipped => self.category.is_some(),
+            FileStatus::Transferred | FileStatus::Deleted => false,
+        }
+    }
+}
+
 /// What ferry remembers about one path of one sync.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PathState {

@@ -3,9 +3,11 @@
 //! is recorded as it happens.
 
 use std::collections::HashSet;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -15,11 +17,15 @@ use super::policy::PolicyHandle;
 use super::recorder::Recorder;
 use super::throttle::Throttle;
 use crate::plugin::{Operation, Protocol, category_name, describe, retry_name, violation_category};
-use crate::remote::{Remote, RemoteError};
-use crate::state::{FileOutcome, FileStatus};
+use crate::remote::{Reader, Remote, RemoteError, Writer};
+use crate::state::{FileOutcome, FileStatus, Partial};
 
 /// Bytes read and written per step of a copy.
 const CHUNK: usize = 256 * 1024;
+/// Files at least this large are resumed after an interruption; smaller ones restart.
+const RESUMABLE: u64 = 1 << 20;
+/// The bytes compared at the end of a partial upload before it is continued.
+const CHECK_BLOCK: u64 = 64 * 1024;
 
 /// What the executor works with.
 pub struct Executor {
@@ -29,6 +35,9 @@ pub struct Executor {
     pub recorder: Recorder,
     pub throttle: Option<Arc<Throttle>>,
     pub transfers: usize,
+    /// In-run retries of errors to retry now, and the first pause between them.
+    pub retries: u32,
+    pub retry_delay: Duration,
 }
 
 /// A failed step, with the side it failed on.
@@ -116,7 +125,7 @@ impl Executor {
         progress.finish_and_clear();
     }
 
-    /// Send one file and say how it went.
+    /// Send one file, retrying what the plugin says to retry now, and say how it went.
     async fn transfer(
         &self,
         transfer: &Transfer,
@@ -125,28 +134,24 @@ impl Executor {
         progress: &ProgressBar,
     ) -> FileOutcome {
         let mtime_ns = transfer.mtime.map(unix_nanos);
-        match self.send(transfer, temp, created, progress).await {
-            Ok(bytes) => FileOutcome {
-                path: transfer.path.clone(),
-                status: FileStatus::Transferred,
-                operation: "write".into(),
-                bytes,
-                size: transfer.size,
-                mtime_ns,
-                category: None,
-                retry: None,
-                message: (transfer.destination != transfer.path)
-                    .then(|| format!("sent as {}", transfer.destination)),
-                advice: None,
-                at: SystemTime::now(),
-            },
-            Err(step) => {
-                self.failure(&transfer.path, transfer.size, mtime_ns, step)
-                    .await
+        let mut attempt = 0;
+        loop {
+            let step = match self.send(transfer, temp, created, progress).await {
+                Ok(bytes) => return sent(transfer, bytes, mtime_ns),
+                Err(step) => step,
+            };
+            let failure = self
+                .failure(&transfer.path, transfer.size, mtime_ns, step)
+                .await;
+            if failure.retry.as_deref() != Some("now") || attempt >= self.retries {
+                return failure;
             }
+            tokio::time::sleep(backoff(self.retry_delay, attempt)).await;
+            attempt += 1;
         }
     }
 
+    /// One attempt: the bytes sent by it (a resumed upload sends only the rest).
     async fn send(
         &self,
         transfer: &Transfer,
@@ -158,36 +163,20 @@ impl Executor {
         self.ensure_parent(&transfer.destination, created)
             .await
             .map_err(on(dst))?;
-        let mut reader = self.source.read(&transfer.path, 0).await.map_err(on(src))?;
-        let mut writer = self.destination.write(temp, 0).await.map_err(on(dst))?;
-        let mut buffer = vec![0u8; CHUNK];
-        let mut sent = 0u64;
-        loop {
-            let read = reader
-                .read(&mut buffer)
-                .await
-                .map_err(|e| on(src)(RemoteError::io(Operation::Read, Some(&transfer.path), &e)))?;
-            if read == 0 {
-                break;
-            }
-            if let Some(throttle) = &self.throttle {
-                throttle.acquire(read).await;
-            }
-            writer
-                .write_all(&buffer[..read])
-                .await
-                .map_err(|e| on(dst)(RemoteError::io(Operation::Write, Some(temp), &e)))?;
-            sent += read as u64;
-            progress.inc(read as u64);
-        }
-        writer
-            .shutdown()
+        let start = self.resume_point(transfer, temp).await;
+        progress.inc(start);
+        let reader = self
+            .source
+            .read(&transfer.path, start)
             .await
-            .map_err(|e| on(dst)(RemoteError::io(Operation::Write, Some(temp), &e)))?;
-        if sent != transfer.size {
+            .map_err(on(src))?;
+        let writer = self.destination.write(temp, start).await.map_err(on(dst))?;
+        let sent = self.copy(reader, writer, transfer, temp, progress).await?;
+        if start + sent != transfer.size {
             let message = format!(
-                "the source file changed while it was sent: {} bytes were listed, {sent} were read",
-                transfer.size
+                "the source file changed while it was sent: {} bytes were listed, {} were read",
+                transfer.size,
+                start + sent
             );
             return Err(on(src)(RemoteError::new(
                 Operation::Read,
@@ -195,7 +184,9 @@ impl Executor {
                 message,
             )));
         }
-        self.verify_size(temp, sent).await.map_err(on(dst))?;
+        self.verify_size(temp, transfer.size)
+            .await
+            .map_err(on(dst))?;
         if let Some(mtime) = transfer.mtime {
             self.destination
                 .set_mtime(temp, mtime)
@@ -206,7 +197,89 @@ impl Executor {
             .rename(temp, &transfer.destination)
             .await
             .map_err(on(dst))?;
+        if transfer.size >= RESUMABLE {
+            self.recorder.clear_partial(&transfer.path).await;
+        }
         Ok(sent)
+    }
+
+    /// Copy everything `reader` gives to `writer`; the number of bytes.
+    async fn copy(
+        &self,
+        mut reader: Reader,
+        mut writer: Writer,
+        transfer: &Transfer,
+        temp: &str,
+        progress: &ProgressBar,
+    ) -> Step<u64> {
+        let (src, dst) = (self.source.protocol(), self.destination.protocol());
+        let read_error =
+            |e: std::io::Error| on(src)(RemoteError::io(Operation::Read, Some(&transfer.path), &e));
+        let write_error =
+            |e: std::io::Error| on(dst)(RemoteError::io(Operation::Write, Some(temp), &e));
+        let mut buffer = vec![0u8; CHUNK];
+        let mut copied = 0u64;
+        loop {
+            let read = reader.read(&mut buffer).await.map_err(read_error)?;
+            if read == 0 {
+                break;
+            }
+            if let Some(throttle) = &self.throttle {
+                throttle.acquire(read).await;
+            }
+            writer
+                .write_all(&buffer[..read])
+                .await
+                .map_err(write_error)?;
+            copied += read as u64;
+            progress.inc(read as u64);
+        }
+        writer.shutdown().await.map_err(write_error)?;
+        Ok(copied)
+    }
+
+    /// Where this attempt starts: the length of a temporary file an interrupted attempt
+    /// left, when it holds this very version of the source (same size and mtime on
+    /// record, and its last block equal to the source's); otherwise 0, after recording
+    /// which version the new temporary file is for.
+    async fn resume_point(&self, transfer: &Transfer, temp: &str) -> u64 {
+        if transfer.size < RESUMABLE {
+            return 0;
+        }
+        let this_version = Partial {
+            temp_path: temp.to_string(),
+            size: transfer.size,
+            mtime_ns: transfer.mtime.map(unix_nanos),
+        };
+        if self.recorder.partial(&transfer.path).await.as_ref() == Some(&this_version) {
+            if let Some(length) = self.verified_prefix(transfer, temp).await {
+                tracing::info!(
+                    "resuming {} at byte {length} of {}",
+                    transfer.path,
+                    transfer.size
+                );
+                return length;
+            }
+        }
+        self.recorder
+            .set_partial(&transfer.path, this_version)
+            .await;
+        0
+    }
+
+    /// The temporary file's length, if its last block matches the source's bytes there.
+    async fn verified_prefix(&self, transfer: &Transfer, temp: &str) -> Option<u64> {
+        let length = self.destination.stat(temp).await.ok()??.size;
+        if length == 0 || length > transfer.size {
+            return None;
+        }
+        let block = length.min(CHECK_BLOCK);
+        let at = length - block;
+        let (theirs, ours) = tokio::join!(
+            read_exactly(&*self.destination, temp, at, block),
+            read_exactly(&*self.source, &transfer.path, at, block)
+        );
+        (theirs? == ours?).then_some(length)
     }
 
     async fn ensure_parent(
@@ -305,6 +378,42 @@ pub(super) async fn classified(
         retry: Some(retry_name(classification.retry).into()),
         message: Some(error.message),
         advice: Some(classification.advice),
+        at: SystemTime::now(),
+    }
+}
+
+/// `len` bytes of `path` from `offset`, or `None` if they cannot all be read.
+async fn read_exactly(remote: &dyn Remote, path: &str, offset: u64, len: u64) -> Option<Vec<u8>> {
+    let mut reader = remote.read(path, offset).await.ok()?;
+    let mut bytes = vec![0u8; len as usize];
+    reader.read_exact(&mut bytes).await.ok()?;
+    Some(bytes)
+}
+
+/// The pause before in-run retry number `attempt` (from 0): doubling, capped, with
+/// ±25 % jitter so that parallel transfers do not retry in step.
+fn backoff(first: Duration, attempt: u32) -> Duration {
+    let doubled = first.saturating_mul(1 << attempt.min(10)).min(MAX_BACKOFF);
+    let random = RandomState::new().build_hasher().finish();
+    let jitter = 0.75 + (random % 1000) as f64 / 2000.0;
+    doubled.mul_f64(jitter)
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+fn sent(transfer: &Transfer, bytes: u64, mtime_ns: Option<i64>) -> FileOutcome {
+    FileOutcome {
+        path: transfer.path.clone(),
+        status: FileStatus::Transferred,
+        operation: "write".into(),
+        bytes,
+        size: transfer.size,
+        mtime_ns,
+        category: None,
+        retry: None,
+        message: (transfer.destination != transfer.path)
+            .then(|| format!("sent as {}", transfer.destination)),
+        advice: None,
         at: SystemTime::now(),
     }
 }

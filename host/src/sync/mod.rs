@@ -241,6 +241,11 @@ impl Run<'_> {
             return Ok(Some(self.planned(&plan, &source_scan, notes).await));
         }
         self.recorder.add_unchanged(plan.unchanged);
+        for held in &plan.held {
+            self.recorder
+                .record(held_outcome(held, &self.sync.name))
+                .await;
+        }
         let executor = Arc::new(Executor {
             source,
             destination,
@@ -256,6 +261,8 @@ impl Run<'_> {
                 .transfers
                 .or(self.sync.transfers)
                 .unwrap_or(DEFAULT_TRANSFERS),
+            retries: self.sync.retries,
+            retry_delay: self.sync.retry_delay,
         });
         executor.execute(plan, temp_names).await;
         Ok(None)
@@ -333,6 +340,31 @@ impl Run<'_> {
             rejected: plan.rejections.len() as u64,
             bytes: plan.transfers.iter().map(|t| t.size).sum(),
         }
+    }
+}
+
+/// The one-line reminder for a file held back after a permanent failure.
+fn held_outcome(held: &plan::Held, sync: &str) -> FileOutcome {
+    let state = &held.state;
+    let last = state.last_message.as_deref().unwrap_or("no message");
+    FileOutcome {
+        path: held.path.clone(),
+        status: FileStatus::Skipped,
+        operation: "held".into(),
+        bytes: 0,
+        size: state.size,
+        mtime_ns: state.mtime_ns,
+        category: state.last_category.clone(),
+        retry: Some("never".into()),
+        message: Some(format!(
+            "not tried again after a permanent failure ({} attempt(s)): {last}",
+            state.attempts
+        )),
+        advice: Some(format!(
+            "It is tried again when the file changes, or after `ferry retry {sync} {}`.",
+            held.path
+        )),
+        at: SystemTime::now(),
     }
 }
 

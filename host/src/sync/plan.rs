@@ -89,6 +89,13 @@ pub struct Rejection {
     pub suggestion: Option<String>,
 }
 
+/// A file not tried again, and what its state store says about its last failure.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Held {
+    pub path: String,
+    pub state: PathState,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Deletion {
     pub path: String,
@@ -107,6 +114,8 @@ pub struct Plan {
     pub unchanged: usize,
     /// Folders placed under a sanitized name (source path, destination path).
     pub renamed_folders: Vec<(String, String)>,
+    /// Files whose last failure was permanent and that have not changed since: not tried.
+    pub held: Vec<Held>,
     /// Files modified too recently (`stable_for`): left for the next run.
     pub deferred: Vec<String>,
     /// Why mirror deletes were not planned, when they were not.
@@ -165,6 +174,12 @@ pub fn plan(inputs: &Inputs) -> Plan {
             }
             Kind::Directory => {}
             Kind::File if is_settling(entry, inputs) => plan.deferred.push(entry.path.clone()),
+            Kind::File if let Some(state) = held_back(entry, inputs.states.get(&entry.path)) => {
+                plan.held.push(Held {
+                    path: entry.path.clone(),
+                    state: state.clone(),
+                })
+            }
             Kind::File => match change(entry, existing, inputs.states.get(&entry.path)) {
                 Some(reason) => plan.transfers.push(Transfer {
                     path: entry.path.clone(),
@@ -357,6 +372,16 @@ fn rejection(
         violations,
         suggestion,
     }
+}
+
+/// The state of a file that failed permanently last time and is the same version now.
+fn held_back<'s>(entry: &RemoteEntry, state: Option<&'s PathState>) -> Option<&'s PathState> {
+    state.filter(|s| {
+        s.last_status == FileStatus::Failed
+            && s.last_retry.as_deref() == Some("never")
+            && s.size == entry.size
+            && s.mtime_ns == entry.mtime.map(unix_nanos)
+    })
 }
 
 /// A file modified within `stable_for` of now may still be being written.
@@ -777,5 +802,48 @@ mod tests {
         let plan = case.plan();
         assert_eq!(targets(&plan), vec![("settled", "settled")]);
         assert_eq!(plan.deferred, vec!["fresh"]);
+    }
+
+    fn failed_state(size: u64, mtime: Option<SystemTime>, retry: &str) -> PathState {
+        PathState {
+            size,
+            mtime_ns: mtime.map(unix_nanos),
+            last_status: FileStatus::Failed,
+            attempts: 1,
+            last_category: Some("permission".into()),
+            last_retry: Some(retry.into()),
+            last_message: Some("Permission denied".into()),
+            last_run: RunId(1),
+        }
+    }
+
+    #[test]
+    fn a_permanent_failure_is_held_until_the_file_changes() {
+        let mut case = Case::new(
+            vec![
+                file("denied", 5, at(10)),
+                file("changed", 6, at(10)),
+                file("flaky", 5, at(10)),
+            ],
+            vec![],
+        );
+        case.states
+            .insert("denied".into(), failed_state(5, at(10), "never"));
+        case.states
+            .insert("changed".into(), failed_state(5, at(10), "never"));
+        case.states
+            .insert("flaky".into(), failed_state(5, at(10), "next-run"));
+        let plan = case.plan();
+        assert_eq!(
+            plan.held
+                .iter()
+                .map(|h| h.path.as_str())
+                .collect::<Vec<_>>(),
+            vec!["denied"]
+        );
+        assert_eq!(
+            targets(&plan),
+            vec![("changed", "changed"), ("flaky", "flaky")]
+        );
     }
 }

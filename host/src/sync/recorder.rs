@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::report::Failure;
-use crate::state::{FileOutcome, FileStatus, RunId, StateError, Store, Totals};
+use crate::state::{FileOutcome, FileStatus, Partial, RunId, StateError, Store, Totals};
 
 #[derive(Clone)]
 pub struct Recorder {
@@ -59,6 +59,31 @@ impl Recorder {
             .await;
     }
 
+    /// The upload in progress for `path`, as recorded by an earlier attempt.
+    pub async fn partial(&self, path: &str) -> Option<Partial> {
+        let (store, sync, path) = (Arc::clone(&self.store), self.sync.clone(), path.to_string());
+        let found =
+            tokio::task::spawn_blocking(move || store.lock().unwrap().partial(&sync, &path))
+                .await
+                .expect("reading does not panic");
+        found.unwrap_or_else(|error| {
+            tracing::warn!("cannot read a partial upload: {error}");
+            None
+        })
+    }
+
+    pub async fn set_partial(&self, path: &str, partial: Partial) {
+        let (sync, path) = (self.sync.clone(), path.to_string());
+        self.write(move |store| store.set_partial(&sync, &path, &partial))
+            .await;
+    }
+
+    pub async fn clear_partial(&self, path: &str) {
+        let (sync, path) = (self.sync.clone(), path.to_string());
+        self.write(move |store| store.clear_partial(&sync, &path))
+            .await;
+    }
+
     /// A write to the state store, off the async threads; a failure is kept for the report.
     async fn write(&self, work: impl FnOnce(&Store) -> Result<(), StateError> + Send + 'static) {
         let store = Arc::clone(&self.store);
@@ -84,9 +109,9 @@ impl Recorder {
                 totals.bytes += outcome.bytes;
             }
             FileStatus::Deleted => totals.deleted += 1,
-            FileStatus::Failed => totals.failed += 1,
             FileStatus::Rejected => totals.rejected += 1,
-            FileStatus::Skipped => totals.skipped += 1,
+            _ if outcome.is_failure() => totals.failed += 1,
+            _ => totals.skipped += 1,
         }
         progress.failures.extend(Failure::from_outcome(outcome));
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::state::{FileOutcome, FileStatus, RunRecord, RunStatus, Totals};
+use crate::state::{FileOutcome, RunRecord, RunStatus, Totals};
 
 /// One file that did not make it, and why.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -21,7 +21,7 @@ pub struct Failure {
 impl Failure {
     /// The failure an outcome records, if it is one.
     pub fn from_outcome(outcome: &FileOutcome) -> Option<Failure> {
-        matches!(outcome.status, FileStatus::Failed | FileStatus::Rejected).then(|| Failure {
+        outcome.is_failure().then(|| Failure {
             path: outcome.path.clone(),
             operation: outcome.operation.clone(),
             category: outcome.category.clone().unwrap_or_else(|| "unknown".into()),
