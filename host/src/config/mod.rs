@@ -66,6 +66,9 @@ pub enum Transport {
 #[derive(Clone, Debug)]
 pub struct LocalConfig {
     pub path: PathBuf,
+    /// Entries whose full local path (folder + relative path) is longer, in characters,
+    /// are reported and not synced.
+    pub max_path_length: usize,
 }
 
 #[derive(Clone, Debug)]

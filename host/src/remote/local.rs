@@ -12,16 +12,22 @@ use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions};
 
 use super::{Kind, Listed, Reader, Remote, RemoteEntry, RemoteError, Writer};
-use crate::plugin::{Operation, Protocol};
+use crate::plugin::{ErrorCode, Operation, Protocol};
 
 pub struct LocalRemote {
     root: Arc<Dir>,
     root_path: PathBuf,
+    /// The longest full local path allowed, in characters.
+    max_path_length: usize,
 }
+
+/// ENAMETOOLONG, for paths over the local full-path limit.
+const NAME_TOO_LONG: i32 = 36;
 
 impl LocalRemote {
     /// Open the folder at `path`; with `create`, make it (and its parents) first.
-    pub fn open(path: &Path, create: bool) -> Result<Self, RemoteError> {
+    /// Entries whose full path would exceed `max_path_length` characters are refused.
+    pub fn open(path: &Path, create: bool, max_path_length: usize) -> Result<Self, RemoteError> {
         let shown = path.display().to_string();
         if create {
             std::fs::create_dir_all(path)
@@ -32,11 +38,36 @@ impl LocalRemote {
         Ok(LocalRemote {
             root: Arc::new(root),
             root_path: path.to_path_buf(),
+            max_path_length,
         })
     }
 
     pub fn root_path(&self) -> &Path {
         &self.root_path
+    }
+
+    /// An entry over the full-path limit becomes an entry that cannot be synced.
+    fn within_length_limit(&self, listed: Listed) -> Listed {
+        match listed {
+            Listed::Entry(entry) => match self.check_length(Operation::List, &entry.path) {
+                Ok(()) => Listed::Entry(entry),
+                Err(error) => Listed::Unlisted { path: entry.path, error },
+            },
+            unlisted => unlisted,
+        }
+    }
+
+    /// An error if `path` under the root is longer than the local full-path limit.
+    fn check_length(&self, operation: Operation, path: &str) -> Result<(), RemoteError> {
+        let length = self.root_path.to_string_lossy().chars().count() + 1 + path.chars().count();
+        if length <= self.max_path_length {
+            return Ok(());
+        }
+        let message = format!(
+            "the full local path is {length} characters, over the local limit of {} (max_path_length)",
+            self.max_path_length
+        );
+        Err(RemoteError::new(operation, Some(path), message).with_code(ErrorCode::Errno(NAME_TOO_LONG)))
     }
 
     /// Run blocking filesystem work off the async threads.
@@ -133,7 +164,7 @@ impl Remote for LocalRemote {
             self.blocking(move |root| walk(root, "", &mut |listed| drop(sender.send(listed))));
         let forward = async {
             while let Some(listed) = receiver.recv().await {
-                sink(listed);
+                sink(self.within_length_limit(listed));
             }
         };
         let (walked, ()) = tokio::join!(walker, forward);
@@ -164,6 +195,7 @@ impl Remote for LocalRemote {
     }
 
     async fn write(&self, path: &str, offset: u64) -> Result<Writer, RemoteError> {
+        self.check_length(Operation::Write, path)?;
         let path = path.to_string();
         let file = self
             .blocking(move |root| {
@@ -186,6 +218,7 @@ impl Remote for LocalRemote {
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<(), RemoteError> {
+        self.check_length(Operation::Rename, to)?;
         let (from, to) = (from.to_string(), to.to_string());
         self.blocking(move |root| {
             root.rename(&from, root, &to)
@@ -195,6 +228,7 @@ impl Remote for LocalRemote {
     }
 
     async fn mkdir_all(&self, path: &str) -> Result<(), RemoteError> {
+        self.check_length(Operation::Mkdir, path)?;
         let path = path.to_string();
         self.blocking(move |root| {
             root.create_dir_all(&path)
@@ -236,7 +270,7 @@ mod tests {
     fn remote() -> (tempfile::TempDir, LocalRemote) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("root")).unwrap();
-        let remote = LocalRemote::open(&dir.path().join("root"), false).unwrap();
+        let remote = LocalRemote::open(&dir.path().join("root"), false, 4096).unwrap();
         (dir, remote)
     }
 
@@ -297,5 +331,28 @@ mod tests {
             paths,
             vec![("a".into(), 0), ("a/b".into(), 0), ("a/b/c.txt".into(), 3)]
         );
+    }
+
+    #[tokio::test]
+    async fn paths_over_the_local_limit_are_reported_not_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        std::fs::write(root.join("a/short"), b"s").unwrap();
+        std::fs::write(root.join("a/a-rather-long-name"), b"l").unwrap();
+        let limit = root.to_string_lossy().chars().count() + "/a/short".len();
+        let remote = LocalRemote::open(&root, false, limit).unwrap();
+        let mut seen = Vec::new();
+        remote
+            .list(&mut |listed| match listed {
+                Listed::Entry(entry) => seen.push(format!("ok {}", entry.path)),
+                Listed::Unlisted { path, error } => seen.push(format!("refused {path}: {:?}", error.code)),
+            })
+            .await
+            .unwrap();
+        seen.sort();
+        assert_eq!(seen, vec!["ok a", "ok a/short", "refused a/a-rather-long-name: Some(ErrorCode::Errno(36))"]);
+        let error = remote.write("a/another-long-one", 0).await.err().unwrap();
+        assert!(error.message.contains("over the local limit"), "{error}");
     }
 }

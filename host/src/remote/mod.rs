@@ -25,10 +25,10 @@ pub enum Role {
 /// missing; a missing source folder is an error (it would look like an empty source).
 pub async fn connect(config: &RemoteConfig, role: Role) -> Result<Arc<dyn Remote>, RemoteError> {
     Ok(match &config.transport {
-        Transport::Local(local) => Arc::new(local::LocalRemote::open(
-            &local.path,
-            role == Role::Destination,
-        )?),
+        Transport::Local(local) => {
+            let create = role == Role::Destination;
+            Arc::new(local::LocalRemote::open(&local.path, create, local.max_path_length)?)
+        }
         Transport::Sftp(sftp) => Arc::new(sftp::SftpRemote::connect(sftp).await?),
     })
 }
