@@ -2,6 +2,7 @@
 //! exit codes.
 
 mod check;
+mod doctor;
 mod exit;
 mod local_tree;
 mod output;
@@ -42,6 +43,10 @@ enum Command {
     Retry(run::RetryArgs),
     /// Show a past run (the latest by default) with every failure.
     Log(run::LogArgs),
+    /// Test a remote step by step: connect (showing the address it leaves from, for IP
+    /// allow-lists), authenticate, then list, create, write, read, rename, replace, set a
+    /// time and delete in a scratch folder, one at a time, explaining each failure.
+    Doctor(doctor::DoctorArgs),
     /// Inspect, list and try out policy plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -66,6 +71,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::check(args, cli.config.as_deref(), cli.json),
         Command::Log(args) => run::log(args, cli.config.as_deref(), cli.json),
         Command::Retry(args) => run::retry(args, cli.config.as_deref(), cli.json),
+        Command::Doctor(args) => doctor::doctor(args, cli.config.as_deref(), cli.json),
         Command::Plugin(command) => plugin::run(command, cli.json),
     };
     match outcome {

@@ -2,6 +2,7 @@
 //! reports raw errors; it decides no policy (what an error means is the plugin's call).
 
 pub mod local;
+pub mod probe;
 pub mod sftp;
 
 use std::time::SystemTime;
