@@ -12,6 +12,10 @@ pub fn plugin_packages(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
         .filter_map(|entry| {
+            let crate_dir = entry.as_ref().ok()?.path();
+            for input in [crate_dir.join("src"), crate_dir.join("Cargo.toml")] {
+                println!("cargo:rerun-if-changed={}", input.display());
+            }
             let manifest = std::fs::read_to_string(entry.ok()?.path().join("Cargo.toml")).ok()?;
             let name = manifest.lines().find_map(|l| l.strip_prefix("name = \""))?;
             let name = name.trim_end_matches('"');
@@ -24,15 +28,16 @@ pub fn plugin_packages(dir: &Path) -> Vec<String> {
 
 /// Build `packages` of the workspace at `workspace`; the path of each one's `.wasm`.
 pub fn build(workspace: &Path, packages: &[String], target_dir: &Path) -> Vec<PathBuf> {
-    println!("cargo:rerun-if-changed={}", workspace.join("wit").display());
-    println!(
-        "cargo:rerun-if-changed={}",
-        workspace.join("plugins").display()
-    );
-    println!(
-        "cargo:rerun-if-changed={}",
-        workspace.join("Cargo.lock").display()
-    );
+    // The code that goes into a plugin, and nothing else (not its golden cases).
+    let kit = workspace.join("plugins/kit");
+    for input in [
+        workspace.join("wit"),
+        workspace.join("Cargo.lock"),
+        kit.join("src"),
+        kit.join("Cargo.toml"),
+    ] {
+        println!("cargo:rerun-if-changed={}", input.display());
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
     command

@@ -10,8 +10,8 @@ use super::local_tree;
 use super::output::out;
 use super::rejections::{self, Rejection};
 use crate::plugin::{
-    ComponentCache, Limits, LoadedPlugin, PluginSource, Runtime, SettingInput, SettingType,
-    bundled_names, parse_settings,
+    ComponentCache, GoldenError, Limits, LoadedPlugin, PluginSource, Runtime, SettingInput,
+    SettingType, bundled_names, parse_settings, run_cases,
 };
 
 /// Entries per `check-batch` call.
@@ -39,6 +39,14 @@ pub enum PluginCommand {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         settings: Vec<String>,
     },
+    /// Run a plugin's golden cases (entries and their verdicts, temporary names, raw
+    /// errors and their classification) and print every case that differs.
+    Test {
+        /// A bundled plugin's name or a path to a .wasm component.
+        plugin: String,
+        /// The cases file (TOML), e.g. plugins/generic/cases.toml.
+        cases: std::path::PathBuf,
+    },
 }
 
 pub fn run(command: PluginCommand, json: bool) -> Result<u8, CliError> {
@@ -50,7 +58,42 @@ pub fn run(command: PluginCommand, json: bool) -> Result<u8, CliError> {
             paths,
             settings,
         } => check(&load(&plugin)?, &paths, &settings, json),
+        PluginCommand::Test { plugin, cases } => test(&load(&plugin)?, &cases, json),
     }
+}
+
+fn test(plugin: &Arc<LoadedPlugin>, cases: &std::path::Path, json: bool) -> Result<u8, CliError> {
+    let text = std::fs::read_to_string(cases).map_err(|e| {
+        CliError::Usage(format!(
+            "cannot read the cases file {}: {e}",
+            cases.display()
+        ))
+    })?;
+    let report = run_cases(plugin, &text, cases).map_err(|e| match e {
+        GoldenError::Plugin(e) => CliError::Plugin(e),
+        invalid => CliError::Usage(invalid.to_string()),
+    })?;
+    if json {
+        let mismatches: Vec<Value> = report
+            .mismatches
+            .iter()
+            .map(|m| json!({"case": m.case, "line": m.line, "expected": m.expected, "got": m.got}))
+            .collect();
+        out!(
+            "{:#}",
+            json!({"passed": report.passed, "failed": report.failed(), "mismatches": mismatches})
+        );
+    } else {
+        for mismatch in &report.mismatches {
+            out!("{mismatch}");
+        }
+        out!("{} passed, {} failed", report.passed, report.failed());
+    }
+    Ok(if report.mismatches.is_empty() {
+        exit::OK
+    } else {
+        exit::REJECTED
+    })
 }
 
 fn load(spec: &str) -> Result<Arc<LoadedPlugin>, CliError> {
@@ -120,9 +163,11 @@ fn inspect(plugin: &LoadedPlugin, json: bool) -> Result<u8, CliError> {
     out!("remote kinds: {}", meta.remote_kinds.join(", "));
     out!("\nsettings (policy_settings in ferry.toml, or --set KEY=VALUE):");
     for setting in &meta.settings {
+        // Quoted when blanks at either end would be invisible.
         let default = match setting.default_value.as_str() {
-            "" => "(empty)",
-            value => value,
+            "" => "(empty)".to_string(),
+            value if value.trim() != value => format!("{value:?}"),
+            value => value.to_string(),
         };
         out!(
             "  {} ({}, default: {default})",

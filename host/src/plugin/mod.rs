@@ -6,6 +6,7 @@ mod bindings;
 mod describe;
 mod engine;
 mod error;
+mod golden;
 mod sandbox;
 mod settings;
 mod source;
@@ -21,6 +22,7 @@ pub use describe::{
 };
 pub use engine::ComponentCache;
 pub use error::{CallFailure, PluginError};
+pub use golden::*;
 pub use settings::{SettingInput, parse_settings};
 pub use source::{PluginSource, bundled_names};
 

@@ -1,6 +1,65 @@
-//! A generic reading of raw errors, by code first and by message where no code helps.
+//! A generic reading of raw errors, by code first and by message where no code helps, and
+//! the [`KnownError`]s a plugin reads before it.
 
 use crate::{Category, Classification, ErrorCode, Operation, RawError, Retry};
+
+/// The operations that send a name the remote may refuse.
+pub const NAMING_OPERATIONS: &[Operation] =
+    &[Operation::Write, Operation::Rename, Operation::Mkdir];
+
+/// A server's characteristic answer to something, and what it means.
+pub struct KnownError {
+    /// The code it comes with; `None` for any code or none.
+    pub code: Option<ErrorCode>,
+    /// The operations it answers; empty for any.
+    pub operations: &'static [Operation],
+    /// Texts of which the message contains one, compared without ASCII case; empty for any
+    /// message.
+    pub message_has: &'static [&'static str],
+    /// What kind of failure it is.
+    pub category: Category,
+    /// When to try again.
+    pub retry: Retry,
+    /// What to do, in this server's terms; `None` for the generic advice of `category`.
+    pub advice: Option<&'static str>,
+}
+
+impl KnownError {
+    fn matches(&self, error: &RawError) -> bool {
+        let message = error.message.to_ascii_lowercase();
+        self.code
+            .is_none_or(|code| error.code.is_some_and(|given| same_code(code, given)))
+            && (self.operations.is_empty() || self.operations.contains(&error.operation))
+            && (self.message_has.is_empty()
+                || self
+                    .message_has
+                    .iter()
+                    .any(|text| message.contains(&text.to_ascii_lowercase())))
+    }
+}
+
+fn same_code(a: ErrorCode, b: ErrorCode) -> bool {
+    match (a, b) {
+        (ErrorCode::Errno(a), ErrorCode::Errno(b)) => a == b,
+        (ErrorCode::SftpStatus(a), ErrorCode::SftpStatus(b)) => a == b,
+        (ErrorCode::HttpStatus(a), ErrorCode::HttpStatus(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Classify `error` by the first of `known` that matches it, else as [`classify`] does.
+pub fn classify_with(known: &[KnownError], error: &RawError) -> Classification {
+    let Some(known) = known.iter().find(|known| known.matches(error)) else {
+        return classify(error);
+    };
+    Classification {
+        category: known.category,
+        retry: known.retry,
+        advice: known
+            .advice
+            .map_or_else(|| advice(known.category, error), str::to_string),
+    }
+}
 
 /// Classify `error` from its code, its operation and its message.
 pub fn classify(error: &RawError) -> Classification {
@@ -75,7 +134,10 @@ fn by_message(message: &str) -> Option<(Category, Retry)> {
     use Category::*;
     let message = message.to_ascii_lowercase();
     let has = |words: &[&str]| words.iter().any(|w| message.contains(w));
-    Some(if has(&["timed out", "timeout"]) {
+    Some(if has(&["host key"]) {
+        // The server failed to prove who it is: a matter of trust, not of the network.
+        (Auth, Retry::NextRun)
+    } else if has(&["timed out", "timeout"]) {
         (Timeout, Retry::NextRun)
     } else if has(&["quota", "no space", "disk full", "insufficient storage"]) {
         (Quota, Retry::NextRun)
@@ -127,6 +189,12 @@ fn advice(category: Category, error: &RawError) -> String {
         .map(|address| format!(" Connections leave from {address}."))
         .unwrap_or_default();
     match category {
+        Category::Auth if error.message.to_ascii_lowercase().contains("host key") => {
+            "The server's host key is unknown or differs from the one on record. Confirm its \
+             fingerprint with the partner, then add it to known_hosts as the message shows; a key \
+             that changed without notice can also mean someone is in between."
+                .to_string()
+        }
         Category::Auth => format!(
             "Check the user name, key or password for this remote. If they are right, the server may \
              also allow only known addresses: ask its administrator to allow yours.{from}"
@@ -200,6 +268,50 @@ mod tests {
         assert!(c.advice.contains("192.0.2.10"));
     }
 
+    const KNOWN: &[KnownError] = &[KnownError {
+        code: Some(ErrorCode::HttpStatus(400)),
+        operations: NAMING_OPERATIONS,
+        message_has: &["InvalidResourceName"],
+        category: Category::InvalidName,
+        retry: Retry::Never,
+        advice: Some("Rename it."),
+    }];
+
+    #[test]
+    fn a_known_error_matches_on_code_operation_and_message_together() {
+        let known = raw(
+            Operation::Write,
+            Some(ErrorCode::HttpStatus(400)),
+            "400 invalidresourcename: bad",
+        );
+        let c = classify_with(KNOWN, &known);
+        assert_eq!(
+            (c.category, c.retry, c.advice.as_str()),
+            (Category::InvalidName, Retry::Never, "Rename it.")
+        );
+        let misses = [
+            raw(
+                Operation::Read,
+                Some(ErrorCode::HttpStatus(400)),
+                "InvalidResourceName",
+            ),
+            raw(
+                Operation::Write,
+                Some(ErrorCode::SftpStatus(400)),
+                "InvalidResourceName",
+            ),
+            raw(Operation::Write, None, "InvalidResourceName"),
+            raw(Operation::Write, Some(ErrorCode::HttpStatus(400)), "other"),
+        ];
+        for error in misses {
+            assert_eq!(
+                classify_with(KNOWN, &error).category,
+                classify(&error).category,
+                "{error:?}"
+            );
+        }
+    }
+
     #[test]
     fn permission_is_permanent_and_not_found_is_not() {
         let denied = classify(&raw(Operation::Write, Some(ErrorCode::SftpStatus(3)), ""));
@@ -209,5 +321,16 @@ mod tests {
             (gone.category, gone.retry),
             (Category::NotFound, Retry::NextRun)
         );
+    }
+
+    #[test]
+    fn a_refused_host_key_is_a_matter_of_trust_with_its_own_advice() {
+        let c = classify(&raw(
+            Operation::Connect,
+            None,
+            "host key of [127.0.0.1]:2222 is not in known_hosts",
+        ));
+        assert_eq!((c.category, c.retry), (Category::Auth, Retry::NextRun));
+        assert!(c.advice.contains("fingerprint"), "{}", c.advice);
     }
 }

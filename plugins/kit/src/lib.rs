@@ -1,10 +1,10 @@
 //! Building blocks for ferry policy plugins.
 //!
 //! A plugin describes one kind of remote server as a [`Policy`]: its name, its default
-//! [`Rules`] and, where the server says something particular, its own error
-//! classification. [`export_policy!`] turns that into a component implementing the
-//! `ferry:policy` contract, with the standard settings (see [`settings`]) and the
-//! default classifier (see [`classify`]).
+//! [`Rules`], the variants of its server software if they differ (see [`Server`]) and the
+//! errors it answers characteristically (see [`KnownError`]). [`export_policy!`] turns
+//! that into a component implementing the `ferry:policy` contract, with the standard
+//! settings (see [`settings`]) and the default classifier (see [`classify`]).
 //!
 //! ```ignore
 //! struct Posix;
@@ -22,6 +22,7 @@ pub mod rules;
 pub mod settings;
 
 #[doc(hidden)]
+#[allow(clippy::too_many_arguments)] // generated
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit/0.1.0",
@@ -36,7 +37,9 @@ use std::cell::RefCell;
 use std::marker::PhantomData;
 
 pub use bindings::ferry::policy::types::*;
-pub use rules::Rules;
+pub use classify::{KnownError, NAMING_OPERATIONS};
+pub use rules::{ControlChars, LengthCounts, Rules};
+pub use settings::Server;
 
 /// One kind of remote server.
 pub trait Policy {
@@ -46,11 +49,16 @@ pub trait Policy {
     const DESCRIPTION: &'static str;
     /// Remote kinds it is meant for ("sftp", "s3", ...).
     const REMOTE_KINDS: &'static [&'static str];
-    /// The rules before any setting is applied.
+    /// Variants of the server software, picked with the `server` setting; the first is
+    /// the default. Empty when the rules do not depend on the software.
+    const SERVERS: &'static [Server] = &[];
+    /// Errors this server answers in its own way, read before the generic classifier.
+    const KNOWN_ERRORS: &'static [KnownError] = &[];
+    /// The rules before any setting is applied (and before the default server variant).
     fn default_rules() -> Rules;
-    /// Read a raw error. The default is the kit's generic classifier.
+    /// Read a raw error: [`Self::KNOWN_ERRORS`] first, then the kit's generic classifier.
     fn classify(error: &RawError) -> Classification {
-        classify::classify(error)
+        classify::classify_with(Self::KNOWN_ERRORS, error)
     }
 }
 
@@ -62,10 +70,20 @@ thread_local! {
 pub struct Plugin<P>(PhantomData<P>);
 
 impl<P: Policy> Plugin<P> {
+    /// The rules of the `server` variant (the default one when `None`), before the other
+    /// settings.
+    fn rules_for(server: Option<&Server>) -> Rules {
+        let mut rules = P::default_rules();
+        if let Some(server) = server.or(P::SERVERS.first()) {
+            (server.adjust)(&mut rules);
+        }
+        rules
+    }
+
     fn with_rules<T>(f: impl FnOnce(&Rules) -> T) -> T {
         CONFIGURED.with(|cell| {
             let mut configured = cell.borrow_mut();
-            f(configured.get_or_insert_with(P::default_rules))
+            f(configured.get_or_insert_with(|| Self::rules_for(None)))
         })
     }
 }
@@ -77,13 +95,22 @@ impl<P: Policy> bindings::Guest for Plugin<P> {
             version: env!("CARGO_PKG_VERSION").to_string(),
             description: P::DESCRIPTION.to_string(),
             remote_kinds: P::REMOTE_KINDS.iter().map(|k| k.to_string()).collect(),
-            settings: settings::docs(&P::default_rules()),
+            settings: settings::docs(&Self::rules_for(None), P::SERVERS),
         }
     }
 
     fn configure(given: Vec<Setting>) -> Result<(), ConfigError> {
-        let mut rules = P::default_rules();
-        for setting in &given {
+        // The server variant sets several rules at once, so it comes first whatever the
+        // order given, and the single settings adjust it.
+        let (server, single): (Vec<&Setting>, Vec<&Setting>) = given
+            .iter()
+            .partition(|setting| setting.name == settings::SERVER && !P::SERVERS.is_empty());
+        let server = server
+            .last()
+            .map(|setting| settings::find_server(P::SERVERS, setting))
+            .transpose()?;
+        let mut rules = Self::rules_for(server);
+        for setting in single {
             settings::apply(&mut rules, setting)?;
         }
         CONFIGURED.with(|cell| *cell.borrow_mut() = Some(rules));
@@ -110,4 +137,67 @@ macro_rules! export_policy {
         type FerryPolicyComponent = $crate::Plugin<$policy>;
         $crate::bindings::export_bindings!(FerryPolicyComponent with_types_in $crate::bindings);
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bindings::Guest;
+
+    struct Starry;
+
+    impl Policy for Starry {
+        const NAME: &'static str = "starry";
+        const DESCRIPTION: &'static str = "A test policy with server variants.";
+        const REMOTE_KINDS: &'static [&'static str] = &["ftp"];
+        const SERVERS: &'static [Server] = &[
+            Server {
+                name: "plain",
+                doc: "as the defaults",
+                adjust: |_| {},
+            },
+            Server {
+                name: "starless",
+                doc: "refuses *",
+                adjust: |rules| rules.forbidden_chars.push('*'),
+            },
+        ];
+
+        fn default_rules() -> Rules {
+            Rules::posix()
+        }
+    }
+
+    fn text(name: &str, value: &str) -> Setting {
+        Setting {
+            name: name.into(),
+            value: SettingValue::Text(value.into()),
+        }
+    }
+
+    fn refused(names: &[&str]) -> Vec<bool> {
+        let entries = names
+            .iter()
+            .map(|name| Entry {
+                path: name.to_string(),
+                kind: EntryKind::File,
+                size: None,
+            })
+            .collect();
+        Plugin::<Starry>::check_batch(entries)
+            .iter()
+            .map(|verdict| !verdict.violations.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn the_server_variant_applies_first_and_single_settings_adjust_it() {
+        Plugin::<Starry>::configure(vec![text("server", "starless")]).unwrap();
+        assert_eq!(refused(&["a*b", "a#b"]), [true, false]);
+        let given = vec![text("forbidden_chars", "/#"), text("server", "starless")];
+        Plugin::<Starry>::configure(given).unwrap();
+        assert_eq!(refused(&["a*b", "a#b"]), [false, true]);
+        Plugin::<Starry>::configure(vec![]).unwrap();
+        assert_eq!(refused(&["a*b"]), [false]);
+    }
 }

@@ -1,17 +1,48 @@
 //! The rules every bundled plugin is made of, and how an entry is checked against them.
 
+use std::ops::Range;
+
 use crate::{
-    EdgeCharacter, Entry, EntryKind, ForbiddenCharacter, LengthScope, LengthUnit, LengthViolation,
-    NameEdge, ReservedName, SizeViolation, TempForm, Verdict, Violation,
+    CustomViolation, EdgeCharacter, Entry, EntryKind, ForbiddenCharacter, LengthScope, LengthUnit,
+    LengthViolation, NameEdge, ReservedName, SizeViolation, TempForm, Verdict, Violation,
 };
+
+/// The rule name of a name that starts with one of `forbidden_prefixes`.
+pub const FORBIDDEN_PREFIX: &str = "forbidden-prefix";
+/// The rule name of a name that contains one of `forbidden_substrings`.
+pub const FORBIDDEN_SUBSTRING: &str = "forbidden-substring";
 
 /// What `max_name_length` is counted on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LengthCounts {
     /// The entry's own name, extension included.
     Name,
-    /// The full path plus, for files, the temporary upload suffix.
+    /// `path_prefix`, the full path and, for files, the temporary upload suffix.
     FullPath,
+}
+
+/// Which control characters a remote refuses in names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControlChars {
+    /// None of them.
+    Allow,
+    /// U+0000–U+001F (Windows, SMB).
+    C0,
+    /// U+0000–U+001F and U+007F: the non-printable ASCII characters (Box).
+    Ascii,
+    /// Every Unicode control character: U+0000–U+001F and U+007F–U+009F (Azure Blob).
+    All,
+}
+
+impl ControlChars {
+    fn refuses(self, c: char) -> bool {
+        match self {
+            ControlChars::Allow => false,
+            ControlChars::C0 => c <= '\u{1f}',
+            ControlChars::Ascii => c <= '\u{1f}' || c == '\u{7f}',
+            ControlChars::All => c.is_control(),
+        }
+    }
 }
 
 /// A remote server's naming, length and size rules.
@@ -19,20 +50,29 @@ pub enum LengthCounts {
 pub struct Rules {
     /// Characters refused anywhere in a name.
     pub forbidden_chars: String,
-    /// Whether control characters (U+0000–U+001F, U+007F) are refused.
-    pub forbid_control_chars: bool,
+    /// Which control characters are refused.
+    pub control_chars: ControlChars,
     /// Reserved names, compared without case, alone or with any extension.
     pub reserved_names: Vec<String>,
+    /// Texts refused at the start of a name, compared without ASCII case.
+    pub forbidden_prefixes: Vec<String>,
+    /// Texts refused anywhere in a name, compared without ASCII case.
+    pub forbidden_substrings: Vec<String>,
     /// Characters refused as the first character of a name.
     pub forbidden_leading: String,
     /// Characters refused as the last character of a name.
     pub forbidden_trailing: String,
-    /// The name-length limit.
+    /// Characters refused as the last character of a folder's name only.
+    pub folder_forbidden_trailing: String,
+    /// The name-length limit; 0 for none.
     pub max_name_length: u32,
     /// What `max_name_length` is counted on.
     pub length_counts: LengthCounts,
-    /// The limit on the full path (plus the temporary suffix for files); 0 for none.
+    /// The limit on `path_prefix`, the full path and, for files, the temporary suffix; 0
+    /// for none.
     pub max_path_length: u32,
+    /// The remote root's own path as the server counts it, in front of every full path.
+    pub path_prefix: String,
     /// How lengths are counted.
     pub length_unit: LengthUnit,
     /// The largest file accepted, in bytes.
@@ -48,13 +88,17 @@ impl Rules {
     pub fn posix() -> Self {
         Rules {
             forbidden_chars: "/\0".to_string(),
-            forbid_control_chars: false,
+            control_chars: ControlChars::Allow,
             reserved_names: Vec::new(),
+            forbidden_prefixes: Vec::new(),
+            forbidden_substrings: Vec::new(),
             forbidden_leading: String::new(),
             forbidden_trailing: String::new(),
+            folder_forbidden_trailing: String::new(),
             max_name_length: 255,
             length_counts: LengthCounts::Name,
             max_path_length: 4096,
+            path_prefix: String::new(),
             length_unit: LengthUnit::Utf8Bytes,
             max_size: None,
             zero_byte_allowed: true,
@@ -81,20 +125,21 @@ impl Rules {
         let mut found = Vec::new();
         self.check_characters(name, &mut found);
         self.check_reserved(name, &mut found);
-        self.check_edges(name, &mut found);
+        self.check_edges(name, entry.kind, &mut found);
+        self.check_patterns(name, &mut found);
         self.check_lengths(entry, name, &mut found);
         self.check_size(entry, &mut found);
         found
     }
 
     fn is_forbidden(&self, c: char) -> bool {
-        self.forbidden_chars.contains(c) || (self.forbid_control_chars && c.is_control())
+        self.forbidden_chars.contains(c) || self.control_chars.refuses(c)
     }
 
     fn name_has_forbidden(&self, name: &str) -> bool {
         // Most names are clean: one pass over the bytes before the per-character work.
         let ascii_only = self.forbidden_chars.is_ascii();
-        if ascii_only && !self.forbid_control_chars {
+        if ascii_only && self.control_chars == ControlChars::Allow {
             let forbidden = self.forbidden_chars.as_bytes();
             return name.bytes().any(|b| forbidden.contains(&b));
         }
@@ -139,27 +184,70 @@ impl Rules {
         }
     }
 
-    fn check_edges(&self, name: &str, found: &mut Vec<Violation>) {
-        let edges = [
-            (
-                name.chars().next(),
-                &self.forbidden_leading,
-                NameEdge::Leading,
-            ),
-            (
-                name.chars().last(),
-                &self.forbidden_trailing,
-                NameEdge::Trailing,
-            ),
-        ];
-        for (character, refused, edge) in edges {
-            if let Some(character) = character.filter(|c| refused.contains(*c)) {
+    fn refuses_trailing(&self, c: char, kind: EntryKind) -> bool {
+        self.forbidden_trailing.contains(c)
+            || (kind == EntryKind::Directory && self.folder_forbidden_trailing.contains(c))
+    }
+
+    fn check_edges(&self, name: &str, kind: EntryKind, found: &mut Vec<Violation>) {
+        let leading = name
+            .chars()
+            .next()
+            .filter(|c| self.forbidden_leading.contains(*c));
+        let trailing = name
+            .chars()
+            .last()
+            .filter(|c| self.refuses_trailing(*c, kind));
+        let edges = [(leading, NameEdge::Leading), (trailing, NameEdge::Trailing)];
+        for (character, edge) in edges {
+            if let Some(character) = character {
                 found.push(Violation::EdgeCharacter(EdgeCharacter {
                     character,
                     component: name.to_string(),
                     edge,
                 }));
             }
+        }
+    }
+
+    /// Every occurrence of a forbidden prefix or substring in `name`: the rule it breaks,
+    /// the text, and the bytes it takes (those of one text one after the other).
+    fn pattern_matches(&self, name: &str) -> Vec<(&'static str, &str, Range<usize>)> {
+        // ASCII lowercasing keeps every byte where it was, so the ranges hold for `name`.
+        let lower = name.to_ascii_lowercase();
+        let prefixes = self
+            .forbidden_prefixes
+            .iter()
+            .filter(|prefix| lower.starts_with(&prefix.to_ascii_lowercase()))
+            .map(|prefix| (FORBIDDEN_PREFIX, prefix.as_str(), 0..prefix.len()));
+        let substrings = self.forbidden_substrings.iter().flat_map(|text| {
+            lower
+                .match_indices(&text.to_ascii_lowercase())
+                .map(|(start, found)| {
+                    (
+                        FORBIDDEN_SUBSTRING,
+                        text.as_str(),
+                        start..start + found.len(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        });
+        prefixes.chain(substrings).collect()
+    }
+
+    fn check_patterns(&self, name: &str, found: &mut Vec<Violation>) {
+        let mut matches = self.pattern_matches(name);
+        matches.dedup_by(|a, b| (a.0, a.1) == (b.0, b.1));
+        for (rule, text, _) in matches {
+            let place = if rule == FORBIDDEN_PREFIX {
+                "at the start of a name"
+            } else {
+                "anywhere in a name"
+            };
+            found.push(Violation::Custom(CustomViolation {
+                rule: rule.to_string(),
+                message: format!("{name:?} contains {text:?}, which the remote refuses {place}"),
+            }));
         }
     }
 
@@ -173,15 +261,21 @@ impl Rules {
         length as u32
     }
 
-    /// The full path's length as counted while uploading: a file is uploaded under its
-    /// standard temporary name, which is the path plus the temporary suffix.
+    /// The full path's length as counted while uploading, behind the remote root's own
+    /// path: a file is uploaded under its standard temporary name, the path plus the
+    /// temporary suffix.
     fn counted_path_length(&self, entry: &Entry) -> (u32, LengthScope) {
         match entry.kind {
             EntryKind::File => (
-                self.measure(&entry.path) + self.measure(&self.temp_suffix),
+                self.measure(&self.path_prefix)
+                    + self.measure(&entry.path)
+                    + self.measure(&self.temp_suffix),
                 LengthScope::FullPathWithTempSuffix,
             ),
-            EntryKind::Directory => (self.measure(&entry.path), LengthScope::FullPath),
+            EntryKind::Directory => (
+                self.measure(&self.path_prefix) + self.measure(&entry.path),
+                LengthScope::FullPath,
+            ),
         }
     }
 
@@ -248,6 +342,7 @@ impl Rules {
             }
         };
         let name_limit = match self.length_counts {
+            LengthCounts::Name if self.max_name_length == 0 => u32::MAX,
             LengthCounts::Name => self.max_name_length,
             LengthCounts::FullPath => path_budget(self.max_name_length),
         };
@@ -256,7 +351,7 @@ impl Rules {
 
     fn suggest(&self, entry: &Entry) -> Option<String> {
         let (parent, name) = split_parent(&entry.path);
-        let cleaned = self.clean_name(name);
+        let cleaned = self.clean_name(name, entry.kind);
         let shortened = shorten(&cleaned, self.name_budget(entry), |text| self.measure(text))?;
         let candidate = Entry {
             path: join(parent, &shortened),
@@ -270,15 +365,22 @@ impl Rules {
         (!still_broken && candidate.path != entry.path).then_some(candidate.path)
     }
 
-    fn clean_name(&self, name: &str) -> String {
-        let last = name.chars().count().saturating_sub(1);
+    /// `name` with every refused character, prefix and substring replaced by underscores,
+    /// and a reserved name altered.
+    fn clean_name(&self, name: &str, kind: EntryKind) -> String {
+        let blanked: Vec<Range<usize>> = self
+            .pattern_matches(name)
+            .into_iter()
+            .map(|(_, _, range)| range)
+            .collect();
+        let last = name.len() - name.chars().last().map_or(0, char::len_utf8);
         let mut cleaned: String = name
-            .chars()
-            .enumerate()
+            .char_indices()
             .map(|(i, c)| {
                 let bad_edge = (i == 0 && self.forbidden_leading.contains(c))
-                    || (i == last && self.forbidden_trailing.contains(c));
-                if self.is_forbidden(c) || bad_edge {
+                    || (i == last && self.refuses_trailing(c, kind));
+                let in_pattern = blanked.iter().any(|range| range.contains(&i));
+                if self.is_forbidden(c) || bad_edge || in_pattern {
                     '_'
                 } else {
                     c
@@ -286,18 +388,37 @@ impl Rules {
             })
             .collect();
         if self.reserved_match(&cleaned).is_some() {
-            let (stem, extension) = split_extension(&cleaned);
-            cleaned = format!("{stem}_{extension}");
+            // Reserved names match on what precedes the first dot: alter that part.
+            cleaned = match cleaned.find('.') {
+                Some(dot) if dot > 0 => format!("{}_{}", &cleaned[..dot], &cleaned[dot..]),
+                _ => format!("{cleaned}_"),
+            };
         }
         cleaned
     }
 }
 
 fn is_fixable_by_renaming(violation: &Violation) -> bool {
-    !matches!(
-        violation,
-        Violation::TooLarge(_) | Violation::ZeroByteUnsupported | Violation::Custom(_)
-    )
+    match violation {
+        Violation::TooLarge(_) | Violation::ZeroByteUnsupported => false,
+        Violation::Custom(custom) => {
+            [FORBIDDEN_PREFIX, FORBIDDEN_SUBSTRING].contains(&custom.rule.as_str())
+        }
+        _ => true,
+    }
+}
+
+/// The MS-DOS device names that Windows reserves, alone and with any extension: CON, PRN,
+/// AUX, NUL, COM0–COM9 and LPT0–LPT9.
+pub fn dos_device_names() -> Vec<String> {
+    let numbered = ["COM", "LPT"]
+        .into_iter()
+        .flat_map(|port| (0..=9).map(move |n| format!("{port}{n}")));
+    ["CON", "PRN", "AUX", "NUL"]
+        .into_iter()
+        .map(String::from)
+        .chain(numbered)
+        .collect()
 }
 
 /// The last `/`-separated component of `path`.
@@ -396,6 +517,8 @@ mod tests {
             matches!(&verdict.violations[0], Violation::ReservedName(r) if r.reserved == "NUL")
         );
         assert_eq!(verdict.suggested_path.as_deref(), Some("x/nul_.txt"));
+        let several_dots = rules.check(&file("x/con.tar.gz", 1)).suggested_path;
+        assert_eq!(several_dots.as_deref(), Some("x/con_.tar.gz"));
         assert!(rules.check(&file("x/console.txt", 1)).violations.is_empty());
     }
 
@@ -461,6 +584,150 @@ mod tests {
         };
         assert!(rules.check(&unknown).violations.is_empty());
         assert_eq!(rules.check(&file("a", 101)).suggested_path, None);
+    }
+
+    fn rule_names(verdict: &Verdict) -> Vec<String> {
+        verdict
+            .violations
+            .iter()
+            .map(|violation| match violation {
+                Violation::Custom(custom) => custom.rule.clone(),
+                other => format!("{other:?}").split('(').next().unwrap().to_string(),
+            })
+            .collect()
+    }
+
+    fn folder(path: &str) -> Entry {
+        Entry {
+            path: path.to_string(),
+            kind: EntryKind::Directory,
+            size: None,
+        }
+    }
+
+    #[test]
+    fn control_character_sets_differ_only_at_del_and_c1() {
+        let refuses = |set: ControlChars, c: char| {
+            let rules = Rules {
+                control_chars: set,
+                ..Rules::posix()
+            };
+            !rules
+                .check(&file(&format!("a{c}b"), 1))
+                .violations
+                .is_empty()
+        };
+        for (c, c0, ascii, all) in [
+            ('\u{1}', true, true, true),
+            ('\u{7f}', false, true, true),
+            ('\u{85}', false, false, true),
+            ('é', false, false, false),
+        ] {
+            assert_eq!(refuses(ControlChars::C0, c), c0, "{c:?} c0");
+            assert_eq!(refuses(ControlChars::Ascii, c), ascii, "{c:?} ascii");
+            assert_eq!(refuses(ControlChars::All, c), all, "{c:?} all");
+            assert!(!refuses(ControlChars::Allow, c));
+        }
+    }
+
+    #[test]
+    fn prefixes_and_substrings_are_refused_without_case_and_blanked_in_suggestions() {
+        let rules = Rules {
+            forbidden_prefixes: vec!["~$".into()],
+            forbidden_substrings: vec!["_vti_".into()],
+            ..Rules::posix()
+        };
+        let verdict = rules.check(&file("d/~$Budget_VTI_x_vti_.docx", 1));
+        assert_eq!(
+            rule_names(&verdict),
+            [FORBIDDEN_PREFIX, FORBIDDEN_SUBSTRING],
+            "one violation per rule and text, however often it occurs"
+        );
+        let suggestion = verdict.suggested_path.unwrap();
+        assert_eq!(suggestion, "d/__Budget_____x_____.docx");
+        assert!(rules.check(&file(&suggestion, 1)).violations.is_empty());
+        assert!(rules.check(&file("d/a~$b", 1)).violations.is_empty());
+    }
+
+    #[test]
+    fn folder_only_trailing_characters_spare_files() {
+        let rules = Rules {
+            folder_forbidden_trailing: " ".into(),
+            ..Rules::posix()
+        };
+        assert!(rules.check(&file("a/notes ", 1)).violations.is_empty());
+        let verdict = rules.check(&folder("a/Reports "));
+        assert!(matches!(
+            &verdict.violations[..],
+            [Violation::EdgeCharacter(e)] if e.edge == NameEdge::Trailing && e.character == ' '
+        ));
+        assert_eq!(verdict.suggested_path.as_deref(), Some("a/Reports_"));
+    }
+
+    #[test]
+    fn dot_names_are_reserved_by_listing_them() {
+        let rules = Rules {
+            reserved_names: vec![".".into(), "..".into()],
+            ..Rules::posix()
+        };
+        for name in [".", ".."] {
+            let verdict = rules.check(&folder(name));
+            assert!(
+                matches!(&verdict.violations[..], [Violation::ReservedName(r)] if r.reserved == name)
+            );
+            let suggestion = verdict.suggested_path.unwrap();
+            assert!(rules.check(&folder(&suggestion)).violations.is_empty());
+        }
+        assert!(rules.check(&file(".profile", 1)).violations.is_empty());
+    }
+
+    #[test]
+    fn path_prefix_counts_in_front_of_every_path_and_in_suggestions() {
+        let rules = Rules {
+            max_name_length: 0,
+            max_path_length: 30,
+            path_prefix: "inbound/acme/".into(), // 13
+            temp_suffix: ".p".into(),
+            length_unit: LengthUnit::Characters,
+            ..Rules::posix()
+        };
+        // 13 + 15 + 2 = 30 fits; one more character does not.
+        assert!(
+            rules
+                .check(&file("reports/abc.csv", 1))
+                .violations
+                .is_empty()
+        );
+        let verdict = rules.check(&file("reports/abcd.csv", 1));
+        match &verdict.violations[..] {
+            [Violation::PathTooLong(v)] => assert_eq!((v.limit, v.length), (30, 31)),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(verdict.suggested_path.as_deref(), Some("reports/abc.csv"));
+    }
+
+    #[test]
+    fn max_name_length_zero_is_no_limit() {
+        let rules = Rules {
+            max_name_length: 0,
+            max_path_length: 0,
+            ..Rules::posix()
+        };
+        assert!(
+            rules
+                .check(&file(&"x".repeat(5000), 1))
+                .violations
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn dos_device_names_are_the_24_windows_reserves() {
+        let names = dos_device_names();
+        assert_eq!(names.len(), 24);
+        for name in ["CON", "PRN", "AUX", "NUL", "COM0", "COM9", "LPT0", "LPT9"] {
+            assert!(names.contains(&name.to_string()), "{name}");
+        }
     }
 
     #[test]

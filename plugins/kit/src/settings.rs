@@ -1,6 +1,6 @@
 //! The standard settings: their documentation, and how a value changes the rules.
 
-use crate::rules::{LengthCounts, Rules};
+use crate::rules::{ControlChars, LengthCounts, Rules};
 use crate::{
     BadSettingValue, ConfigError, LengthUnit, Setting, SettingDoc, SettingType, SettingValue,
 };
@@ -19,14 +19,16 @@ const SPECS: &[Spec] = &[
         kind: SettingType::Text,
         doc: "Characters the remote refuses anywhere in a file or folder name.",
         current: |r| toml_escaped(&r.forbidden_chars),
-        apply: |r, v| Ok(r.forbidden_chars = text(v)?),
+        apply: |r, v| text(v).map(|value| r.forbidden_chars = value),
     },
     Spec {
         name: "control_chars",
         kind: SettingType::Text,
-        doc: "\"reject\" to refuse control characters (U+0000-U+001F, U+007F) in names, or \"allow\".",
-        current: |r| allow_or_reject(!r.forbid_control_chars),
-        apply: |r, v| Ok(r.forbid_control_chars = !allowed(v)?),
+        doc: "Control characters refused in names: \"allow\" (none), \"reject\" (every one: \
+              U+0000-U+001F, U+007F-U+009F), \"reject-ascii\" (the non-printable ASCII ones: \
+              U+0000-U+001F, U+007F) or \"reject-c0\" (U+0000-U+001F, as Windows).",
+        current: |r| control_chars_name(r.control_chars).into(),
+        apply: |r, v| control_chars(v).map(|value| r.control_chars = value),
     },
     Spec {
         name: "reserved_names",
@@ -34,34 +36,58 @@ const SPECS: &[Spec] = &[
         doc: "Names the remote reserves, compared without case, alone or with any extension \
               (\"NUL\" also matches \"nul.txt\"). A listed name with a dot matches only itself.",
         current: |r| r.reserved_names.join(","),
-        apply: |r, v| Ok(r.reserved_names = text_list(v)?),
+        apply: |r, v| text_list(v).map(|value| r.reserved_names = value),
+    },
+    Spec {
+        name: "forbidden_prefixes",
+        kind: SettingType::TextList,
+        doc: "Texts the remote refuses at the start of a name, compared without ASCII case \
+              (SharePoint: \"~$\"). A suggested name has them replaced by underscores.",
+        current: |r| r.forbidden_prefixes.join(","),
+        apply: |r, v| non_empty_texts(v).map(|value| r.forbidden_prefixes = value),
+    },
+    Spec {
+        name: "forbidden_substrings",
+        kind: SettingType::TextList,
+        doc: "Texts the remote refuses anywhere in a name, compared without ASCII case \
+              (SharePoint: \"_vti_\"). A suggested name has them replaced by underscores.",
+        current: |r| r.forbidden_substrings.join(","),
+        apply: |r, v| non_empty_texts(v).map(|value| r.forbidden_substrings = value),
     },
     Spec {
         name: "forbidden_leading",
         kind: SettingType::Text,
         doc: "Characters refused as the first character of a name.",
         current: |r| r.forbidden_leading.clone(),
-        apply: |r, v| Ok(r.forbidden_leading = text(v)?),
+        apply: |r, v| text(v).map(|value| r.forbidden_leading = value),
     },
     Spec {
         name: "forbidden_trailing",
         kind: SettingType::Text,
         doc: "Characters refused as the last character of a name (Windows: \". \").",
         current: |r| r.forbidden_trailing.clone(),
-        apply: |r, v| Ok(r.forbidden_trailing = text(v)?),
+        apply: |r, v| text(v).map(|value| r.forbidden_trailing = value),
+    },
+    Spec {
+        name: "folder_forbidden_trailing",
+        kind: SettingType::Text,
+        doc: "Characters refused as the last character of a folder's name; file names may end \
+              with them (Box: a space).",
+        current: |r| r.folder_forbidden_trailing.clone(),
+        apply: |r, v| text(v).map(|value| r.folder_forbidden_trailing = value),
     },
     Spec {
         name: "max_name_length",
         kind: SettingType::Integer,
-        doc: "The name-length limit; what it is counted on is set by length_counts.",
+        doc: "The name-length limit; what it is counted on is set by length_counts; 0 for none.",
         current: |r| r.max_name_length.to_string(),
-        apply: |r, v| Ok(r.max_name_length = positive(v)?),
+        apply: |r, v| integer(v).map(|value| r.max_name_length = value),
     },
     Spec {
         name: "length_counts",
         kind: SettingType::Text,
         doc: "\"name\": max_name_length counts the bare name with its extension; \"full-path\": \
-              it counts folders + name + extension + the temporary upload suffix.",
+              it counts path_prefix + folders + name + extension + the temporary upload suffix.",
         current: |r| match r.length_counts {
             LengthCounts::Name => "name".into(),
             LengthCounts::FullPath => "full-path".into(),
@@ -96,9 +122,18 @@ const SPECS: &[Spec] = &[
     Spec {
         name: "max_path_length",
         kind: SettingType::Integer,
-        doc: "The limit on the full path (plus the temporary suffix for files); 0 for none.",
+        doc: "The limit on the full path: path_prefix + folders + name + extension, plus the \
+              temporary suffix for files; 0 for none.",
         current: |r| r.max_path_length.to_string(),
-        apply: |r, v| Ok(r.max_path_length = integer(v)?),
+        apply: |r, v| integer(v).map(|value| r.max_path_length = value),
+    },
+    Spec {
+        name: "path_prefix",
+        kind: SettingType::Text,
+        doc: "The remote root's own path as the server counts it, e.g. \"D:\\Shares\\acme\\\" or \
+              the S3 key prefix \"inbound/\"; its length is added to every full-path count.",
+        current: |r| r.path_prefix.clone(),
+        apply: |r, v| text(v).map(|value| r.path_prefix = value),
     },
     Spec {
         name: "max_size",
@@ -106,14 +141,14 @@ const SPECS: &[Spec] = &[
         doc: "The largest file accepted: bytes, or a size such as \"2GB\" (KB, MB, GB, TB are \
               powers of 1000; K, M, G, T, KiB, MiB, GiB, TiB powers of 1024); \"none\" for no cap.",
         current: |r| r.max_size.map_or("none".into(), |s| s.to_string()),
-        apply: |r, v| Ok(r.max_size = size(v)?),
+        apply: |r, v| size(v).map(|value| r.max_size = value),
     },
     Spec {
         name: "zero_byte",
         kind: SettingType::Text,
         doc: "\"allow\" or \"reject\" zero-byte files (some HTTP/API remotes cannot store them).",
         current: |r| allow_or_reject(r.zero_byte_allowed),
-        apply: |r, v| Ok(r.zero_byte_allowed = allowed(v)?),
+        apply: |r, v| allowed(v).map(|value| r.zero_byte_allowed = value),
     },
     Spec {
         name: "temp_suffix",
@@ -125,22 +160,81 @@ const SPECS: &[Spec] = &[
             if suffix.is_empty() || suffix.contains('/') {
                 return Err("must be non-empty and contain no '/'".into());
             }
-            Ok(r.temp_suffix = suffix)
+            r.temp_suffix = suffix;
+            Ok(())
         },
     },
 ];
 
-/// The documentation of every standard setting, with `defaults`' values.
-pub fn docs(defaults: &Rules) -> Vec<SettingDoc> {
-    SPECS
-        .iter()
-        .map(|spec| SettingDoc {
-            name: spec.name.to_string(),
-            kind: spec.kind,
-            default_value: (spec.current)(defaults),
-            doc: spec.doc.to_string(),
-        })
+/// The setting that picks one of a policy's [`Server`] variants.
+pub const SERVER: &str = "server";
+
+/// One variant of a remote's server software, picked with the `server` setting.
+pub struct Server {
+    /// The setting's value that picks it, e.g. "proftpd".
+    pub name: &'static str,
+    /// What it changes, and the source of that.
+    pub doc: &'static str,
+    /// Turn the policy's default rules into this variant's.
+    pub adjust: fn(&mut Rules),
+}
+
+/// The documentation of every standard setting, with `defaults`' values, after the
+/// `server` setting when there are `servers` (the first is the default).
+pub fn docs(defaults: &Rules, servers: &[Server]) -> Vec<SettingDoc> {
+    let standard = SPECS.iter().map(|spec| SettingDoc {
+        name: spec.name.to_string(),
+        kind: spec.kind,
+        default_value: (spec.current)(defaults),
+        doc: spec.doc.to_string(),
+    });
+    servers
+        .first()
+        .map(|default| server_doc(default, servers))
+        .into_iter()
+        .chain(standard)
         .collect()
+}
+
+fn server_doc(default: &Server, servers: &[Server]) -> SettingDoc {
+    let choices: Vec<String> = servers
+        .iter()
+        .map(|server| format!("\"{}\": {}", server.name, server.doc))
+        .collect();
+    SettingDoc {
+        name: SERVER.to_string(),
+        kind: SettingType::Text,
+        default_value: default.name.to_string(),
+        doc: format!(
+            "The server software; it sets several rules at once, and the other settings \
+             adjust them. {}.",
+            choices.join("; ")
+        ),
+    }
+}
+
+/// The variant of `servers` that `setting` (a `server` setting) names.
+pub fn find_server<'a>(
+    servers: &'a [Server],
+    setting: &Setting,
+) -> Result<&'a Server, ConfigError> {
+    let bad_value = |message| {
+        ConfigError::BadValue(BadSettingValue {
+            name: setting.name.clone(),
+            message,
+        })
+    };
+    let name = text(&setting.value).map_err(bad_value)?;
+    servers
+        .iter()
+        .find(|server| server.name == name)
+        .ok_or_else(|| {
+            let names: Vec<String> = servers.iter().map(|s| format!("{:?}", s.name)).collect();
+            bad_value(format!(
+                "expected one of {}, got {name:?}",
+                names.join(", ")
+            ))
+        })
 }
 
 /// Apply one setting to `rules`.
@@ -168,6 +262,34 @@ fn toml_escaped(text: &str) -> String {
             }
         })
         .collect()
+}
+
+const CONTROL_CHARS: [(&str, ControlChars); 4] = [
+    ("allow", ControlChars::Allow),
+    ("reject", ControlChars::All),
+    ("reject-ascii", ControlChars::Ascii),
+    ("reject-c0", ControlChars::C0),
+];
+
+fn control_chars_name(refused: ControlChars) -> &'static str {
+    CONTROL_CHARS
+        .iter()
+        .find(|(_, value)| *value == refused)
+        .map(|(name, _)| *name)
+        .expect("every value is named")
+}
+
+fn control_chars(value: &SettingValue) -> Result<ControlChars, String> {
+    let given = text(value)?;
+    CONTROL_CHARS
+        .iter()
+        .find(|(name, _)| *name == given)
+        .map(|(_, value)| *value)
+        .ok_or_else(|| {
+            format!(
+                "expected \"allow\", \"reject\", \"reject-ascii\" or \"reject-c0\", got {given:?}"
+            )
+        })
 }
 
 fn unit_name(unit: LengthUnit) -> &'static str {
@@ -207,6 +329,15 @@ fn text_list(value: &SettingValue) -> Result<Vec<String>, String> {
     }
 }
 
+/// A list of texts, none of them empty.
+fn non_empty_texts(value: &SettingValue) -> Result<Vec<String>, String> {
+    let texts = text_list(value)?;
+    if texts.iter().any(String::is_empty) {
+        return Err("the texts must not be empty".into());
+    }
+    Ok(texts)
+}
+
 fn integer(value: &SettingValue) -> Result<u32, String> {
     match value {
         SettingValue::Integer(i) => {
@@ -217,13 +348,6 @@ fn integer(value: &SettingValue) -> Result<u32, String> {
             .parse()
             .map_err(|_| format!("expected a whole number, got {t:?}")),
         other => Err(format!("expected a whole number, got {}", describe(other))),
-    }
-}
-
-fn positive(value: &SettingValue) -> Result<u32, String> {
-    match integer(value)? {
-        0 => Err("expected a number of at least 1, got 0".into()),
-        n => Ok(n),
     }
 }
 
@@ -312,13 +436,13 @@ mod tests {
             SettingValue::Text("path".into()),
         );
         assert!(matches!(bad, Err(ConfigError::BadValue(b)) if b.message.contains("full-path")));
-        assert!(set(&mut rules, "max_name_length", SettingValue::Integer(0)).is_err());
+        assert!(set(&mut rules, "max_name_length", SettingValue::Integer(-1)).is_err());
     }
 
     #[test]
     fn every_default_reads_back_as_itself() {
         let defaults = Rules::posix();
-        for doc in docs(&defaults) {
+        for doc in docs(&defaults, &[]) {
             let mut rules = defaults.clone();
             let value = match doc.kind {
                 SettingType::TextList => SettingValue::TextList(Vec::new()),
@@ -326,6 +450,72 @@ mod tests {
             };
             set(&mut rules, &doc.name, value).unwrap_or_else(|e| panic!("{}: {e:?}", doc.name));
         }
+    }
+
+    #[test]
+    fn control_chars_read_back_every_value() {
+        let mut rules = Rules::posix();
+        for (name, value) in CONTROL_CHARS {
+            set(&mut rules, "control_chars", SettingValue::Text(name.into())).unwrap();
+            assert_eq!(rules.control_chars, value);
+            assert_eq!(control_chars_name(rules.control_chars), name);
+        }
+        assert!(set(&mut rules, "control_chars", SettingValue::Text("c0".into())).is_err());
+    }
+
+    #[test]
+    fn empty_prefixes_and_substrings_are_refused() {
+        let mut rules = Rules::posix();
+        let empty = SettingValue::TextList(vec!["~$".into(), String::new()]);
+        assert!(set(&mut rules, "forbidden_prefixes", empty.clone()).is_err());
+        assert!(set(&mut rules, "forbidden_substrings", empty).is_err());
+        set(
+            &mut rules,
+            "forbidden_substrings",
+            SettingValue::Text("_vti_,~tmp".into()),
+        )
+        .unwrap();
+        assert_eq!(rules.forbidden_substrings, ["_vti_", "~tmp"]);
+    }
+
+    const SERVERS: &[Server] = &[
+        Server {
+            name: "plain",
+            doc: "nothing more",
+            adjust: |_| {},
+        },
+        Server {
+            name: "starless",
+            doc: "refuses *",
+            adjust: |r| r.forbidden_chars.push('*'),
+        },
+    ];
+
+    #[test]
+    fn the_server_setting_comes_first_with_the_first_variant_as_default() {
+        let docs = docs(&Rules::posix(), SERVERS);
+        assert_eq!(
+            (docs[0].name.as_str(), docs[0].default_value.as_str()),
+            (SERVER, "plain")
+        );
+        assert!(
+            docs[0].doc.contains("\"starless\": refuses *"),
+            "{}",
+            docs[0].doc
+        );
+        let pick = |name: &str| Setting {
+            name: SERVER.into(),
+            value: SettingValue::Text(name.into()),
+        };
+        assert_eq!(
+            find_server(SERVERS, &pick("starless")).unwrap().name,
+            "starless"
+        );
+        let unknown = find_server(SERVERS, &pick("proftpd"));
+        assert!(matches!(
+            &unknown,
+            Err(ConfigError::BadValue(b)) if b.message.contains("\"plain\", \"starless\"")
+        ));
     }
 
     fn unescape(text: &str) -> String {

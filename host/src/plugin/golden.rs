@@ -1,0 +1,951 @@
+//! Golden cases: a plugin's expected answers written down in TOML (each bundled plugin
+//! keeps them in plugins/NAME/cases.toml) and checked against the plugin itself.
+//!
+//! ```toml
+//! [settings]                # optional: policy settings, as in policy_settings
+//! max_name_length = 160
+//!
+//! [[entry]]                 # all entries go to the plugin in one check-batch call
+//! path = "reports/a?b.txt"
+//! kind = "file"             # or "directory"; default "file"
+//! size = 10                 # optional; omitted = unknown size
+//! violations = ["forbidden-character"]  # the rule names, in order; [] = accepted
+//! suggestion = "reports/a_b.txt"        # optional; "" = no suggestion
+//!
+//! [[temp_name]]
+//! path = "dir/file.csv"
+//! form = "standard"         # or "short"; default "standard"
+//! temp = "dir/file.csv.partial"
+//!
+//! [[classify]]
+//! operation = "write"       # as the contract names operations and protocols
+//! protocol = "sftp"
+//! errno = 13                # or sftp_status = 3, or http_status = 403; omitted = no code
+//! message = "Permission denied"         # default ""
+//! category = "permission"
+//! retry = "never"
+//! advice_contains = "permissions"       # optional
+//! ```
+//!
+//! A long path (or suggestion, or temporary name) can be written as a repetition:
+//! `path = { repeat = "abcdefghi/", times = 407, then = "x.csv" }` is 407 times
+//! "abcdefghi/" followed by "x.csv", 4,075 characters.
+//!
+//! A mismatch names its case and the line of the case's `[[...]]` header, and writes each
+//! differing field as `key = value`, the way the cases file writes it.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use toml::de::{DeTable, DeValue};
+
+use super::source::did_you_mean;
+use super::{
+    Category, Classification, Entry, EntryKind, ErrorCode, LoadedPlugin, Operation, PluginError,
+    Policy, Protocol, RawError, Retry, Setting, SettingInput, SettingValue, TempForm, Verdict,
+    category_name, parse_settings, retry_name, rule_name,
+};
+
+/// The outcome of a cases file: how many cases passed, and every one that did not.
+#[derive(Debug, Default)]
+pub struct GoldenReport {
+    pub passed: usize,
+    pub mismatches: Vec<Mismatch>,
+}
+
+impl GoldenReport {
+    pub fn failed(&self) -> usize {
+        self.mismatches.len()
+    }
+
+    fn record(&mut self, case: String, line: usize, fields: Vec<Field>) {
+        let differing: Vec<&Field> = fields.iter().filter(|field| !field.matches).collect();
+        if differing.is_empty() {
+            self.passed += 1;
+            return;
+        }
+        let join = |side: fn(&Field) -> &str| {
+            differing
+                .iter()
+                .map(|field| side(field))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        };
+        self.mismatches.push(Mismatch {
+            case,
+            line,
+            expected: join(|field| &field.expected),
+            got: join(|field| &field.got),
+        });
+    }
+}
+
+/// A case whose answer differs from the one written down.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Mismatch {
+    /// E.g. `entry "a?b.txt"`, `temp_name "x.csv" (short)` or `classify #3`.
+    pub case: String,
+    /// The line of the case's `[[...]]` header.
+    pub line: usize,
+    /// The differing fields as written down, e.g. `violations = ["forbidden-character"]`.
+    pub expected: String,
+    /// The same fields as the plugin answered them.
+    pub got: String,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Mismatch {
+            case,
+            line,
+            expected,
+            got,
+        } = self;
+        write!(f, "{case} (line {line}): expected {expected}, got {got}")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GoldenError {
+    /// The cases file is wrong; the message names the file, line, column and key.
+    #[error("{}:{line}:{column}: {}{message}", .file.display(), key_prefix(.key))]
+    Invalid {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        key: String,
+        message: String,
+    },
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+}
+
+fn key_prefix(key: &str) -> String {
+    if key.is_empty() {
+        String::new()
+    } else {
+        format!("{key}: ")
+    }
+}
+
+/// Run the golden cases in `text` (read from `file`, for messages) against `plugin`.
+pub fn run_cases(
+    plugin: &Arc<LoadedPlugin>,
+    text: &str,
+    file: &Path,
+) -> Result<GoldenReport, GoldenError> {
+    let source = Source { file, text };
+    let document = DeTable::parse(text).map_err(|error| {
+        let span = error.span().unwrap_or_default();
+        source.error(&span, "", error.message().replace('\n', " "))
+    })?;
+    let cases = Cases::read(&source, document.get_ref(), plugin)?;
+    let mut policy = configure(&source, plugin, &cases.settings)?;
+    let mut report = GoldenReport::default();
+    let entries: Vec<Entry> = cases
+        .entries
+        .iter()
+        .map(|case| case.entry.clone())
+        .collect();
+    let verdicts = policy.check_batch(&entries)?;
+    for (case, verdict) in cases.entries.iter().zip(&verdicts) {
+        report.record(case.label(), case.line, case.compare(verdict));
+    }
+    for case in &cases.temp_names {
+        let temp = policy.temp_name(&case.path.value, case.form)?;
+        report.record(case.label(), case.line, case.compare(&temp));
+    }
+    for (number, case) in cases.classify.iter().enumerate() {
+        let classification = policy.classify(&case.error)?;
+        let label = format!("classify #{}", number + 1);
+        report.record(label, case.line, case.compare(&classification));
+    }
+    report.mismatches.sort_by_key(|mismatch| mismatch.line);
+    Ok(report)
+}
+
+fn configure(
+    source: &Source<'_>,
+    plugin: &Arc<LoadedPlugin>,
+    settings: &[(Setting, Range<usize>)],
+) -> Result<Policy, GoldenError> {
+    let given = settings
+        .iter()
+        .map(|(setting, _)| setting.clone())
+        .collect();
+    plugin.configure(given).map_err(|error| match &error {
+        PluginError::BadSetting { key, .. } | PluginError::UnknownSetting { key, .. } => {
+            let span = settings
+                .iter()
+                .find(|(setting, _)| &setting.name == key)
+                .map_or(0..0, |(_, span)| span.clone());
+            source.error(&span, &format!("settings.{key}"), error.to_string())
+        }
+        _ => GoldenError::Plugin(error),
+    })
+}
+
+/// One compared field, each side written `key = value`.
+struct Field {
+    expected: String,
+    got: String,
+    matches: bool,
+}
+
+impl Field {
+    fn equal(key: &str, expected: toml::Value, got: toml::Value) -> Self {
+        Field {
+            matches: expected == got,
+            expected: format!("{key} = {expected}"),
+            got: format!("{key} = {got}"),
+        }
+    }
+}
+
+fn string(text: &str) -> toml::Value {
+    toml::Value::String(text.to_string())
+}
+
+fn strings<'a>(texts: impl IntoIterator<Item = &'a str>) -> toml::Value {
+    toml::Value::Array(texts.into_iter().map(string).collect())
+}
+
+// ---- the cases ----
+
+struct Cases {
+    settings: Vec<(Setting, Range<usize>)>,
+    entries: Vec<EntryCase>,
+    temp_names: Vec<TempNameCase>,
+    classify: Vec<ClassifyCase>,
+}
+
+const TOP_LEVEL: &[&str] = &["settings", "entry", "temp_name", "classify"];
+
+impl Cases {
+    fn read(
+        source: &Source<'_>,
+        document: &DeTable<'_>,
+        plugin: &LoadedPlugin,
+    ) -> Result<Self, GoldenError> {
+        let root = Table {
+            source,
+            key: String::new(),
+            span: 0..0,
+            entries: document,
+        };
+        root.allow_only(TOP_LEVEL)?;
+        let cases = Cases {
+            settings: root
+                .optional("settings", |field| read_settings(field, plugin))?
+                .unwrap_or_default(),
+            entries: root.array_of_tables("entry", EntryCase::read)?,
+            temp_names: root.array_of_tables("temp_name", TempNameCase::read)?,
+            classify: root.array_of_tables("classify", ClassifyCase::read)?,
+        };
+        if cases.entries.is_empty() && cases.temp_names.is_empty() && cases.classify.is_empty() {
+            return Err(root.error("no cases: add [[entry]], [[temp_name]] or [[classify]] tables"));
+        }
+        Ok(cases)
+    }
+}
+
+/// The `[settings]` table, each setting checked against the plugin's own list.
+fn read_settings(
+    field: &FieldRef<'_>,
+    plugin: &LoadedPlugin,
+) -> Result<Vec<(Setting, Range<usize>)>, GoldenError> {
+    let table = field.table()?;
+    table
+        .fields()
+        .map(|(name, value)| {
+            let input = SettingInput::Typed(setting_value(&value)?);
+            let mut parsed = parse_settings(plugin, [(name.to_string(), input)])
+                .map_err(|error| value.error(error.to_string()))?;
+            Ok((parsed.remove(0), value.span.clone()))
+        })
+        .collect()
+}
+
+fn setting_value(field: &FieldRef<'_>) -> Result<SettingValue, GoldenError> {
+    Ok(match field.value {
+        DeValue::String(text) => SettingValue::Text(text.to_string()),
+        DeValue::Integer(_) => SettingValue::Integer(field.integer(i64::MIN..=i64::MAX)?),
+        DeValue::Boolean(flag) => SettingValue::Boolean(*flag),
+        DeValue::Array(_) => SettingValue::TextList(field.strings()?),
+        _ => return Err(field.expected("a string, integer, boolean or array of strings")),
+    })
+}
+
+struct EntryCase {
+    line: usize,
+    written_path: String,
+    entry: Entry,
+    violations: Vec<String>,
+    suggestion: Option<String>,
+}
+
+impl EntryCase {
+    const KEYS: &[&str] = &["path", "kind", "size", "violations", "suggestion"];
+
+    fn read(table: &Table<'_>) -> Result<Self, GoldenError> {
+        table.allow_only(Self::KEYS)?;
+        let kind = table.choice("kind", KINDS)?.unwrap_or(EntryKind::File);
+        let size = table.optional("size", |field| field.integer(0..=u64::MAX))?;
+        let path = table.path()?;
+        Ok(EntryCase {
+            line: table.line(),
+            written_path: path.written,
+            entry: Entry {
+                path: path.value,
+                kind,
+                size,
+            },
+            violations: table.require("violations")?.strings()?,
+            suggestion: table
+                .optional("suggestion", FieldRef::text)?
+                .map(|text| text.value),
+        })
+    }
+
+    fn label(&self) -> String {
+        format!("entry {}", self.written_path)
+    }
+
+    fn compare(&self, verdict: &Verdict) -> Vec<Field> {
+        let rules = verdict.violations.iter().map(rule_name);
+        let mut fields = vec![Field::equal(
+            "violations",
+            strings(self.violations.iter().map(String::as_str)),
+            strings(rules),
+        )];
+        if let Some(expected) = &self.suggestion {
+            let got = verdict.suggested_path.as_deref().unwrap_or_default();
+            fields.push(Field::equal("suggestion", string(expected), string(got)));
+        }
+        fields
+    }
+}
+
+struct TempNameCase {
+    line: usize,
+    path: Text,
+    form: TempForm,
+    temp: String,
+}
+
+impl TempNameCase {
+    const KEYS: &[&str] = &["path", "form", "temp"];
+
+    fn read(table: &Table<'_>) -> Result<Self, GoldenError> {
+        table.allow_only(Self::KEYS)?;
+        Ok(TempNameCase {
+            line: table.line(),
+            path: table.path()?,
+            form: table.choice("form", FORMS)?.unwrap_or(TempForm::Standard),
+            temp: table.require("temp")?.text()?.value,
+        })
+    }
+
+    fn label(&self) -> String {
+        let form = name_of(FORMS, self.form);
+        format!("temp_name {} ({form})", self.path.written)
+    }
+
+    fn compare(&self, temp: &str) -> Vec<Field> {
+        vec![Field::equal("temp", string(&self.temp), string(temp))]
+    }
+}
+
+struct ClassifyCase {
+    line: usize,
+    error: RawError,
+    category: &'static str,
+    retry: &'static str,
+    advice_contains: Option<String>,
+}
+
+impl ClassifyCase {
+    const KEYS: &[&str] = &[
+        "operation",
+        "protocol",
+        "errno",
+        "sftp_status",
+        "http_status",
+        "message",
+        "path",
+        "local_address",
+        "category",
+        "retry",
+        "advice_contains",
+    ];
+
+    fn read(table: &Table<'_>) -> Result<Self, GoldenError> {
+        table.allow_only(Self::KEYS)?;
+        let categories = CATEGORIES.map(|category| (category_name(category), category));
+        let retries = RETRIES.map(|retry| (retry_name(retry), retry));
+        let required = |key: &str| table.error(format!("missing key {key:?}"));
+        Ok(ClassifyCase {
+            line: table.line(),
+            error: RawError {
+                operation: table
+                    .choice("operation", OPERATIONS)?
+                    .ok_or_else(|| required("operation"))?,
+                protocol: table
+                    .choice("protocol", PROTOCOLS)?
+                    .ok_or_else(|| required("protocol"))?,
+                code: error_code(table)?,
+                message: table
+                    .optional("message", FieldRef::string)?
+                    .unwrap_or_default(),
+                path: table.optional("path", FieldRef::string)?,
+                local_address: table.optional("local_address", FieldRef::string)?,
+            },
+            category: table
+                .choice("category", &categories)?
+                .map(category_name)
+                .ok_or_else(|| required("category"))?,
+            retry: table
+                .choice("retry", &retries)?
+                .map(retry_name)
+                .ok_or_else(|| required("retry"))?,
+            advice_contains: table.optional("advice_contains", FieldRef::string)?,
+        })
+    }
+
+    fn compare(&self, got: &Classification) -> Vec<Field> {
+        let mut fields = vec![
+            Field::equal(
+                "category",
+                string(self.category),
+                string(category_name(got.category)),
+            ),
+            Field::equal("retry", string(self.retry), string(retry_name(got.retry))),
+        ];
+        if let Some(wanted) = &self.advice_contains {
+            fields.push(Field {
+                matches: got.advice.contains(wanted.as_str()),
+                expected: format!("advice_contains = {}", string(wanted)),
+                got: format!("advice = {}", string(&got.advice)),
+            });
+        }
+        fields
+    }
+}
+
+/// At most one of `errno`, `sftp_status` and `http_status`.
+fn error_code(table: &Table<'_>) -> Result<Option<ErrorCode>, GoldenError> {
+    let codes = [
+        table.optional("errno", |f| f.integer(0..=i32::MAX).map(ErrorCode::Errno))?,
+        table.optional("sftp_status", |f| {
+            f.integer(0..=u32::MAX).map(ErrorCode::SftpStatus)
+        })?,
+        table.optional("http_status", |f| {
+            f.integer(100..=599).map(ErrorCode::HttpStatus)
+        })?,
+    ];
+    let mut given = codes.into_iter().flatten();
+    let code = given.next();
+    if given.next().is_some() {
+        return Err(table.error("give at most one of errno, sftp_status and http_status"));
+    }
+    Ok(code)
+}
+
+const KINDS: &[(&str, EntryKind)] = &[
+    ("file", EntryKind::File),
+    ("directory", EntryKind::Directory),
+];
+
+const FORMS: &[(&str, TempForm)] = &[("standard", TempForm::Standard), ("short", TempForm::Short)];
+
+const OPERATIONS: &[(&str, Operation)] = &[
+    ("connect", Operation::Connect),
+    ("authenticate", Operation::Authenticate),
+    ("list", Operation::List),
+    ("stat", Operation::Stat),
+    ("read", Operation::Read),
+    ("write", Operation::Write),
+    ("rename", Operation::Rename),
+    ("mkdir", Operation::Mkdir),
+    ("delete", Operation::Delete),
+    ("set-mtime", Operation::SetMtime),
+];
+
+const PROTOCOLS: &[(&str, Protocol)] = &[
+    ("local", Protocol::Local),
+    ("sftp", Protocol::Sftp),
+    ("webdav", Protocol::Webdav),
+    ("s3", Protocol::S3),
+    ("azure-blob", Protocol::AzureBlob),
+    ("ftp", Protocol::Ftp),
+];
+
+const CATEGORIES: [Category; 12] = [
+    Category::Auth,
+    Category::IpAllowlist,
+    Category::Connectivity,
+    Category::Timeout,
+    Category::InvalidName,
+    Category::InvalidSize,
+    Category::NotFound,
+    Category::Permission,
+    Category::Quota,
+    Category::RemoteUnavailable,
+    Category::PluginFailure,
+    Category::Unknown,
+];
+
+const RETRIES: [Retry; 3] = [Retry::Now, Retry::NextRun, Retry::Never];
+
+fn name_of<T: PartialEq>(choices: &[(&'static str, T)], value: T) -> &'static str {
+    choices
+        .iter()
+        .find(|(_, choice)| *choice == value)
+        .map_or("", |(name, _)| name)
+}
+
+// ---- reading spanned TOML ----
+
+struct Source<'a> {
+    file: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn error(&self, span: &Range<usize>, key: &str, message: impl Into<String>) -> GoldenError {
+        let (line, column) = self.line_and_column(span.start);
+        GoldenError::Invalid {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn line_and_column(&self, offset: usize) -> (usize, usize) {
+        let before = self.text.get(..offset).unwrap_or(self.text);
+        let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+        (
+            before.matches('\n').count() + 1,
+            before[line_start..].chars().count() + 1,
+        )
+    }
+}
+
+/// A table with its key (e.g. "entry") and span (its header).
+struct Table<'a> {
+    source: &'a Source<'a>,
+    key: String,
+    span: Range<usize>,
+    entries: &'a DeTable<'a>,
+}
+
+impl<'a> Table<'a> {
+    fn error(&self, message: impl Into<String>) -> GoldenError {
+        self.source.error(&self.span, &self.key, message)
+    }
+
+    fn line(&self) -> usize {
+        self.source.line_and_column(self.span.start).0
+    }
+
+    fn allow_only(&self, allowed: &[&str]) -> Result<(), GoldenError> {
+        let Some(unknown) = self
+            .entries
+            .keys()
+            .find(|key| !allowed.contains(&key.get_ref().as_ref()))
+        else {
+            return Ok(());
+        };
+        let name = unknown.get_ref().as_ref();
+        let message = format!(
+            "unknown key {name:?}{}; valid keys: {}",
+            did_you_mean(name, allowed.iter().copied()),
+            allowed.join(", ")
+        );
+        Err(self.source.error(&unknown.span(), &self.key, message))
+    }
+
+    fn fields(&self) -> impl Iterator<Item = (&'a str, FieldRef<'a>)> + '_ {
+        self.entries
+            .iter()
+            .map(|(key, value)| (key.get_ref().as_ref(), self.field(key.get_ref(), value)))
+    }
+
+    fn field(&self, key: &str, value: &'a toml::Spanned<DeValue<'a>>) -> FieldRef<'a> {
+        FieldRef {
+            source: self.source,
+            key: if self.key.is_empty() {
+                key.to_string()
+            } else {
+                format!("{}.{key}", self.key)
+            },
+            span: value.span(),
+            value: value.get_ref(),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<FieldRef<'a>> {
+        let (key, value) = self.entries.get_key_value(key)?;
+        Some(self.field(key.get_ref(), value))
+    }
+
+    fn require(&self, key: &str) -> Result<FieldRef<'a>, GoldenError> {
+        self.get(key)
+            .ok_or_else(|| self.error(format!("missing key {key:?}")))
+    }
+
+    fn optional<T>(
+        &self,
+        key: &str,
+        read: impl FnOnce(&FieldRef<'a>) -> Result<T, GoldenError>,
+    ) -> Result<Option<T>, GoldenError> {
+        self.get(key).map(|field| read(&field)).transpose()
+    }
+
+    /// The case's `path`: not empty, as the contract passes paths.
+    fn path(&self) -> Result<Text, GoldenError> {
+        let field = self.require("path")?;
+        let path = field.text()?;
+        if path.value.is_empty() {
+            return Err(field.error("must not be empty"));
+        }
+        Ok(path)
+    }
+
+    /// The value of `key`, one of `choices` by name.
+    fn choice<T: Copy>(&self, key: &str, choices: &[(&str, T)]) -> Result<Option<T>, GoldenError> {
+        self.optional(key, |field| {
+            let given = field.string()?;
+            choices
+                .iter()
+                .find(|(name, _)| *name == given)
+                .map(|(_, value)| *value)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+                    field.error(format!(
+                        "unknown value {given:?}{}; expected one of: {}",
+                        did_you_mean(&given, names.iter().copied()),
+                        names.join(", ")
+                    ))
+                })
+        })
+    }
+
+    /// Every table of the `[[key]]` array, read by `read`.
+    fn array_of_tables<T>(
+        &self,
+        key: &str,
+        read: fn(&Table<'_>) -> Result<T, GoldenError>,
+    ) -> Result<Vec<T>, GoldenError> {
+        let Some(field) = self.get(key) else {
+            return Ok(Vec::new());
+        };
+        let DeValue::Array(items) = field.value else {
+            return Err(field.error(format!("expected [[{key}]] tables, one per case")));
+        };
+        items
+            .iter()
+            .map(|item| read(&self.field(key, item).table()?))
+            .collect()
+    }
+}
+
+/// A text from the cases file, and how it was written there (for labels).
+struct Text {
+    value: String,
+    written: String,
+}
+
+/// One value with its dotted key and span.
+struct FieldRef<'a> {
+    source: &'a Source<'a>,
+    key: String,
+    span: Range<usize>,
+    value: &'a DeValue<'a>,
+}
+
+impl<'a> FieldRef<'a> {
+    fn error(&self, message: impl Into<String>) -> GoldenError {
+        self.source.error(&self.span, &self.key, message)
+    }
+
+    fn expected(&self, what: &str) -> GoldenError {
+        self.error(format!("expected {what}, got {}", describe(self.value)))
+    }
+
+    fn table(&self) -> Result<Table<'a>, GoldenError> {
+        match self.value {
+            DeValue::Table(entries) => Ok(Table {
+                source: self.source,
+                key: self.key.clone(),
+                span: self.span.clone(),
+                entries,
+            }),
+            _ => Err(self.expected("a table")),
+        }
+    }
+
+    fn string(&self) -> Result<String, GoldenError> {
+        match self.value {
+            DeValue::String(text) => Ok(text.to_string()),
+            _ => Err(self.expected("a string")),
+        }
+    }
+
+    /// A string, or a long one written `{ repeat = "abc/", times = 400, then = "x.csv" }`.
+    fn text(&self) -> Result<Text, GoldenError> {
+        if let DeValue::String(_) = self.value {
+            let value = self.string()?;
+            let written = string(&value).to_string();
+            return Ok(Text { value, written });
+        }
+        let DeValue::Table(_) = self.value else {
+            return Err(self.expected("a string, or a table { repeat, times, then }"));
+        };
+        let table = self.table()?;
+        table.allow_only(&["repeat", "times", "then"])?;
+        let unit = table.require("repeat")?.string()?;
+        let times: usize = table.require("times")?.integer(1..=100_000)?;
+        let then = table
+            .optional("then", FieldRef::string)?
+            .unwrap_or_default();
+        let mut written = format!("{} × {times}", string(&unit));
+        if !then.is_empty() {
+            written.push_str(&format!(" + {}", string(&then)));
+        }
+        Ok(Text {
+            value: unit.repeat(times) + &then,
+            written,
+        })
+    }
+
+    fn strings(&self) -> Result<Vec<String>, GoldenError> {
+        let DeValue::Array(items) = self.value else {
+            return Err(self.expected("an array of strings"));
+        };
+        items
+            .iter()
+            .map(|item| match item.get_ref() {
+                DeValue::String(text) => Ok(text.to_string()),
+                other => Err(self.source.error(
+                    &item.span(),
+                    &self.key,
+                    format!("expected a string, got {}", describe(other)),
+                )),
+            })
+            .collect()
+    }
+
+    fn integer<T: TryFrom<i64> + PartialOrd + fmt::Display>(
+        &self,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<T, GoldenError> {
+        let number = match self.value {
+            DeValue::Integer(integer) => {
+                i64::from_str_radix(integer.as_str(), integer.radix()).ok()
+            }
+            _ => None,
+        };
+        number
+            .and_then(|number| T::try_from(number).ok())
+            .filter(|number| range.contains(number))
+            .ok_or_else(|| {
+                self.expected(&format!(
+                    "an integer from {} to {}",
+                    range.start(),
+                    range.end()
+                ))
+            })
+    }
+}
+
+/// A value as it would read in the file, or its kind when it is long.
+fn describe(value: &DeValue<'_>) -> String {
+    match value {
+        DeValue::String(text) => string(text).to_string(),
+        DeValue::Integer(integer) => integer.to_string(),
+        DeValue::Float(float) => float.to_string(),
+        DeValue::Boolean(flag) => flag.to_string(),
+        DeValue::Datetime(datetime) => datetime.to_string(),
+        DeValue::Array(_) => "an array".to_string(),
+        DeValue::Table(_) => "a table".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use super::*;
+    use crate::plugin::{ComponentCache, Limits, PluginSource, Runtime, bundled_names};
+
+    fn workspace() -> &'static Path {
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+    }
+
+    fn plugin(name: &str) -> Arc<LoadedPlugin> {
+        static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+        let runtime = RUNTIME.get_or_init(|| {
+            let cache = ComponentCache::at(&workspace().join("target/test-component-cache"));
+            Runtime::new(cache, Limits::default()).unwrap()
+        });
+        let source = PluginSource::resolve(name, workspace()).unwrap();
+        runtime.load(&source).unwrap()
+    }
+
+    fn run_generic(text: &str) -> Result<GoldenReport, GoldenError> {
+        run_cases(&plugin("generic"), text, Path::new("cases.toml"))
+    }
+
+    #[test]
+    fn every_bundled_plugin_passes_its_own_cases() {
+        for name in bundled_names() {
+            let file = workspace().join("plugins").join(name).join("cases.toml");
+            let text = std::fs::read_to_string(&file)
+                .unwrap_or_else(|e| panic!("{name} has no cases.toml: {e}"));
+            let report = run_cases(&plugin(name), &text, &file).unwrap_or_else(|e| panic!("{e}"));
+            let mismatches: Vec<String> = report.mismatches.iter().map(|m| m.to_string()).collect();
+            assert!(mismatches.is_empty(), "{name}:\n{}", mismatches.join("\n"));
+            assert!(
+                report.passed >= 17,
+                "{name} has only {} cases",
+                report.passed
+            );
+        }
+    }
+
+    const WRONG: &str = r#"
+[[entry]]
+path = "a?b"
+violations = ["forbidden-character"]
+
+[[entry]]
+path = "ok.txt"
+violations = []
+suggestion = "x"
+
+[[entry]]
+path = { repeat = "ab", times = 3, then = "/c" }
+kind = "directory"
+violations = []
+
+[[temp_name]]
+path = "d/f"
+temp = "d/f.tmp"
+
+[[classify]]
+operation = "write"
+protocol = "sftp"
+sftp_status = 3
+category = "quota"
+retry = "never"
+advice_contains = "nope"
+"#;
+
+    #[test]
+    fn each_wrong_case_is_reported_at_its_header_with_the_differing_fields_as_toml() {
+        let report = run_generic(WRONG).unwrap();
+        assert_eq!(report.passed, 1);
+        let shown: Vec<String> = report.mismatches.iter().map(|m| m.to_string()).collect();
+        assert_eq!(
+            shown[..3],
+            [
+                r#"entry "a?b" (line 2): expected violations = ["forbidden-character"], got violations = []"#,
+                r#"entry "ok.txt" (line 6): expected suggestion = "x", got suggestion = """#,
+                r#"temp_name "d/f" (standard) (line 16): expected temp = "d/f.tmp", got temp = "d/f.partial""#,
+            ]
+        );
+        let classify = &report.mismatches[3];
+        assert_eq!((classify.case.as_str(), classify.line), ("classify #1", 20));
+        assert_eq!(
+            classify.expected,
+            r#"category = "quota" and advice_contains = "nope""#
+        );
+        assert!(
+            classify
+                .got
+                .starts_with(r#"category = "permission" and advice = "The account"#),
+            "{}",
+            classify.got
+        );
+    }
+
+    #[test]
+    fn a_repeated_text_is_labelled_as_written() {
+        let text = "[[entry]]\npath = { repeat = \"ab\", times = 2, then = \"?\" }\nviolations = [\"x\"]\n";
+        let report = run_generic(text).unwrap();
+        assert_eq!(report.mismatches[0].case, r#"entry "ab" × 2 + "?""#);
+    }
+
+    #[test]
+    fn a_bad_cases_file_is_named_with_line_column_and_key() {
+        let entry = "[[entry]]\npath = \"a\"\nviolations = []\n";
+        let classify = "[[classify]]\noperation = \"write\"\nprotocol = \"sftp\"\ncategory = \"quota\"\nretry = \"never\"\n";
+        let cases = [
+            (
+                format!("{entry}sugestion = \"b\"\n"),
+                r#"cases.toml:4:1: entry: unknown key "sugestion" (did you mean "suggestion"?); valid keys: path, kind, size, violations, suggestion"#,
+            ),
+            (
+                entry.replace("[[entry]]", "[[entry]]\nkind = \"folder\""),
+                r#"cases.toml:2:8: entry.kind: unknown value "folder"; expected one of: file, directory"#,
+            ),
+            (
+                "[[entry]]\npath = \"a\"\n".into(),
+                r#"cases.toml:1:1: entry: missing key "violations""#,
+            ),
+            (
+                entry.replace("\"a\"", "\"\""),
+                "cases.toml:2:8: entry.path: must not be empty",
+            ),
+            (
+                entry.replace("[]", "[1]"),
+                "cases.toml:3:15: entry.violations: expected a string, got 1",
+            ),
+            (
+                entry.replace("[[entry]]", "[entry]"),
+                "cases.toml:1:1: entry: expected [[entry]] tables, one per case",
+            ),
+            (
+                entry.replace("entry", "entries"),
+                r#"cases.toml:1:3: unknown key "entries" (did you mean "entry"?); valid keys: settings, entry, temp_name, classify"#,
+            ),
+            (
+                format!("{classify}errno = 13\nhttp_status = 403\n"),
+                "cases.toml:1:1: classify: give at most one of errno, sftp_status and http_status",
+            ),
+            (
+                classify.replace("quota", "permissions"),
+                r#"cases.toml:4:12: classify.category: unknown value "permissions" (did you mean "permission"?); expected one of: auth, ip-allowlist, connectivity, timeout, invalid-name, invalid-size, not-found, permission, quota, remote-unavailable, plugin-failure, unknown"#,
+            ),
+            (
+                classify.replace("write", "upload"),
+                r#"cases.toml:2:13: classify.operation: unknown value "upload"; expected one of: connect, authenticate, list, stat, read, write, rename, mkdir, delete, set-mtime"#,
+            ),
+            (
+                "[settings]\nmax_size = \"2GB\"\n".into(),
+                "cases.toml:1:1: no cases: add [[entry]], [[temp_name]] or [[classify]] tables",
+            ),
+            (
+                format!("[settings]\nmax_name_lenght = 5\n{entry}"),
+                r#"cases.toml:2:19: settings.max_name_lenght: plugin generic has no setting "max_name_lenght" (did you mean "max_name_length"?)"#,
+            ),
+            (
+                format!("[settings]\nlength_counts = \"path\"\n{entry}"),
+                r#"cases.toml:2:17: settings.length_counts: plugin generic, setting length_counts: expected "name" or "full-path""#,
+            ),
+            (
+                "[[entry]]\npath = \n".into(),
+                "cases.toml:2:8: string values must be quoted, expected literal string",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = run_generic(&text).unwrap_err().to_string();
+            assert!(error.starts_with(expected), "{text}\n{error}\n{expected}");
+        }
+    }
+}
