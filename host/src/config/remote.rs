@@ -13,7 +13,13 @@ use super::{
 /// The full-path limit of the local side, in characters (the seed's 550).
 const DEFAULT_LOCAL_PATH_LIMIT: usize = 550;
 const REMOTE_TYPES: [&str; 2] = ["local", "sftp"];
-const LOCAL_KEYS: &[&str] = &["type", "path", "policy", "policy_settings", "max_path_length"];
+const LOCAL_KEYS: &[&str] = &[
+    "type",
+    "path",
+    "policy",
+    "policy_settings",
+    "max_path_length",
+];
 const SFTP_KEYS: &[&str] = &[
     "type",
     "host",
@@ -60,7 +66,10 @@ fn parse_transport(table: &Table<'_>, base: &Path) -> Result<Transport, ConfigEr
             let max_path_length = table
                 .optional("max_path_length", |field| field.integer_in(1..=1_000_000))?
                 .unwrap_or(DEFAULT_LOCAL_PATH_LIMIT);
-            Ok(Transport::Local(LocalConfig { path, max_path_length }))
+            Ok(Transport::Local(LocalConfig {
+                path,
+                max_path_length,
+            }))
         }
         "sftp" => {
             table.allow_only(SFTP_KEYS)?;

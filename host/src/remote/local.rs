@@ -51,7 +51,10 @@ impl LocalRemote {
         match listed {
             Listed::Entry(entry) => match self.check_length(Operation::List, &entry.path) {
                 Ok(()) => Listed::Entry(entry),
-                Err(error) => Listed::Unlisted { path: entry.path, error },
+                Err(error) => Listed::Unlisted {
+                    path: entry.path,
+                    error,
+                },
             },
             unlisted => unlisted,
         }
@@ -67,7 +70,8 @@ impl LocalRemote {
             "the full local path is {length} characters, over the local limit of {} (max_path_length)",
             self.max_path_length
         );
-        Err(RemoteError::new(operation, Some(path), message).with_code(ErrorCode::Errno(NAME_TOO_LONG)))
+        Err(RemoteError::new(operation, Some(path), message)
+            .with_code(ErrorCode::Errno(NAME_TOO_LONG)))
     }
 
     /// Run blocking filesystem work off the async threads.
@@ -346,12 +350,21 @@ mod tests {
         remote
             .list(&mut |listed| match listed {
                 Listed::Entry(entry) => seen.push(format!("ok {}", entry.path)),
-                Listed::Unlisted { path, error } => seen.push(format!("refused {path}: {:?}", error.code)),
+                Listed::Unlisted { path, error } => {
+                    seen.push(format!("refused {path}: {:?}", error.code))
+                }
             })
             .await
             .unwrap();
         seen.sort();
-        assert_eq!(seen, vec!["ok a", "ok a/short", "refused a/a-rather-long-name: Some(ErrorCode::Errno(36))"]);
+        assert_eq!(
+            seen,
+            vec![
+                "ok a",
+                "ok a/short",
+                "refused a/a-rather-long-name: Some(ErrorCode::Errno(36))"
+            ]
+        );
         let error = remote.write("a/another-long-one", 0).await.err().unwrap();
         assert!(error.message.contains("over the local limit"), "{error}");
     }

@@ -28,7 +28,11 @@ pub async fn connect(config: &RemoteConfig, role: Role) -> Result<Arc<dyn Remote
     Ok(match &config.transport {
         Transport::Local(local) => {
             let create = role == Role::Destination;
-            Arc::new(local::LocalRemote::open(&local.path, create, local.max_path_length)?)
+            Arc::new(local::LocalRemote::open(
+                &local.path,
+                create,
+                local.max_path_length,
+            )?)
         }
         Transport::Sftp(sftp) => Arc::new(sftp::SftpRemote::connect(sftp).await?),
     })
