@@ -96,15 +96,21 @@ fn quickstart_sends_what_it_can_and_explains_the_rest_twice_over() {
 #[test]
 fn full_path_160_counts_folders_name_and_temp_suffix() {
     let dir = examples_copy();
-    let (code, report) = ferry_json(
-        dir.path(),
-        &[
-            "check",
-            "full-path-160",
-            "--config",
-            "examples/seed/full-path-160.toml",
-        ],
-    );
+    // 157 characters fit 160, but not with ".filepart" (157 + 9 = 166): it is sent under
+    // the short temporary name instead of being refused.
+    let fits_without_suffix = format!("reports/{}.csv", "f".repeat(145));
+    let file = dir
+        .path()
+        .join("examples/quickstart/outbox")
+        .join(&fits_without_suffix);
+    std::fs::write(file, b"f").unwrap();
+    let args = [
+        "check",
+        "full-path-160",
+        "--config",
+        "examples/seed/full-path-160.toml",
+    ];
+    let (code, report) = ferry_json(dir.path(), &args);
     assert_eq!(code, 1);
     let rejected = rules(&report);
     assert_eq!(rejected.len(), 1, "{rejected:?}");
@@ -112,10 +118,7 @@ fn full_path_160_counts_folders_name_and_temp_suffix() {
         rejected[0].0.starts_with("reports/2026-11/Q4 summary") && rejected[0].1 == "name-too-long"
     );
     let detail = report["rejected"][0]["detail"].as_str().unwrap();
-    assert!(
-        detail.contains("temporary upload suffix") && detail.contains("limit is 160"),
-        "{detail}"
-    );
+    assert_eq!(detail, "the full path is 207 characters; the limit is 160");
 }
 
 #[test]

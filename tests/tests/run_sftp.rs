@@ -274,3 +274,19 @@ fn whoami() -> String {
         .unwrap();
     String::from_utf8(output.stdout).unwrap().trim().to_string()
 }
+
+#[test]
+fn a_name_that_fits_only_without_the_temp_suffix_is_uploaded_under_a_short_temp_name() {
+    // 250 bytes fit Linux's NAME_MAX of 255, but "<name>.partial" (258) would not: the
+    // server itself would refuse the standard temporary file.
+    let setup = Setup::new("never");
+    let name = format!("{}.csv", "n".repeat(246));
+    setup.write(&name, b"fits");
+    let (code, report) = setup.run("push");
+    assert_eq!(
+        (code, report["transferred"].as_u64()),
+        (0, Some(1)),
+        "{report:#}"
+    );
+    assert_eq!(std::fs::read(setup.sshd.root.join(&name)).unwrap(), b"fits");
+}

@@ -284,10 +284,19 @@ struct EntryCase {
     entry: Entry,
     violations: Vec<String>,
     suggestion: Option<String>,
+    /// The temporary-name form the verdict must ask for, when the case says.
+    temp_form: Option<TempForm>,
 }
 
 impl EntryCase {
-    const KEYS: &[&str] = &["path", "kind", "size", "violations", "suggestion"];
+    const KEYS: &[&str] = &[
+        "path",
+        "kind",
+        "size",
+        "violations",
+        "suggestion",
+        "temp_form",
+    ];
 
     fn read(table: &Table<'_>) -> Result<Self, GoldenError> {
         table.allow_only(Self::KEYS)?;
@@ -306,6 +315,7 @@ impl EntryCase {
             suggestion: table
                 .optional("suggestion", FieldRef::text)?
                 .map(|text| text.value),
+            temp_form: table.choice("temp_form", FORMS)?,
         })
     }
 
@@ -323,6 +333,13 @@ impl EntryCase {
         if let Some(expected) = &self.suggestion {
             let got = verdict.suggested_path.as_deref().unwrap_or_default();
             fields.push(Field::equal("suggestion", string(expected), string(got)));
+        }
+        if let Some(expected) = self.temp_form {
+            fields.push(Field::equal(
+                "temp_form",
+                form_name(expected),
+                form_name(verdict.temp_form),
+            ));
         }
         fields
     }
@@ -459,6 +476,14 @@ const KINDS: &[(&str, EntryKind)] = &[
 ];
 
 const FORMS: &[(&str, TempForm)] = &[("standard", TempForm::Standard), ("short", TempForm::Short)];
+
+fn form_name(form: TempForm) -> toml::Value {
+    let (name, _) = FORMS
+        .iter()
+        .find(|(_, f)| *f == form)
+        .expect("every form is listed");
+    string(name)
+}
 
 const OPERATIONS: &[(&str, Operation)] = &[
     ("connect", Operation::Connect),
@@ -888,7 +913,7 @@ advice_contains = "nope"
         let cases = [
             (
                 format!("{entry}sugestion = \"b\"\n"),
-                r#"cases.toml:4:1: entry: unknown key "sugestion" (did you mean "suggestion"?); valid keys: path, kind, size, violations, suggestion"#,
+                r#"cases.toml:4:1: entry: unknown key "sugestion" (did you mean "suggestion"?); valid keys: path, kind, size, violations, suggestion, temp_form"#,
             ),
             (
                 entry.replace("[[entry]]", "[[entry]]\nkind = \"folder\""),

@@ -16,7 +16,7 @@ use std::time::{Instant, SystemTime};
 
 use crate::config::{Config, ConfigError, PolicyValue, RemoteConfig, SyncConfig};
 use crate::plugin::{
-    PluginError, PluginSource, Protocol, Runtime, SettingInput, SettingValue, Verdict,
+    PluginError, PluginSource, Protocol, Runtime, SettingInput, SettingValue, TempForm, Verdict,
     parse_settings,
 };
 use crate::remote::{self, RemoteEntry, RemoteError, Role};
@@ -282,7 +282,7 @@ impl Run<'_> {
         source: &Scan,
         destination: &Scan,
     ) -> Result<(Plan, Vec<String>), PluginError> {
-        let verdicts = violations(self.policy, self.filter, &source.entries).await?;
+        let verdicts = notable_verdicts(self.policy, self.filter, &source.entries).await?;
         let mut plan = plan::plan(&Inputs {
             source: &source.entries,
             source_complete: source.complete(),
@@ -296,15 +296,18 @@ impl Run<'_> {
             stable_for: self.sync.stable_for,
             now: SystemTime::now(),
         });
-        let temps = self
-            .policy
-            .temp_names(
-                plan.transfers
-                    .iter()
-                    .map(|t| t.destination.clone())
-                    .collect(),
-            )
-            .await?;
+        // The plugin says which files only fit with a short temporary name.
+        let form = |path: &str| {
+            verdicts
+                .get(path)
+                .map_or(TempForm::Standard, |v| v.temp_form)
+        };
+        let wanted = plan
+            .transfers
+            .iter()
+            .map(|t| (t.destination.clone(), form(&t.path)))
+            .collect();
+        let temps = self.policy.temp_names(wanted).await?;
         // An interrupted upload's temporary file is what the next attempt resumes.
         let in_progress: HashSet<&String> = temps.iter().collect();
         plan.deletions.retain(|d| !in_progress.contains(&d.path));
@@ -386,8 +389,8 @@ fn known_renames(
 }
 
 /// The destination policy's verdict on every entry the sync covers, by path, for the
-/// entries that break a rule.
-async fn violations(
+/// entries that break a rule or need the short temporary name.
+async fn notable_verdicts(
     policy: &PolicyHandle,
     filter: &Filter,
     entries: &[RemoteEntry],
@@ -402,7 +405,9 @@ async fn violations(
     Ok(covered
         .iter()
         .zip(verdicts)
-        .filter(|(_, verdict)| !verdict.violations.is_empty())
+        .filter(|(_, verdict)| {
+            !verdict.violations.is_empty() || verdict.temp_form == TempForm::Short
+        })
         .map(|(entry, verdict)| (entry.path.clone(), verdict))
         .collect())
 }
@@ -431,7 +436,7 @@ pub async fn check(
         .await
         .map_err(CheckError::Source)?;
     let scan = scan(&*source).await.map_err(CheckError::Source)?;
-    let verdicts = violations(policy, &filter, &scan.entries)
+    let verdicts = notable_verdicts(policy, &filter, &scan.entries)
         .await
         .map_err(|error| SyncError::Plugin {
             remote: sync.destination.clone(),

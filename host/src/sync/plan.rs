@@ -471,7 +471,7 @@ fn plan_deletions(inputs: &Inputs, kept: &HashSet<String>, plan: &mut Plan) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::ForbiddenCharacter;
+    use crate::plugin::{ForbiddenCharacter, TempForm};
     use crate::state::RunId;
 
     fn at(seconds: u64) -> Option<SystemTime> {
@@ -633,6 +633,7 @@ mod tests {
             Verdict {
                 violations: vec![violation],
                 suggested_path: Some("bad_".into()),
+                temp_form: TempForm::Standard,
             },
         );
         let plan = case.plan();
@@ -704,6 +705,7 @@ mod tests {
             Verdict {
                 violations: vec![violation],
                 suggested_path: Some(suggestion.into()),
+                temp_form: TempForm::Standard,
             },
         )
     }

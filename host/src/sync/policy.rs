@@ -56,12 +56,15 @@ impl PolicyHandle {
         .await
     }
 
-    /// The standard temporary name of each final path, in order.
-    pub async fn temp_names(&self, paths: Vec<String>) -> Result<Vec<String>, PluginError> {
+    /// The temporary name of each final path in the form asked for, in order.
+    pub async fn temp_names(
+        &self,
+        paths: Vec<(String, TempForm)>,
+    ) -> Result<Vec<String>, PluginError> {
         self.with_policy(move |policy| {
             paths
                 .iter()
-                .map(|path| policy.temp_name(path, TempForm::Standard))
+                .map(|(path, form)| policy.temp_name(path, *form))
                 .collect()
         })
         .await

@@ -12,6 +12,13 @@ pub const FORBIDDEN_PREFIX: &str = "forbidden-prefix";
 /// The rule name of a name that contains one of `forbidden_substrings`.
 pub const FORBIDDEN_SUBSTRING: &str = "forbidden-substring";
 
+/// The lengths of a name and its full path, as counted.
+struct Measured {
+    name: u32,
+    path: u32,
+    scope: LengthScope,
+}
+
 /// What `max_name_length` is counted on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LengthCounts {
@@ -108,7 +115,7 @@ impl Rules {
 
     /// Check one entry: every rule it breaks and, where possible, a name that works.
     pub fn check(&self, entry: &Entry) -> Verdict {
-        let violations = self.violations(entry);
+        let (violations, temp_form) = self.violations(entry);
         let suggested_path = if violations.iter().any(is_fixable_by_renaming) {
             self.suggest(entry)
         } else {
@@ -117,19 +124,21 @@ impl Rules {
         Verdict {
             violations,
             suggested_path,
+            temp_form,
         }
     }
 
-    fn violations(&self, entry: &Entry) -> Vec<Violation> {
+    /// Every rule `entry` breaks, and the temporary name it needs.
+    fn violations(&self, entry: &Entry) -> (Vec<Violation>, TempForm) {
         let name = last_component(&entry.path);
         let mut found = Vec::new();
         self.check_characters(name, &mut found);
         self.check_reserved(name, &mut found);
         self.check_edges(name, entry.kind, &mut found);
         self.check_patterns(name, &mut found);
-        self.check_lengths(entry, name, &mut found);
+        let temp_form = self.check_lengths(entry, &mut found);
         self.check_size(entry, &mut found);
-        found
+        (found, temp_form)
     }
 
     fn is_forbidden(&self, c: char) -> bool {
@@ -293,19 +302,66 @@ impl Rules {
         })
     }
 
-    fn check_lengths(&self, entry: &Entry, name: &str, found: &mut Vec<Violation>) {
-        let (path_length, path_scope) = self.counted_path_length(entry);
+    /// Length violations of the entry itself; when it fits, the temporary name form that
+    /// fits too (the standard one, else the short one). When neither temporary name fits,
+    /// the standard one's violations are reported.
+    fn check_lengths(&self, entry: &Entry, found: &mut Vec<Violation>) -> TempForm {
+        let final_violations = self.lengths_over(&self.measured(entry, None));
+        if !final_violations.is_empty() || entry.kind == EntryKind::Directory {
+            found.extend(final_violations);
+            return TempForm::Standard;
+        }
+        let standard = self.lengths_over(&self.measured(entry, Some(TempForm::Standard)));
+        if standard.is_empty() {
+            return TempForm::Standard;
+        }
+        if self
+            .lengths_over(&self.measured(entry, Some(TempForm::Short)))
+            .is_empty()
+        {
+            return TempForm::Short;
+        }
+        found.extend(standard);
+        TempForm::Standard
+    }
+
+    /// The lengths the remote counts for `entry` under its final name (`None`) or while
+    /// it is uploaded under a temporary name of `form`.
+    fn measured(&self, entry: &Entry, form: Option<TempForm>) -> Measured {
+        let prefix = self.measure(&self.path_prefix);
+        let Some(form) = form else {
+            let name = self.measure(last_component(&entry.path));
+            let scope = LengthScope::FullPath;
+            return Measured {
+                name,
+                path: prefix + self.measure(&entry.path),
+                scope,
+            };
+        };
+        let temp = self.temp_name(&entry.path, form);
+        Measured {
+            name: self.measure(last_component(&temp)),
+            path: prefix + self.measure(&temp),
+            scope: LengthScope::FullPathWithTempSuffix,
+        }
+    }
+
+    fn lengths_over(&self, lengths: &Measured) -> Vec<Violation> {
         let name_violation = match self.length_counts {
             LengthCounts::Name => {
-                self.length_violation(self.max_name_length, self.measure(name), LengthScope::Name)
+                self.length_violation(self.max_name_length, lengths.name, LengthScope::Name)
             }
             LengthCounts::FullPath => {
-                self.length_violation(self.max_name_length, path_length, path_scope)
+                self.length_violation(self.max_name_length, lengths.path, lengths.scope)
             }
         };
-        found.extend(name_violation.map(Violation::NameTooLong));
-        let path_violation = self.length_violation(self.max_path_length, path_length, path_scope);
-        found.extend(path_violation.map(Violation::PathTooLong));
+        let path_violation =
+            self.length_violation(self.max_path_length, lengths.path, lengths.scope);
+        name_violation
+            .map(Violation::NameTooLong)
+            .into_iter()
+            .chain(path_violation.map(Violation::PathTooLong))
+            .collect()
     }
 
     fn check_size(&self, entry: &Entry, found: &mut Vec<Violation>) {
@@ -360,6 +416,7 @@ impl Rules {
         };
         let still_broken = self
             .violations(&candidate)
+            .0
             .iter()
             .any(is_fixable_by_renaming);
         (!still_broken && candidate.path != entry.path).then_some(candidate.path)
@@ -743,5 +800,39 @@ mod tests {
             rules.temp_name("x.csv", TempForm::Standard),
             "x.csv.partial"
         );
+    }
+
+    #[test]
+    fn a_name_that_fits_only_without_the_temp_suffix_gets_the_short_temp_name() {
+        let rules = Rules {
+            max_name_length: 60,
+            length_counts: LengthCounts::FullPath,
+            length_unit: LengthUnit::Characters,
+            ..Rules::posix()
+        };
+        // 56 characters: fits; 64 with ".partial": does not; "a/" + 16 + 8 = 26: fits.
+        let path = format!("a/{}.csv", "n".repeat(50));
+        let verdict = rules.check(&file(&path, 1));
+        assert!(verdict.violations.is_empty(), "{:?}", verdict.violations);
+        assert_eq!(verdict.temp_form, TempForm::Short);
+        let fits = rules.check(&file("a/short.csv", 1));
+        assert_eq!(fits.temp_form, TempForm::Standard);
+    }
+
+    #[test]
+    fn a_final_name_over_the_limit_is_reported_on_the_full_path_itself() {
+        let rules = Rules {
+            max_name_length: 20,
+            length_counts: LengthCounts::FullPath,
+            length_unit: LengthUnit::Characters,
+            ..Rules::posix()
+        };
+        let verdict = rules.check(&file("folder/twenty-five-chars.x", 1));
+        match &verdict.violations[..] {
+            [Violation::NameTooLong(v)] => {
+                assert_eq!((v.length, v.scope), (26, LengthScope::FullPath))
+            }
+            other => panic!("unexpected {other:?}"),
+        }
     }
 }

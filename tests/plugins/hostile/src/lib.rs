@@ -49,6 +49,7 @@ impl Guest for Hostile {
                     message: outcome.clone(),
                 })],
                 suggested_path: None,
+                temp_form: TempForm::Standard,
             })
             .collect()
     }
