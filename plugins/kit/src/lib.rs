@@ -88,11 +88,17 @@ impl<P: Policy> Plugin<P> {
     }
 }
 
-impl<P: Policy> bindings::Guest for Plugin<P> {
+/// The plugin crate's own version; [`export_policy!`] implements it from that crate's
+/// Cargo.toml (an `env!` here would give the kit's version instead).
+pub trait PluginVersion {
+    const VERSION: &'static str;
+}
+
+impl<P: Policy + PluginVersion> bindings::Guest for Plugin<P> {
     fn metadata() -> PluginMetadata {
         PluginMetadata {
             name: P::NAME.to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
+            version: P::VERSION.to_string(),
             description: P::DESCRIPTION.to_string(),
             remote_kinds: P::REMOTE_KINDS.iter().map(|k| k.to_string()).collect(),
             settings: settings::docs(&Self::rules_for(None), P::SERVERS),
@@ -134,6 +140,9 @@ impl<P: Policy> bindings::Guest for Plugin<P> {
 #[macro_export]
 macro_rules! export_policy {
     ($policy:ty) => {
+        impl $crate::PluginVersion for $policy {
+            const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+        }
         type FerryPolicyComponent = $crate::Plugin<$policy>;
         $crate::bindings::export_bindings!(FerryPolicyComponent with_types_in $crate::bindings);
     };
@@ -145,6 +154,10 @@ mod tests {
     use bindings::Guest;
 
     struct Starry;
+
+    impl PluginVersion for Starry {
+        const VERSION: &'static str = "0.0.1";
+    }
 
     impl Policy for Starry {
         const NAME: &'static str = "starry";
@@ -199,5 +212,10 @@ mod tests {
         assert_eq!(refused(&["a*b", "a#b"]), [false, true]);
         Plugin::<Starry>::configure(vec![]).unwrap();
         assert_eq!(refused(&["a*b"]), [false]);
+    }
+
+    #[test]
+    fn metadata_reports_the_plugin_crates_version_not_the_kits() {
+        assert_eq!(Plugin::<Starry>::metadata().version, "0.0.1");
     }
 }
