@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ferry_tests::{ferry, run};
+use ferry_tests::{copy_tree, ferry, run};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -32,19 +32,6 @@ fn examples_copy() -> TempDir {
     )
     .unwrap();
     dir
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 fn ferry_json(dir: &Path, args: &[&str]) -> (i32, Value) {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use ferry_tests::{ferry, run};
+use ferry_tests::{copy_tree, ferry, run};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -116,19 +116,6 @@ fn example_setup() -> TempDir {
     )
     .unwrap();
     dir
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 const LONG_REPORT: &str = "reports/archive/2024-q3-northwind-consolidated-revenue-and-expense-statement-by-region-and-product-line-final-approved.csv";

@@ -1,33 +1,12 @@
 //! `ferry run`, `ferry log` end to end with local-folder remotes: the real binary, temp
 //! dirs, a real bundled policy plugin.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use ferry_tests::LocalSetup as Setup;
+use ferry_tests::files_under;
 use serde_json::Value;
-
-fn files_under(root: &Path) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                found.push(
-                    path.strip_prefix(root)
-                        .unwrap()
-                        .to_string_lossy()
-                        .into_owned(),
-                );
-            }
-        }
-    }
-    found.sort();
-    found
-}
 
 #[test]
 fn push_sends_accepted_files_and_lists_every_rejected_one() {

@@ -2,10 +2,10 @@
 //! with unicode names, zero-byte files and a 50 MB file, byte-compared; reruns; mirror;
 //! host-key and authentication failures.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ferry_tests::sshd::Sshd;
-use ferry_tests::{ferry, run};
+use ferry_tests::{ferry, run, tree};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -55,29 +55,6 @@ impl Setup {
             serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} / {stderr}"));
         (code, report)
     }
-}
-
-/// Every file under `root` with its bytes, by relative path.
-fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut found = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let relative = path
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                found.push((relative, std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    found.sort();
-    found
 }
 
 fn pseudo_random(size: usize) -> Vec<u8> {
