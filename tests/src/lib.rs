@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests: finding the real `ferry` binary and running it
 //! with a component cache shared across tests.
 
+pub mod fault_proxy;
 pub mod sshd;
 
 use std::path::{Path, PathBuf};
@@ -128,7 +129,11 @@ pub fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                let relative = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                let relative = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
                 found.push((relative, std::fs::read(&path).unwrap()));
             }
         }

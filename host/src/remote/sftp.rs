@@ -845,11 +845,15 @@ fn session_error(config: &SftpConfig, error: SessionError) -> RemoteError {
     }
 }
 
+/// For a connection that ended without an OS error (an early EOF, a closed channel).
+const ECONNABORTED: i32 = 103;
+
 fn ssh_error(operation: Operation, context: &str, error: &russh::Error) -> RemoteError {
     let message = format!("{context}: {error}");
     match error {
         russh::Error::IO(io) => RemoteError {
             message,
+            code: Some(ErrorCode::Errno(io.raw_os_error().unwrap_or(ECONNABORTED))),
             ..RemoteError::io(operation, None, io)
         },
         russh::Error::InactivityTimeout

@@ -94,8 +94,9 @@ fn by_errno(errno: i32, operation: Operation) -> Option<(Category, Retry)> {
         // A reset or a closed connection before the server speaks is how many
         // firewalls and allow-lists refuse an address they do not know.
         104 | 32 if operation == Operation::Connect => (IpAllowlist, Retry::NextRun),
-        104 | 32 | 103 => (Connectivity, Retry::Now), // ECONNRESET, EPIPE, ECONNABORTED
-        110 => (Timeout, Retry::NextRun),             // ETIMEDOUT
+        // A connection lost mid-run: the next run reconnects and resumes where this stopped.
+        104 | 32 | 103 => (Connectivity, Retry::NextRun), // ECONNRESET, EPIPE, ECONNABORTED
+        110 => (Timeout, Retry::NextRun),                 // ETIMEDOUT
         111 | 113 | 101 | 99 => (Connectivity, Retry::NextRun), // refused, unreachable, no address
         _ => return None,
     })
@@ -167,6 +168,11 @@ fn by_message(message: &str) -> Option<(Category, Retry)> {
         "unreachable",
         "connection reset",
         "broken pipe",
+        "connection ended",
+        "connection has ended",
+        "session closed",
+        "early eof",
+        "sender dropped",
     ]) {
         (Connectivity, Retry::NextRun)
     } else {
@@ -205,8 +211,9 @@ fn advice(category: Category, error: &RawError) -> String {
              bind_address to an address they already allow.{from}"
         ),
         Category::Connectivity => format!(
-            "The server could not be reached. Check the host name and port, that the server is up, and \
-             that no firewall between you blocks the connection.{from}"
+            "The server could not be reached or the connection was lost. Check the host name and port, \
+             that the server is up, and that no firewall between you, nor the partner's IP allow-list, \
+             blocks the address connections leave from (give it to the partner).{from}"
         ),
         Category::Timeout => "The server stopped answering in time. The next run continues where this \
              one stopped; if it keeps happening, ask the server's administrator for a longer timeout."
