@@ -7,3 +7,4 @@ pub mod plugin;
 pub mod remote;
 pub mod state;
 pub mod sync;
+pub mod toml_reader;

@@ -1,4 +1,6 @@
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use crate::toml_reader::{TomlError, located};
 
 /// Why a config could not be loaded or a name could not be found in it.
 ///
@@ -34,11 +36,21 @@ pub enum ConfigError {
     },
 }
 
-fn located(file: &Path, line: usize, column: usize, key: &str, message: &str) -> String {
-    let place = format!("{}:{line}:{column}", file.display());
-    if key.is_empty() {
-        format!("{place}: {message}")
-    } else {
-        format!("{place}: {key}: {message}")
+impl From<TomlError> for ConfigError {
+    fn from(error: TomlError) -> Self {
+        let TomlError {
+            file,
+            line,
+            column,
+            key,
+            message,
+        } = error;
+        ConfigError::Invalid {
+            file,
+            line,
+            column,
+            key,
+            message,
+        }
     }
 }

@@ -22,7 +22,8 @@ pub use error::ConfigError;
 pub use secret::Secret;
 pub use units::{parse_duration, parse_rate};
 
-use reader::{Source, Table};
+use crate::toml_reader::{Source, Table, TomlError};
+use reader::{PHRASING, resolved_path_or};
 use suggest::{Listing, explain_unknown};
 
 const CONFIG_ENV: &str = "FERRY_CONFIG";
@@ -148,9 +149,12 @@ impl Config {
 
     /// Parse `text` as if read from `file` (relative paths resolve against file's folder).
     pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
-        let source = Source { file, text };
-        let document =
-            toml::de::DeTable::parse(text).map_err(|error| source.syntax_error(&error))?;
+        let source = Source {
+            file,
+            text,
+            phrasing: PHRASING,
+        };
+        let document = source.parse()?;
         let root = Table::document(&source, &document);
         root.allow_only(TOP_LEVEL_KEYS)?;
         let base = file.parent().unwrap_or(Path::new(""));
@@ -222,11 +226,11 @@ fn locate(
 }
 
 /// `[state] dir`, or the default under the config file's folder `base`.
-fn state_dir(root: &Table<'_>, base: &Path) -> Result<PathBuf, ConfigError> {
+fn state_dir(root: &Table<'_>, base: &Path) -> Result<PathBuf, TomlError> {
     match root.optional("state", |field| field.table())? {
         Some(state) => {
             state.allow_only(&["dir"])?;
-            state.path_or("dir", DEFAULT_STATE_DIR, base)
+            resolved_path_or(&state, "dir", DEFAULT_STATE_DIR, base)
         }
         None => Ok(paths::within(base, DEFAULT_STATE_DIR)),
     }
@@ -236,8 +240,8 @@ fn state_dir(root: &Table<'_>, base: &Path) -> Result<PathBuf, ConfigError> {
 fn named_tables<T>(
     root: &Table<'_>,
     key: &str,
-    parse: impl Fn(&str, &Table<'_>) -> Result<T, ConfigError>,
-) -> Result<BTreeMap<String, T>, ConfigError> {
+    parse: impl Fn(&str, &Table<'_>) -> Result<T, TomlError>,
+) -> Result<BTreeMap<String, T>, TomlError> {
     let Some(field) = root.get(key) else {
         return Ok(BTreeMap::new());
     };

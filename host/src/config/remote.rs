@@ -3,12 +3,12 @@ use std::time::Duration;
 
 use toml::de::DeValue;
 
-use super::reader::{Field, Table};
+use super::reader::{resolved_path, resolved_path_or};
 use super::suggest::{Listing, explain_unknown};
 use super::{
-    ConfigError, LocalConfig, PolicyValue, RemoteConfig, Secret, SftpAuth, SftpConfig, Transport,
-    parse_duration,
+    LocalConfig, PolicyValue, RemoteConfig, Secret, SftpAuth, SftpConfig, Transport, parse_duration,
 };
+use crate::toml_reader::{Field, Table, TomlError};
 
 /// The full-path limit of the local side, in characters (the seed's 550).
 const DEFAULT_LOCAL_PATH_LIMIT: usize = 550;
@@ -46,7 +46,7 @@ pub(super) fn parse_remote(
     name: &str,
     table: &Table<'_>,
     base: &Path,
-) -> Result<RemoteConfig, ConfigError> {
+) -> Result<RemoteConfig, TomlError> {
     Ok(RemoteConfig {
         name: name.to_string(),
         transport: parse_transport(table, base)?,
@@ -57,12 +57,12 @@ pub(super) fn parse_remote(
     })
 }
 
-fn parse_transport(table: &Table<'_>, base: &Path) -> Result<Transport, ConfigError> {
+fn parse_transport(table: &Table<'_>, base: &Path) -> Result<Transport, TomlError> {
     let kind = table.require("type")?;
     match kind.text()? {
         "local" => {
             table.allow_only(LOCAL_KEYS)?;
-            let path = table.require("path")?.path(base)?;
+            let path = resolved_path(&table.require("path")?, base)?;
             let max_path_length = table
                 .optional("max_path_length", |field| field.integer_in(1..=1_000_000))?
                 .unwrap_or(DEFAULT_LOCAL_PATH_LIMIT);
@@ -88,10 +88,10 @@ fn parse_transport(table: &Table<'_>, base: &Path) -> Result<Transport, ConfigEr
     }
 }
 
-fn parse_sftp(table: &Table<'_>, base: &Path) -> Result<SftpConfig, ConfigError> {
+fn parse_sftp(table: &Table<'_>, base: &Path) -> Result<SftpConfig, TomlError> {
     let duration_or = |key: &str, default: Duration| {
         let configured = table.optional(key, |field| field.parse_text(parse_duration))?;
-        Ok::<_, ConfigError>(configured.unwrap_or(default))
+        Ok::<_, TomlError>(configured.unwrap_or(default))
     };
     Ok(SftpConfig {
         host: table.require("host")?.string()?,
@@ -100,7 +100,7 @@ fn parse_sftp(table: &Table<'_>, base: &Path) -> Result<SftpConfig, ConfigError>
             .unwrap_or(22),
         user: table.require("user")?.string()?,
         auth: parse_auth(table, base)?,
-        known_hosts: table.path_or("known_hosts", "~/.ssh/known_hosts", base)?,
+        known_hosts: resolved_path_or(table, "known_hosts", "~/.ssh/known_hosts", base)?,
         root: table
             .optional("root", Field::string)?
             .unwrap_or_else(|| ".".to_string()),
@@ -115,7 +115,7 @@ fn parse_sftp(table: &Table<'_>, base: &Path) -> Result<SftpConfig, ConfigError>
     })
 }
 
-fn parse_auth(table: &Table<'_>, base: &Path) -> Result<SftpAuth, ConfigError> {
+fn parse_auth(table: &Table<'_>, base: &Path) -> Result<SftpAuth, TomlError> {
     let Some((method, field)) = at_most_one(table, &AUTH_KEYS)? else {
         let choices = AUTH_KEYS.join(", ");
         return Err(table.error(format!("missing authentication: set one of {choices}")));
@@ -130,7 +130,7 @@ fn parse_auth(table: &Table<'_>, base: &Path) -> Result<SftpAuth, ConfigError> {
         .map(|(key, passphrase)| read_secret(key, &passphrase, base))
         .transpose()?;
     Ok(SftpAuth::Key {
-        file: field.path(base)?,
+        file: resolved_path(&field, base)?,
         passphrase,
     })
 }
@@ -139,7 +139,7 @@ fn parse_auth(table: &Table<'_>, base: &Path) -> Result<SftpAuth, ConfigError> {
 fn at_most_one<'a>(
     table: &Table<'a>,
     keys: &[&'static str],
-) -> Result<Option<(&'static str, Field<'a>)>, ConfigError> {
+) -> Result<Option<(&'static str, Field<'a>)>, TomlError> {
     let mut present = keys
         .iter()
         .filter_map(|key| table.get(key).map(|field| (*key, field)));
@@ -156,11 +156,11 @@ fn at_most_one<'a>(
 
 /// Reads the secret that `key` points at: "*_env" keys name an environment variable,
 /// "*_file" keys a file whose trailing newline is dropped. Errors never show the secret.
-fn read_secret(key: &str, field: &Field<'_>, base: &Path) -> Result<Secret, ConfigError> {
+fn read_secret(key: &str, field: &Field<'_>, base: &Path) -> Result<Secret, TomlError> {
     let text = if key.ends_with("_env") {
         field.parse_text(secret_from_env)?
     } else {
-        let path = field.path(base)?;
+        let path = resolved_path(field, base)?;
         secret_from_file(&path).map_err(|why| field.error(why))?
     };
     Ok(Secret::new(text))
@@ -181,7 +181,7 @@ fn secret_from_file(path: &Path) -> Result<String, String> {
         .map_err(|error| format!("cannot read {path:?}: {error}"))
 }
 
-fn policy_settings(field: &Field<'_>) -> Result<Vec<(String, PolicyValue)>, ConfigError> {
+fn policy_settings(field: &Field<'_>) -> Result<Vec<(String, PolicyValue)>, TomlError> {
     field
         .table()?
         .entries()
@@ -189,7 +189,7 @@ fn policy_settings(field: &Field<'_>) -> Result<Vec<(String, PolicyValue)>, Conf
         .collect()
 }
 
-fn policy_value(field: &Field<'_>) -> Result<PolicyValue, ConfigError> {
+fn policy_value(field: &Field<'_>) -> Result<PolicyValue, TomlError> {
     match field.value() {
         DeValue::String(text) => Ok(PolicyValue::Text(text.to_string())),
         DeValue::Integer(_) => field

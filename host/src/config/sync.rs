@@ -3,11 +3,9 @@ use std::time::Duration;
 
 use toml::de::DeValue;
 
-use super::reader::{Field, Table};
 use super::suggest::{Listing, explain_unknown};
-use super::{
-    ConfigError, DeleteMode, RemoteConfig, RenameMode, SyncConfig, parse_duration, parse_rate,
-};
+use super::{DeleteMode, RemoteConfig, RenameMode, SyncConfig, parse_duration, parse_rate};
+use crate::toml_reader::{Field, Table, TomlError};
 
 const SYNC_KEYS: &[&str] = &[
     "source",
@@ -37,7 +35,7 @@ pub(super) fn parse_sync(
     name: &str,
     table: &Table<'_>,
     remotes: &BTreeMap<String, RemoteConfig>,
-) -> Result<SyncConfig, ConfigError> {
+) -> Result<SyncConfig, TomlError> {
     table.allow_only(SYNC_KEYS)?;
     let source = remote_name(&table.require("source")?, remotes)?;
     let destination_field = table.require("destination")?;
@@ -77,7 +75,7 @@ pub(super) fn parse_sync(
 fn remote_name(
     field: &Field<'_>,
     remotes: &BTreeMap<String, RemoteConfig>,
-) -> Result<String, ConfigError> {
+) -> Result<String, TomlError> {
     let name = field.text()?;
     if remotes.contains_key(name) {
         return Ok(name.to_string());
@@ -94,7 +92,7 @@ fn remote_name(
 }
 
 /// One of `choices`, by name; an unknown one is explained with the nearest name.
-fn choice<T: Copy>(field: &Field<'_>, what: &str, choices: &[(&str, T)]) -> Result<T, ConfigError> {
+fn choice<T: Copy>(field: &Field<'_>, what: &str, choices: &[(&str, T)]) -> Result<T, TomlError> {
     let given = field.text()?;
     if let Some((_, value)) = choices.iter().find(|(name, _)| *name == given) {
         return Ok(*value);
@@ -111,7 +109,7 @@ fn choice<T: Copy>(field: &Field<'_>, what: &str, choices: &[(&str, T)]) -> Resu
 }
 
 /// The patterns, each checked to be a valid glob; an error points at the bad one.
-fn globs(field: &Field<'_>) -> Result<Vec<String>, ConfigError> {
+fn globs(field: &Field<'_>) -> Result<Vec<String>, TomlError> {
     field
         .items()?
         .iter()
@@ -134,7 +132,7 @@ fn parse_schedule(text: &str) -> Result<Duration, String> {
 }
 
 /// A rate string ("10M", "off") or a plain integer of bytes per second.
-fn bwlimit(field: &Field<'_>) -> Result<Option<u64>, ConfigError> {
+fn bwlimit(field: &Field<'_>) -> Result<Option<u64>, TomlError> {
     match field.value() {
         DeValue::Integer(bytes) => parse_rate(&bytes.to_string()).map_err(|why| field.error(why)),
         _ => field.parse_text(parse_rate),

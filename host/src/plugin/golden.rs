@@ -36,10 +36,10 @@
 
 use std::fmt;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use toml::de::{DeTable, DeValue};
+use toml::de::DeValue;
 
 use super::source::did_you_mean;
 use super::{
@@ -47,6 +47,7 @@ use super::{
     Policy, Protocol, RawError, Retry, Setting, SettingInput, SettingValue, TempForm, Verdict,
     category_name, parse_settings, retry_name, rule_name,
 };
+use crate::toml_reader::{self, Phrasing, Source, Table, TomlError};
 
 /// The outcome of a cases file: how many cases passed, and every one that did not.
 #[derive(Debug, Default)]
@@ -110,25 +111,23 @@ impl fmt::Display for Mismatch {
 #[derive(Debug, thiserror::Error)]
 pub enum GoldenError {
     /// The cases file is wrong; the message names the file, line, column and key.
-    #[error("{}:{line}:{column}: {}{message}", .file.display(), key_prefix(.key))]
-    Invalid {
-        file: PathBuf,
-        line: usize,
-        column: usize,
-        key: String,
-        message: String,
-    },
+    #[error(transparent)]
+    Invalid(#[from] TomlError),
     #[error(transparent)]
     Plugin(#[from] PluginError),
 }
 
-fn key_prefix(key: &str) -> String {
-    if key.is_empty() {
-        String::new()
-    } else {
-        format!("{key}: ")
-    }
-}
+/// Strings quoted as the cases file writes them; an unknown key always lists the valid keys.
+const PHRASING: Phrasing = Phrasing {
+    quote: |text| string(text).to_string(),
+    unknown_key: |name, allowed| {
+        format!(
+            "unknown key {name:?}{}; valid keys: {}",
+            did_you_mean(name, allowed.iter().copied()),
+            allowed.join(", ")
+        )
+    },
+};
 
 /// Run the golden cases in `text` (read from `file`, for messages) against `plugin`.
 pub fn run_cases(
@@ -136,12 +135,13 @@ pub fn run_cases(
     text: &str,
     file: &Path,
 ) -> Result<GoldenReport, GoldenError> {
-    let source = Source { file, text };
-    let document = DeTable::parse(text).map_err(|error| {
-        let span = error.span().unwrap_or_default();
-        source.error(&span, "", error.message().replace('\n', " "))
-    })?;
-    let cases = Cases::read(&source, document.get_ref(), plugin)?;
+    let source = Source {
+        file,
+        text,
+        phrasing: PHRASING,
+    };
+    let document = source.parse()?;
+    let cases = Cases::read(&Table::document(&source, &document), plugin)?;
     let mut policy = configure(&source, plugin, &cases.settings)?;
     let mut report = GoldenReport::default();
     let entries: Vec<Entry> = cases
@@ -181,7 +181,9 @@ fn configure(
                 .iter()
                 .find(|(setting, _)| &setting.name == key)
                 .map_or(0..0, |(_, span)| span.clone());
-            source.error(&span, &format!("settings.{key}"), error.to_string())
+            source
+                .error(&span, &format!("settings.{key}"), error.to_string())
+                .into()
         }
         _ => GoldenError::Plugin(error),
     })
@@ -224,25 +226,15 @@ struct Cases {
 const TOP_LEVEL: &[&str] = &["settings", "entry", "temp_name", "classify"];
 
 impl Cases {
-    fn read(
-        source: &Source<'_>,
-        document: &DeTable<'_>,
-        plugin: &LoadedPlugin,
-    ) -> Result<Self, GoldenError> {
-        let root = Table {
-            source,
-            key: String::new(),
-            span: 0..0,
-            entries: document,
-        };
+    fn read(root: &Table<'_>, plugin: &LoadedPlugin) -> Result<Self, TomlError> {
         root.allow_only(TOP_LEVEL)?;
         let cases = Cases {
             settings: root
                 .optional("settings", |field| read_settings(field, plugin))?
                 .unwrap_or_default(),
-            entries: root.array_of_tables("entry", EntryCase::read)?,
-            temp_names: root.array_of_tables("temp_name", TempNameCase::read)?,
-            classify: root.array_of_tables("classify", ClassifyCase::read)?,
+            entries: cases_under(root, "entry", EntryCase::read)?,
+            temp_names: cases_under(root, "temp_name", TempNameCase::read)?,
+            classify: cases_under(root, "classify", ClassifyCase::read)?,
         };
         if cases.entries.is_empty() && cases.temp_names.is_empty() && cases.classify.is_empty() {
             return Err(root.error("no cases: add [[entry]], [[temp_name]] or [[classify]] tables"));
@@ -253,27 +245,27 @@ impl Cases {
 
 /// The `[settings]` table, each setting checked against the plugin's own list.
 fn read_settings(
-    field: &FieldRef<'_>,
+    field: &toml_reader::Field<'_>,
     plugin: &LoadedPlugin,
-) -> Result<Vec<(Setting, Range<usize>)>, GoldenError> {
-    let table = field.table()?;
-    table
-        .fields()
+) -> Result<Vec<(Setting, Range<usize>)>, TomlError> {
+    field
+        .table()?
+        .entries()
         .map(|(name, value)| {
             let input = SettingInput::Typed(setting_value(&value)?);
             let mut parsed = parse_settings(plugin, [(name.to_string(), input)])
                 .map_err(|error| value.error(error.to_string()))?;
-            Ok((parsed.remove(0), value.span.clone()))
+            Ok((parsed.remove(0), value.span()))
         })
         .collect()
 }
 
-fn setting_value(field: &FieldRef<'_>) -> Result<SettingValue, GoldenError> {
-    Ok(match field.value {
+fn setting_value(field: &toml_reader::Field<'_>) -> Result<SettingValue, TomlError> {
+    Ok(match field.value() {
         DeValue::String(text) => SettingValue::Text(text.to_string()),
-        DeValue::Integer(_) => SettingValue::Integer(field.integer(i64::MIN..=i64::MAX)?),
+        DeValue::Integer(_) => SettingValue::Integer(field.integer_in(i64::MIN..=i64::MAX)?),
         DeValue::Boolean(flag) => SettingValue::Boolean(*flag),
-        DeValue::Array(_) => SettingValue::TextList(field.strings()?),
+        DeValue::Array(_) => SettingValue::TextList(field.string_list()?),
         _ => return Err(field.expected("a string, integer, boolean or array of strings")),
     })
 }
@@ -298,11 +290,11 @@ impl EntryCase {
         "temp_form",
     ];
 
-    fn read(table: &Table<'_>) -> Result<Self, GoldenError> {
+    fn read(table: &Table<'_>) -> Result<Self, TomlError> {
         table.allow_only(Self::KEYS)?;
-        let kind = table.choice("kind", KINDS)?.unwrap_or(EntryKind::File);
-        let size = table.optional("size", |field| field.integer(0..=u64::MAX))?;
-        let path = table.path()?;
+        let kind = choice(table, "kind", KINDS)?.unwrap_or(EntryKind::File);
+        let size = table.optional("size", |field| field.integer_in(0..=u64::MAX))?;
+        let path = case_path(table)?;
         Ok(EntryCase {
             line: table.line(),
             written_path: path.written,
@@ -311,11 +303,11 @@ impl EntryCase {
                 kind,
                 size,
             },
-            violations: table.require("violations")?.strings()?,
+            violations: string_array(&table.require("violations")?)?,
             suggestion: table
-                .optional("suggestion", FieldRef::text)?
+                .optional("suggestion", Text::read)?
                 .map(|text| text.value),
-            temp_form: table.choice("temp_form", FORMS)?,
+            temp_form: choice(table, "temp_form", FORMS)?,
         })
     }
 
@@ -355,13 +347,13 @@ struct TempNameCase {
 impl TempNameCase {
     const KEYS: &[&str] = &["path", "form", "temp"];
 
-    fn read(table: &Table<'_>) -> Result<Self, GoldenError> {
+    fn read(table: &Table<'_>) -> Result<Self, TomlError> {
         table.allow_only(Self::KEYS)?;
         Ok(TempNameCase {
             line: table.line(),
-            path: table.path()?,
-            form: table.choice("form", FORMS)?.unwrap_or(TempForm::Standard),
-            temp: table.require("temp")?.text()?.value,
+            path: case_path(table)?,
+            form: choice(table, "form", FORMS)?.unwrap_or(TempForm::Standard),
+            temp: Text::read(&table.require("temp")?)?.value,
         })
     }
 
@@ -398,7 +390,7 @@ impl ClassifyCase {
         "advice_contains",
     ];
 
-    fn read(table: &Table<'_>) -> Result<Self, GoldenError> {
+    fn read(table: &Table<'_>) -> Result<Self, TomlError> {
         table.allow_only(Self::KEYS)?;
         let categories = CATEGORIES.map(|category| (category_name(category), category));
         let retries = RETRIES.map(|retry| (retry_name(retry), retry));
@@ -406,28 +398,22 @@ impl ClassifyCase {
         Ok(ClassifyCase {
             line: table.line(),
             error: RawError {
-                operation: table
-                    .choice("operation", OPERATIONS)?
+                operation: choice(table, "operation", OPERATIONS)?
                     .ok_or_else(|| required("operation"))?,
-                protocol: table
-                    .choice("protocol", PROTOCOLS)?
+                protocol: choice(table, "protocol", PROTOCOLS)?
                     .ok_or_else(|| required("protocol"))?,
                 code: error_code(table)?,
-                message: table
-                    .optional("message", FieldRef::string)?
-                    .unwrap_or_default(),
-                path: table.optional("path", FieldRef::string)?,
-                local_address: table.optional("local_address", FieldRef::string)?,
+                message: table.optional("message", any_string)?.unwrap_or_default(),
+                path: table.optional("path", any_string)?,
+                local_address: table.optional("local_address", any_string)?,
             },
-            category: table
-                .choice("category", &categories)?
+            category: choice(table, "category", &categories)?
                 .map(category_name)
                 .ok_or_else(|| required("category"))?,
-            retry: table
-                .choice("retry", &retries)?
+            retry: choice(table, "retry", &retries)?
                 .map(retry_name)
                 .ok_or_else(|| required("retry"))?,
-            advice_contains: table.optional("advice_contains", FieldRef::string)?,
+            advice_contains: table.optional("advice_contains", any_string)?,
         })
     }
 
@@ -452,14 +438,16 @@ impl ClassifyCase {
 }
 
 /// At most one of `errno`, `sftp_status` and `http_status`.
-fn error_code(table: &Table<'_>) -> Result<Option<ErrorCode>, GoldenError> {
+fn error_code(table: &Table<'_>) -> Result<Option<ErrorCode>, TomlError> {
     let codes = [
-        table.optional("errno", |f| f.integer(0..=i32::MAX).map(ErrorCode::Errno))?,
+        table.optional("errno", |f| {
+            f.integer_in(0..=i32::MAX).map(ErrorCode::Errno)
+        })?,
         table.optional("sftp_status", |f| {
-            f.integer(0..=u32::MAX).map(ErrorCode::SftpStatus)
+            f.integer_in(0..=u32::MAX).map(ErrorCode::SftpStatus)
         })?,
         table.optional("http_status", |f| {
-            f.integer(100..=599).map(ErrorCode::HttpStatus)
+            f.integer_in(100..=599).map(ErrorCode::HttpStatus)
         })?,
     ];
     let mut given = codes.into_iter().flatten();
@@ -531,151 +519,68 @@ fn name_of<T: PartialEq>(choices: &[(&'static str, T)], value: T) -> &'static st
         .map_or("", |(name, _)| name)
 }
 
-// ---- reading spanned TOML ----
+// ---- reading the cases file, on top of the shared TOML reader ----
 
-struct Source<'a> {
-    file: &'a Path,
-    text: &'a str,
+/// Every table of the `[[key]]` array in `root`, read by `read`.
+fn cases_under<T>(
+    root: &Table<'_>,
+    key: &str,
+    read: fn(&Table<'_>) -> Result<T, TomlError>,
+) -> Result<Vec<T>, TomlError> {
+    let Some(field) = root.get(key) else {
+        return Ok(Vec::new());
+    };
+    let DeValue::Array(_) = field.value() else {
+        return Err(field.error(format!("expected [[{key}]] tables, one per case")));
+    };
+    field
+        .items()?
+        .iter()
+        .map(|item| read(&item.table()?))
+        .collect()
 }
 
-impl Source<'_> {
-    fn error(&self, span: &Range<usize>, key: &str, message: impl Into<String>) -> GoldenError {
-        let (line, column) = self.line_and_column(span.start);
-        GoldenError::Invalid {
-            file: self.file.to_path_buf(),
-            line,
-            column,
-            key: key.to_string(),
-            message: message.into(),
-        }
+/// The case's `path`: not empty, as the contract passes paths.
+fn case_path(table: &Table<'_>) -> Result<Text, TomlError> {
+    let field = table.require("path")?;
+    let path = Text::read(&field)?;
+    if path.value.is_empty() {
+        return Err(field.error("must not be empty"));
     }
-
-    fn line_and_column(&self, offset: usize) -> (usize, usize) {
-        let before = self.text.get(..offset).unwrap_or(self.text);
-        let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
-        (
-            before.matches('\n').count() + 1,
-            before[line_start..].chars().count() + 1,
-        )
-    }
+    Ok(path)
 }
 
-/// A table with its key (e.g. "entry") and span (its header).
-struct Table<'a> {
-    source: &'a Source<'a>,
-    key: String,
-    span: Range<usize>,
-    entries: &'a DeTable<'a>,
+/// The value of `key`, one of `choices` by name.
+fn choice<T: Copy>(
+    table: &Table<'_>,
+    key: &str,
+    choices: &[(&str, T)],
+) -> Result<Option<T>, TomlError> {
+    table.optional(key, |field| named(field, choices))
 }
 
-impl<'a> Table<'a> {
-    fn error(&self, message: impl Into<String>) -> GoldenError {
-        self.source.error(&self.span, &self.key, message)
+fn named<T: Copy>(field: &toml_reader::Field<'_>, choices: &[(&str, T)]) -> Result<T, TomlError> {
+    let given = field.str()?;
+    if let Some((_, value)) = choices.iter().find(|(name, _)| *name == given) {
+        return Ok(*value);
     }
+    let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+    Err(field.error(format!(
+        "unknown value {given:?}{}; expected one of: {}",
+        did_you_mean(given, names.iter().copied()),
+        names.join(", ")
+    )))
+}
 
-    fn line(&self) -> usize {
-        self.source.line_and_column(self.span.start).0
-    }
+/// Any string, empty or not.
+fn any_string(field: &toml_reader::Field<'_>) -> Result<String, TomlError> {
+    field.str().map(str::to_string)
+}
 
-    fn allow_only(&self, allowed: &[&str]) -> Result<(), GoldenError> {
-        let Some(unknown) = self
-            .entries
-            .keys()
-            .find(|key| !allowed.contains(&key.get_ref().as_ref()))
-        else {
-            return Ok(());
-        };
-        let name = unknown.get_ref().as_ref();
-        let message = format!(
-            "unknown key {name:?}{}; valid keys: {}",
-            did_you_mean(name, allowed.iter().copied()),
-            allowed.join(", ")
-        );
-        Err(self.source.error(&unknown.span(), &self.key, message))
-    }
-
-    fn fields(&self) -> impl Iterator<Item = (&'a str, FieldRef<'a>)> + '_ {
-        self.entries
-            .iter()
-            .map(|(key, value)| (key.get_ref().as_ref(), self.field(key.get_ref(), value)))
-    }
-
-    fn field(&self, key: &str, value: &'a toml::Spanned<DeValue<'a>>) -> FieldRef<'a> {
-        FieldRef {
-            source: self.source,
-            key: if self.key.is_empty() {
-                key.to_string()
-            } else {
-                format!("{}.{key}", self.key)
-            },
-            span: value.span(),
-            value: value.get_ref(),
-        }
-    }
-
-    fn get(&self, key: &str) -> Option<FieldRef<'a>> {
-        let (key, value) = self.entries.get_key_value(key)?;
-        Some(self.field(key.get_ref(), value))
-    }
-
-    fn require(&self, key: &str) -> Result<FieldRef<'a>, GoldenError> {
-        self.get(key)
-            .ok_or_else(|| self.error(format!("missing key {key:?}")))
-    }
-
-    fn optional<T>(
-        &self,
-        key: &str,
-        read: impl FnOnce(&FieldRef<'a>) -> Result<T, GoldenError>,
-    ) -> Result<Option<T>, GoldenError> {
-        self.get(key).map(|field| read(&field)).transpose()
-    }
-
-    /// The case's `path`: not empty, as the contract passes paths.
-    fn path(&self) -> Result<Text, GoldenError> {
-        let field = self.require("path")?;
-        let path = field.text()?;
-        if path.value.is_empty() {
-            return Err(field.error("must not be empty"));
-        }
-        Ok(path)
-    }
-
-    /// The value of `key`, one of `choices` by name.
-    fn choice<T: Copy>(&self, key: &str, choices: &[(&str, T)]) -> Result<Option<T>, GoldenError> {
-        self.optional(key, |field| {
-            let given = field.string()?;
-            choices
-                .iter()
-                .find(|(name, _)| *name == given)
-                .map(|(_, value)| *value)
-                .ok_or_else(|| {
-                    let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
-                    field.error(format!(
-                        "unknown value {given:?}{}; expected one of: {}",
-                        did_you_mean(&given, names.iter().copied()),
-                        names.join(", ")
-                    ))
-                })
-        })
-    }
-
-    /// Every table of the `[[key]]` array, read by `read`.
-    fn array_of_tables<T>(
-        &self,
-        key: &str,
-        read: fn(&Table<'_>) -> Result<T, GoldenError>,
-    ) -> Result<Vec<T>, GoldenError> {
-        let Some(field) = self.get(key) else {
-            return Ok(Vec::new());
-        };
-        let DeValue::Array(items) = field.value else {
-            return Err(field.error(format!("expected [[{key}]] tables, one per case")));
-        };
-        items
-            .iter()
-            .map(|item| read(&self.field(key, item).table()?))
-            .collect()
+fn string_array(field: &toml_reader::Field<'_>) -> Result<Vec<String>, TomlError> {
+    match field.value() {
+        DeValue::Array(_) => field.string_list(),
+        _ => Err(field.expected("an array of strings")),
     }
 }
 
@@ -685,59 +590,24 @@ struct Text {
     written: String,
 }
 
-/// One value with its dotted key and span.
-struct FieldRef<'a> {
-    source: &'a Source<'a>,
-    key: String,
-    span: Range<usize>,
-    value: &'a DeValue<'a>,
-}
-
-impl<'a> FieldRef<'a> {
-    fn error(&self, message: impl Into<String>) -> GoldenError {
-        self.source.error(&self.span, &self.key, message)
-    }
-
-    fn expected(&self, what: &str) -> GoldenError {
-        self.error(format!("expected {what}, got {}", describe(self.value)))
-    }
-
-    fn table(&self) -> Result<Table<'a>, GoldenError> {
-        match self.value {
-            DeValue::Table(entries) => Ok(Table {
-                source: self.source,
-                key: self.key.clone(),
-                span: self.span.clone(),
-                entries,
-            }),
-            _ => Err(self.expected("a table")),
-        }
-    }
-
-    fn string(&self) -> Result<String, GoldenError> {
-        match self.value {
-            DeValue::String(text) => Ok(text.to_string()),
-            _ => Err(self.expected("a string")),
-        }
-    }
-
+impl Text {
     /// A string, or a long one written `{ repeat = "abc/", times = 400, then = "x.csv" }`.
-    fn text(&self) -> Result<Text, GoldenError> {
-        if let DeValue::String(_) = self.value {
-            let value = self.string()?;
-            let written = string(&value).to_string();
-            return Ok(Text { value, written });
+    fn read(field: &toml_reader::Field<'_>) -> Result<Self, TomlError> {
+        match field.value() {
+            DeValue::String(value) => Ok(Text {
+                value: value.to_string(),
+                written: string(value).to_string(),
+            }),
+            DeValue::Table(_) => Text::repeated(&field.table()?),
+            _ => Err(field.expected("a string, or a table { repeat, times, then }")),
         }
-        let DeValue::Table(_) = self.value else {
-            return Err(self.expected("a string, or a table { repeat, times, then }"));
-        };
-        let table = self.table()?;
+    }
+
+    fn repeated(table: &Table<'_>) -> Result<Self, TomlError> {
         table.allow_only(&["repeat", "times", "then"])?;
-        let unit = table.require("repeat")?.string()?;
-        let times: usize = table.require("times")?.integer(1..=100_000)?;
-        let then = table
-            .optional("then", FieldRef::string)?
-            .unwrap_or_default();
+        let unit = any_string(&table.require("repeat")?)?;
+        let times: usize = table.require("times")?.integer_in(1..=100_000)?;
+        let then = table.optional("then", any_string)?.unwrap_or_default();
         let mut written = format!("{} × {times}", string(&unit));
         if !then.is_empty() {
             written.push_str(&format!(" + {}", string(&then)));
@@ -746,58 +616,6 @@ impl<'a> FieldRef<'a> {
             value: unit.repeat(times) + &then,
             written,
         })
-    }
-
-    fn strings(&self) -> Result<Vec<String>, GoldenError> {
-        let DeValue::Array(items) = self.value else {
-            return Err(self.expected("an array of strings"));
-        };
-        items
-            .iter()
-            .map(|item| match item.get_ref() {
-                DeValue::String(text) => Ok(text.to_string()),
-                other => Err(self.source.error(
-                    &item.span(),
-                    &self.key,
-                    format!("expected a string, got {}", describe(other)),
-                )),
-            })
-            .collect()
-    }
-
-    fn integer<T: TryFrom<i64> + PartialOrd + fmt::Display>(
-        &self,
-        range: std::ops::RangeInclusive<T>,
-    ) -> Result<T, GoldenError> {
-        let number = match self.value {
-            DeValue::Integer(integer) => {
-                i64::from_str_radix(integer.as_str(), integer.radix()).ok()
-            }
-            _ => None,
-        };
-        number
-            .and_then(|number| T::try_from(number).ok())
-            .filter(|number| range.contains(number))
-            .ok_or_else(|| {
-                self.expected(&format!(
-                    "an integer from {} to {}",
-                    range.start(),
-                    range.end()
-                ))
-            })
-    }
-}
-
-/// A value as it would read in the file, or its kind when it is long.
-fn describe(value: &DeValue<'_>) -> String {
-    match value {
-        DeValue::String(text) => string(text).to_string(),
-        DeValue::Integer(integer) => integer.to_string(),
-        DeValue::Float(float) => float.to_string(),
-        DeValue::Boolean(flag) => flag.to_string(),
-        DeValue::Datetime(datetime) => datetime.to_string(),
-        DeValue::Array(_) => "an array".to_string(),
-        DeValue::Table(_) => "a table".to_string(),
     }
 }
 

@@ -1,0 +1,152 @@
+//! Peak memory of planning a large sync through ferry's library.
+//!
+//! `cargo run --release -p ferry-bench --bin plan-memory [ENTRIES] [SCENARIO] [DELETE]` builds a
+//! synthetic listing of ENTRIES entries (default 1,000,000: files in nested folders, paths
+//! shaped like a real outbox), runs `ferry::sync::plan::plan` on it and prints one JSON line
+//! with the process's peak RSS (`VmHWM` of /proc/self/status) after building the inputs and
+//! after planning. SCENARIO is `rerun` (default: the destination already holds every file
+//! and the state store knows each one — a no-op rerun, every entry unchanged) or `first`
+//! (an empty destination and no state — every file becomes a transfer). DELETE is `never`
+//! (ferry's default) or `mirror` (the planner also indexes every kept path for deletes).
+//!
+//! Target (issue 6): peak RSS under 200 MB for a 1,000,000-entry plan.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use ferry::config::{DeleteMode, RenameMode};
+use ferry::remote::{Kind, RemoteEntry};
+use ferry::state::{FileStatus, PathState, RunId};
+use ferry::sync::plan::{Filter, Inputs, plan, unix_nanos};
+use serde_json::json;
+
+const TARGET_BYTES: u64 = 200_000_000;
+/// Files per folder: a folder entry precedes each group.
+const FILES_PER_FOLDER: usize = 100;
+
+/// `count` entries in all: folders `region-RR/account-AAAAA` each followed by its files.
+fn listing(count: usize) -> Vec<RemoteEntry> {
+    let mtime = SystemTime::UNIX_EPOCH + Duration::from_secs(1_780_000_000);
+    let mut entries = Vec::with_capacity(count);
+    let mut folder = String::new();
+    let mut i = 0usize;
+    while entries.len() < count {
+        if i.is_multiple_of(FILES_PER_FOLDER) {
+            let n = i / FILES_PER_FOLDER;
+            folder = format!("customers/region-{:02}/account-{n:05}", n % 17);
+            entries.push(RemoteEntry {
+                path: folder.clone(),
+                kind: Kind::Directory,
+                size: 0,
+                mtime: Some(mtime),
+            });
+            if entries.len() == count {
+                break;
+            }
+        }
+        entries.push(RemoteEntry {
+            path: format!("{folder}/invoice_{i:07}_2026-{:02}.csv", i % 12 + 1),
+            kind: Kind::File,
+            size: (i as u64 * 7919) % 5_000_000,
+            mtime: Some(mtime),
+        });
+        i += 1;
+    }
+    entries
+}
+
+/// `VmHWM` (peak resident set) of this process, in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .expect("VmHWM in /proc/self/status")
+        * 1024
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let count: usize = args.next().map_or(1_000_000, |n| {
+        n.replace(['_', ','], "")
+            .parse()
+            .expect("ENTRIES is a number")
+    });
+    let scenario = args.next().unwrap_or_else(|| "rerun".into());
+    assert!(
+        scenario == "rerun" || scenario == "first",
+        "SCENARIO is `rerun` or `first`"
+    );
+    let delete = match args.next().as_deref() {
+        None | Some("never") => DeleteMode::Never,
+        Some("mirror") => DeleteMode::Mirror,
+        Some(other) => panic!("DELETE is `never` or `mirror`, not {other:?}"),
+    };
+    let baseline = peak_rss();
+
+    let source = listing(count);
+    let (destination, states) = if scenario == "rerun" {
+        let states: HashMap<String, PathState> = source
+            .iter()
+            .filter(|e| e.kind == Kind::File)
+            .map(|e| {
+                (
+                    e.path.clone(),
+                    PathState {
+                        size: e.size,
+                        mtime_ns: e.mtime.map(unix_nanos),
+                        last_status: FileStatus::Transferred,
+                        attempts: 0,
+                        last_category: None,
+                        last_retry: None,
+                        last_message: None,
+                        last_run: RunId(1),
+                    },
+                )
+            })
+            .collect();
+        (source.clone(), states)
+    } else {
+        (Vec::new(), HashMap::new())
+    };
+    let verdicts = HashMap::new();
+    let renames = HashMap::new();
+    let filter = Filter::new(&[], &[]).expect("empty filter");
+    let inputs_rss = peak_rss();
+
+    let started = Instant::now();
+    let plan = plan(&Inputs {
+        source: &source,
+        source_complete: true,
+        destination: &destination,
+        states: &states,
+        verdicts: &verdicts,
+        filter: &filter,
+        delete,
+        rename: RenameMode::Refuse,
+        renames: &renames,
+        stable_for: Duration::ZERO,
+        now: SystemTime::now(),
+    });
+    let seconds = started.elapsed().as_secs_f64();
+    let peak = peak_rss();
+    println!(
+        "{}",
+        json!({
+            "bench": "plan-memory", "scenario": scenario,
+            "delete": if delete == DeleteMode::Mirror { "mirror" } else { "never" }, "entries": count,
+            "transfers": plan.transfers.len(), "mkdirs": plan.mkdirs.len(),
+            "unchanged": plan.unchanged, "deletions": plan.deletions.len(),
+            "plan_seconds": seconds,
+            "baseline_rss_bytes": baseline, "inputs_rss_bytes": inputs_rss,
+            "peak_rss_bytes": peak, "plan_rss_bytes": peak - inputs_rss, "target_bytes": TARGET_BYTES, "met": peak < TARGET_BYTES,
+        })
+    );
+}
