@@ -398,6 +398,74 @@ async fn set_mtime_shows_in_stat() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_writes_whole_files_with_their_mtime() {
+    let sshd = Sshd::start();
+    let remote = connect(&sshd).await;
+    let mtime = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+    // Empty, one write, and several writes (OpenSSH takes at most 255 KiB per write).
+    let files = [
+        ("empty.txt", Vec::new()),
+        ("small.txt", noise(1000, 7)),
+        ("pieces.bin", noise(MB - 1, 8)),
+    ];
+    // A longer file of the same name is truncated, not overwritten in part.
+    remote
+        .put("small.txt", vec![b'x'; 5000], None)
+        .await
+        .unwrap();
+
+    for (path, data) in &files {
+        remote
+            .put(path, data.clone(), Some(mtime))
+            .await
+            .unwrap_or_else(|e| panic!("put {path}: {e:?}"));
+    }
+
+    for (path, data) in &files {
+        let local = sshd.root.join(path);
+        assert!(std::fs::read(&local).unwrap() == *data, "{path} differs");
+        assert_eq!(
+            std::fs::metadata(&local).unwrap().modified().unwrap(),
+            mtime
+        );
+        let expected = data.len() as u64;
+        assert!(
+            remote.get(path, expected).await.unwrap() == *data,
+            "{path} reads back"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_into_a_read_only_folder_fails_as_a_write_with_the_server_status() {
+    let sshd = Sshd::start();
+    let remote = connect(&sshd).await;
+    // Made by the test, not the login user, and writable by nobody.
+    std::fs::create_dir(sshd.root.join("locked")).unwrap();
+    set_mode(&sshd.root.join("locked"), 0o555);
+
+    let error = remote
+        .put("locked/file.txt", b"data".to_vec(), None)
+        .await
+        .expect_err("a read-only folder refuses the file");
+
+    assert_eq!(error.operation, Operation::Write);
+    assert_eq!(error.path.as_deref(), Some("locked/file.txt"));
+    assert_eq!(error.code, Some(ErrorCode::SftpStatus(3)), "{error:?}");
+    assert!(!sshd.root.join("locked/file.txt").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_reads_one_byte_past_the_expected_length() {
+    let sshd = Sshd::start();
+    let remote = connect(&sshd).await;
+    std::fs::write(sshd.root.join("grew.txt"), b"0123456789").unwrap();
+
+    assert_eq!(remote.get("grew.txt", 4).await.unwrap(), b"01234");
+    assert_eq!(remote.get("grew.txt", 20).await.unwrap(), b"0123456789");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_concurrent_writes_over_one_connection() {
     let sshd = Sshd::start();
     let remote = Arc::new(connect(&sshd).await);

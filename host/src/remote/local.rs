@@ -2,7 +2,7 @@
 //! configured path, so no name — `../x`, an absolute path, a symlink pointing out — can
 //! reach outside it.
 
-use std::io::{ErrorKind, Seek, SeekFrom};
+use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -221,6 +221,44 @@ impl Remote for LocalRemote {
         Ok(Box::new(tokio::fs::File::from_std(file)))
     }
 
+    async fn get(&self, path: &str, expected: u64) -> Result<Vec<u8>, RemoteError> {
+        let path = path.to_string();
+        self.blocking(move |root| {
+            let error = |e: std::io::Error| RemoteError::io(Operation::Read, Some(&path), &e);
+            let file = root.open(&path).map_err(error)?.into_std();
+            let mut bytes = Vec::with_capacity(expected as usize + 1);
+            file.take(expected + 1)
+                .read_to_end(&mut bytes)
+                .map_err(error)?;
+            Ok(bytes)
+        })
+        .await
+    }
+
+    async fn put(
+        &self,
+        path: &str,
+        data: Vec<u8>,
+        mtime: Option<SystemTime>,
+    ) -> Result<(), RemoteError> {
+        self.check_length(Operation::Write, path)?;
+        let path = path.to_string();
+        self.blocking(move |root| {
+            let error = |e: std::io::Error| RemoteError::io(Operation::Write, Some(&path), &e);
+            let mut options = OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            let mut file = root.open_with(&path, &options).map_err(error)?.into_std();
+            file.write_all(&data).map_err(error)?;
+            if let Some(mtime) = mtime {
+                let times = std::fs::FileTimes::new().set_modified(mtime);
+                file.set_times(times)
+                    .map_err(|e| RemoteError::io(Operation::SetMtime, Some(&path), &e))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn rename(&self, from: &str, to: &str) -> Result<(), RemoteError> {
         self.check_length(Operation::Rename, to)?;
         let (from, to) = (from.to_string(), to.to_string());
@@ -313,6 +351,27 @@ mod tests {
         assert_eq!(remote.stat("f").await.unwrap().unwrap().size, 11);
         assert!(remote.write("f", 100).await.is_err());
         assert_eq!(remote.stat("missing").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn put_truncates_and_sets_the_mtime_and_get_reads_one_byte_past() {
+        let (dir, remote) = remote();
+        let mtime = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+        remote
+            .put("f", b"a longer first version".to_vec(), None)
+            .await
+            .unwrap();
+        remote
+            .put("f", b"short".to_vec(), Some(mtime))
+            .await
+            .unwrap();
+        let meta = std::fs::metadata(dir.path().join("root/f")).unwrap();
+        assert_eq!((meta.len(), meta.modified().unwrap()), (5, mtime));
+        assert_eq!(remote.get("f", 2).await.unwrap(), b"sho");
+        assert_eq!(remote.get("f", 5).await.unwrap(), b"short");
+        std::fs::write(dir.path().join("outside"), b"secret").unwrap();
+        let error = remote.get("../outside", 6).await.unwrap_err();
+        assert_eq!(error.operation, Operation::Read);
     }
 
     #[tokio::test]

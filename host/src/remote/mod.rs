@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::config::{RemoteConfig, Transport};
 use crate::plugin::{Entry, EntryKind, ErrorCode, Operation, Protocol, RawError};
@@ -161,6 +161,37 @@ pub trait Remote: Send + Sync {
     /// continued at `offset` (which must not exceed its length). The writer must be
     /// shut down (`AsyncWriteExt::shutdown`) for the data to be complete.
     async fn write(&self, path: &str, offset: u64) -> Result<Writer, RemoteError>;
+
+    /// The whole file at `path`, read up to one byte past `expected` bytes (so that a
+    /// file that grew is told by its length).
+    async fn get(&self, path: &str, expected: u64) -> Result<Vec<u8>, RemoteError> {
+        let mut bytes = Vec::with_capacity(expected as usize + 1);
+        self.read(path, 0)
+            .await?
+            .take(expected + 1)
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|error| RemoteError::io(Operation::Read, Some(path), &error))?;
+        Ok(bytes)
+    }
+
+    /// Write the whole file at `path` (created or truncated) from `data` and give it
+    /// `mtime` where the remote keeps times. `Ok` means the remote took every byte.
+    async fn put(
+        &self,
+        path: &str,
+        data: Vec<u8>,
+        mtime: Option<SystemTime>,
+    ) -> Result<(), RemoteError> {
+        let mut writer = self.write(path, 0).await?;
+        let write_error = |error| RemoteError::io(Operation::Write, Some(path), &error);
+        writer.write_all(&data).await.map_err(write_error)?;
+        writer.shutdown().await.map_err(write_error)?;
+        if let Some(mtime) = mtime {
+            self.set_mtime(path, mtime).await?;
+        }
+        Ok(())
+    }
 
     /// Rename `from` to `to`, replacing `to` if it exists.
     async fn rename(&self, from: &str, to: &str) -> Result<(), RemoteError>;

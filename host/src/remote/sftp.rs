@@ -79,6 +79,8 @@ pub struct SftpRemote {
     files: SftpSession,
     control: RawSftpSession,
     has_posix_rename: bool,
+    /// The largest write the server takes.
+    write_len: u32,
     root: String,
     local_address: SocketAddr,
 }
@@ -390,27 +392,91 @@ impl Remote for SftpRemote {
 
     async fn set_mtime(&self, path: &str, mtime: SystemTime) -> Result<bool, RemoteError> {
         let remote = self.remote_path(Operation::SetMtime, path)?;
-        let seconds = mtime
-            .duration_since(UNIX_EPOCH)
-            .ok()
-            .and_then(|since_epoch| u32::try_from(since_epoch.as_secs()).ok())
-            .ok_or_else(|| {
-                let message =
-                    format!("SFTP cannot store the time {mtime:?} (seconds 1970-2106 only)");
-                RemoteError::new(Operation::SetMtime, Some(path), message)
-            })?;
-        // SFTP v3 sets both times at once; the access time gets the same value.
-        let attrs = FileAttributes {
-            atime: Some(seconds),
-            mtime: Some(seconds),
-            ..FileAttributes::empty()
-        };
         self.control
-            .setstat(remote, attrs)
+            .setstat(remote, times(path, mtime)?)
             .await
             .map_err(|error| self.request_error(Operation::SetMtime, path, error))?;
         Ok(true)
     }
+
+    /// Open, then every write, the mtime and the close at once: the server handles the
+    /// requests on one handle in the order they were sent, so a small file costs two
+    /// round trips where a stream takes five. Each write's status covers its bytes of a
+    /// file just truncated, so no stat is needed to know that it holds them all.
+    async fn put(
+        &self,
+        path: &str,
+        data: Vec<u8>,
+        mtime: Option<SystemTime>,
+    ) -> Result<(), RemoteError> {
+        let remote = self.remote_path(Operation::Write, path)?;
+        let attrs = mtime.map(|mtime| times(path, mtime)).transpose()?;
+        let failed = |operation| move |error| self.request_error(operation, path, error);
+        let flags = OpenFlags::CREATE | OpenFlags::TRUNCATE | OpenFlags::WRITE;
+        let handle = self
+            .control
+            .open(remote, flags, FileAttributes::empty())
+            .await
+            .map_err(failed(Operation::Write))?
+            .handle;
+        let writes = pieces(data, self.write_len as usize)
+            .into_iter()
+            .map(|(offset, piece)| self.control.write(handle.as_str(), offset, piece));
+        let set_mtime = async {
+            match attrs {
+                Some(attrs) => self
+                    .control
+                    .fsetstat(handle.as_str(), attrs)
+                    .await
+                    .map(drop),
+                None => Ok(()),
+            }
+        };
+        let (written, set, closed) = futures::join!(
+            futures::future::join_all(writes),
+            set_mtime,
+            self.control.close(handle.as_str())
+        );
+        written
+            .into_iter()
+            .try_for_each(|write| write.map(drop))
+            .map_err(failed(Operation::Write))?;
+        set.map_err(failed(Operation::SetMtime))?;
+        closed.map(drop).map_err(failed(Operation::Write))
+    }
+}
+
+/// `data` in pieces of at most `len` bytes, each with its offset: none for an empty
+/// file, and a piece that is the whole file is moved, not copied.
+fn pieces(data: Vec<u8>, len: usize) -> Vec<(u64, Vec<u8>)> {
+    if data.len() <= len {
+        return if data.is_empty() {
+            Vec::new()
+        } else {
+            vec![(0, data)]
+        };
+    }
+    data.chunks(len)
+        .zip((0u64..).step_by(len))
+        .map(|(piece, offset)| (offset, piece.to_vec()))
+        .collect()
+}
+
+/// A time as SFTP v3 keeps it: whole seconds, 1970 to 2106, access time alike.
+fn times(path: &str, mtime: SystemTime) -> Result<FileAttributes, RemoteError> {
+    let seconds = mtime
+        .duration_since(UNIX_EPOCH)
+        .ok()
+        .and_then(|since_epoch| u32::try_from(since_epoch.as_secs()).ok())
+        .ok_or_else(|| {
+            let message = format!("SFTP cannot store the time {mtime:?} (seconds 1970-2106 only)");
+            RemoteError::new(Operation::SetMtime, Some(path), message)
+        })?;
+    Ok(FileAttributes {
+        atime: Some(seconds),
+        mtime: Some(seconds),
+        ..FileAttributes::empty()
+    })
 }
 
 /// A folder being listed, relative to the root ("" is the root).
@@ -626,7 +692,7 @@ async fn establish(
         .map_err(|error| sftp_error(Operation::Connect, None, error))?
         .extensions;
     let write_len = match has_extension(&extensions, LIMITS) {
-        true => LARGE_WRITE_LEN,
+        true => stated_write_len(&control).await?,
         false => PORTABLE_WRITE_LEN,
     };
     let files = SftpSession::new_with_config(
@@ -641,8 +707,22 @@ async fn establish(
         files,
         control,
         has_posix_rename: has_extension(&extensions, POSIX_RENAME),
+        write_len,
         root: config.root.clone(),
         local_address,
+    })
+}
+
+/// The largest write a server that states its limits takes, up to [`LARGE_WRITE_LEN`]
+/// (0 states no limit).
+async fn stated_write_len(control: &RawSftpSession) -> Result<u32, RemoteError> {
+    let limits = control
+        .limits()
+        .await
+        .map_err(|error| sftp_error(Operation::Connect, None, error))?;
+    Ok(match limits.max_write_len {
+        0 => LARGE_WRITE_LEN,
+        stated => stated.min(u64::from(LARGE_WRITE_LEN)) as u32,
     })
 }
 

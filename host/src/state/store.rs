@@ -18,7 +18,8 @@ const DATABASE_FILE: &str = "ferry.db";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The state database of one state directory. Every write is its own committed
-/// transaction, so a killed ferry loses at most the outcomes it had not recorded yet.
+/// transaction (or part of a [`Store::batch`]), so a killed ferry loses at most the
+/// outcomes it had not committed yet.
 pub struct Store {
     conn: Connection,
     db: PathBuf,
@@ -96,11 +97,23 @@ impl Store {
     /// Deleted → the path's state row removed; Skipped → log only.
     /// A dry run changes no path state: nothing was really synced.
     pub fn record(&self, run: RunId, sync: &str, outcome: &FileOutcome) -> Result<(), StateError> {
-        self.write("recording a file outcome", |conn| {
-            let dry_run = add_to_run_totals(conn, run, outcome)?;
-            append_outcome(conn, run, outcome)?;
-            if !dry_run {
-                remember_path(conn, run, sync, outcome)?;
+        self.record_all(run, sync, std::slice::from_ref(outcome))
+    }
+
+    /// [`Store::record`] for many outcomes at once, in one transaction.
+    pub fn record_all(
+        &self,
+        run: RunId,
+        sync: &str,
+        outcomes: &[FileOutcome],
+    ) -> Result<(), StateError> {
+        self.write("recording file outcomes", |conn| {
+            let dry_run = add_to_run_totals(conn, run, outcomes)?;
+            for outcome in outcomes {
+                append_outcome(conn, run, outcome)?;
+                if !dry_run {
+                    remember_path(conn, run, sync, outcome)?;
+                }
             }
             Ok(())
         })
@@ -188,6 +201,18 @@ impl Store {
         })
     }
 
+    /// Runs `work` in one transaction, committed when it returns: the writes it makes
+    /// through this store are committed together (each undone alone if it fails).
+    pub fn batch<T>(&self, work: impl FnOnce(&Store) -> T) -> Result<T, StateError> {
+        let error =
+            |error| StateError::from_sqlite(&self.db, "committing recorded outcomes", error);
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(error)?;
+        let value = work(self);
+        tx.commit().map_err(error)?;
+        Ok(value)
+    }
+
     pub(super) fn read<T>(
         &self,
         doing: &'static str,
@@ -225,35 +250,63 @@ fn connect(db: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
 
 /// Runs `work` in one committed transaction. IMMEDIATE takes the write lock up front,
 /// so a second ferry waits for the busy timeout instead of failing halfway through.
+/// Inside a [`Store::batch`] it is a savepoint instead: undone alone when it fails.
 fn in_transaction<T>(
     conn: &Connection,
     work: impl FnOnce(&Connection) -> Result<T, WriteError>,
 ) -> Result<T, WriteError> {
+    if !conn.is_autocommit() {
+        return in_savepoint(conn, work);
+    }
     let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     let value = work(&tx)?;
     tx.commit()?;
     Ok(value)
 }
 
+fn in_savepoint<T>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> Result<T, WriteError>,
+) -> Result<T, WriteError> {
+    let run = |sql: &str| conn.prepare_cached(sql)?.execute([]).map(drop);
+    run("SAVEPOINT write")?;
+    let value = work(conn).inspect_err(|_| {
+        // The savepoint's own error would hide the one that matters.
+        let _ = run("ROLLBACK TO write");
+    });
+    run("RELEASE write")?;
+    value
+}
+
 /// Returns whether the run is a dry run.
 fn add_to_run_totals(
     conn: &Connection,
     run: RunId,
-    outcome: &FileOutcome,
+    outcomes: &[FileOutcome],
 ) -> Result<bool, WriteError> {
+    let count = |status| outcomes.iter().filter(|o| o.status == status).count() as u64;
+    let bytes = outcomes.iter().map(|o| o.bytes).sum();
     let dry_run = conn
         .prepare_cached(
             "UPDATE runs SET \
-                 transferred = transferred + (?2 = 'transferred'), \
-                 failed = failed + (?2 = 'failed'), \
-                 skipped = skipped + (?2 = 'skipped'), \
-                 deleted = deleted + (?2 = 'deleted'), \
-                 rejected = rejected + (?2 = 'rejected'), \
-                 bytes = bytes + ?3 \
+                 transferred = transferred + ?2, \
+                 failed = failed + ?3, \
+                 skipped = skipped + ?4, \
+                 deleted = deleted + ?5, \
+                 rejected = rejected + ?6, \
+                 bytes = bytes + ?7 \
              WHERE id = ?1 RETURNING dry_run",
         )?
         .query_row(
-            params![run.0, outcome.status, Unsigned(outcome.bytes)],
+            params![
+                run.0,
+                Unsigned(count(FileStatus::Transferred)),
+                Unsigned(count(FileStatus::Failed)),
+                Unsigned(count(FileStatus::Skipped)),
+                Unsigned(count(FileStatus::Deleted)),
+                Unsigned(count(FileStatus::Rejected)),
+                Unsigned(bytes),
+            ],
             |row| row.get(0),
         )
         .optional()?;

@@ -42,9 +42,7 @@ fn outcome(path: &str, status: FileStatus) -> FileOutcome {
 }
 
 fn record_all(store: &Store, run: RunId, outcomes: &[FileOutcome]) {
-    for outcome in outcomes {
-        store.record(run, SYNC, outcome).unwrap();
-    }
+    store.record_all(run, SYNC, outcomes).unwrap();
 }
 
 fn state_of(store: &Store, path: &str) -> Option<PathState> {
@@ -309,6 +307,39 @@ fn records_keep_running_totals() {
 }
 
 #[test]
+fn a_batch_commits_together_and_undoes_a_failed_write_alone() {
+    let (_dir, store) = temp_store();
+    let run = store.start_run(SYNC, false).unwrap();
+    let unstorable = FileOutcome {
+        size: u64::MAX,
+        ..outcome("b.csv", FileStatus::Transferred)
+    };
+
+    let results = store
+        .batch(|store| {
+            [
+                store.record(run, SYNC, &outcome("a.csv", FileStatus::Transferred)),
+                store.record(run, SYNC, &unstorable),
+                store.record_all(run, SYNC, &[outcome("c.csv", FileStatus::Failed)]),
+            ]
+            .map(|result| result.is_ok())
+        })
+        .unwrap();
+
+    assert_eq!(results, [true, false, true]);
+    let paths: Vec<String> = store
+        .outcomes(run)
+        .unwrap()
+        .into_iter()
+        .map(|o| o.path)
+        .collect();
+    assert_eq!(paths, ["a.csv", "c.csv"]);
+    assert!(state_of(&store, "b.csv").is_none());
+    let totals = store.run(run).unwrap().unwrap().totals;
+    assert_eq!((totals.transferred, totals.failed), (1, 1));
+}
+
+#[test]
 fn crash_keeps_outcomes_and_next_run_marks_it_interrupted() {
     let dir = tempfile::tempdir().unwrap();
     let recorded = [
@@ -456,7 +487,7 @@ fn unstorable_values_are_refused_and_nothing_is_written() {
     for unstorable in [too_large, too_late] {
         let error = store.record(run, SYNC, &unstorable).unwrap_err();
         assert!(matches!(error, StateError::Sqlite { .. }), "{error:?}");
-        assert!(error.to_string().contains("recording a file outcome"));
+        assert!(error.to_string().contains("recording file outcomes"));
     }
     assert!(store.outcomes(run).unwrap().is_empty());
     assert!(store.path_states(SYNC).unwrap().is_empty());

@@ -56,11 +56,11 @@ impl Executor {
     /// Carry out `plan`; `temp_names` holds each transfer's temporary name, in order.
     pub async fn execute(self: Arc<Self>, plan: Plan, temp_names: Vec<String>) {
         for rejection in &plan.rejections {
-            self.recorder.record(rejected(rejection)).await;
+            self.recorder.record(rejected(rejection));
         }
         let created = Arc::new(Mutex::new(HashSet::new()));
         for (source, destination) in &plan.renamed_folders {
-            self.recorder.remember_rename(source, destination).await;
+            self.recorder.remember_rename(source, destination);
         }
         for folder in &plan.mkdirs {
             self.make_folder(folder, &created).await;
@@ -80,7 +80,7 @@ impl Executor {
                 let failure = self
                     .failure(folder, 0, None, on(self.destination.protocol())(error))
                     .await;
-                self.recorder.record(failure).await;
+                self.recorder.record(failure);
             }
         }
     }
@@ -106,12 +106,11 @@ impl Executor {
                     {
                         let outcome = executor.transfer(transfer, temp, &created, &progress).await;
                         let sent = outcome.status == FileStatus::Transferred;
-                        executor.recorder.record(outcome).await;
+                        executor.recorder.record(outcome);
                         if sent && transfer.destination != transfer.path {
                             executor
                                 .recorder
-                                .remember_rename(&transfer.path, &transfer.destination)
-                                .await;
+                                .remember_rename(&transfer.path, &transfer.destination);
                         }
                         let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
                         progress.set_message(format!("{finished}/{} files", work.len()));
@@ -159,10 +158,60 @@ impl Executor {
         created: &Mutex<HashSet<String>>,
         progress: &ProgressBar,
     ) -> Step<u64> {
-        let (src, dst) = (self.source.protocol(), self.destination.protocol());
+        let dst = self.destination.protocol();
         self.ensure_parent(&transfer.destination, created)
             .await
             .map_err(on(dst))?;
+        let sent = if transfer.size < RESUMABLE {
+            self.send_whole(transfer, temp, progress).await?
+        } else {
+            self.send_streamed(transfer, temp, progress).await?
+        };
+        self.destination
+            .rename(temp, &transfer.destination)
+            .await
+            .map_err(on(dst))?;
+        if transfer.size >= RESUMABLE {
+            self.recorder.clear_partial(&transfer.path);
+        }
+        Ok(sent)
+    }
+
+    /// A small file in one piece: read whole, then written with its mtime at once (a few
+    /// round trips per file, where a stream takes twice as many).
+    async fn send_whole(
+        &self,
+        transfer: &Transfer,
+        temp: &str,
+        progress: &ProgressBar,
+    ) -> Step<u64> {
+        let (src, dst) = (self.source.protocol(), self.destination.protocol());
+        let data = self
+            .source
+            .get(&transfer.path, transfer.size)
+            .await
+            .map_err(on(src))?;
+        let read = data.len() as u64;
+        unchanged_while_sent(transfer, read).map_err(on(src))?;
+        if let Some(throttle) = &self.throttle {
+            throttle.acquire(data.len()).await;
+        }
+        self.destination
+            .put(temp, data, transfer.mtime)
+            .await
+            .map_err(on(dst))?;
+        progress.inc(read);
+        Ok(read)
+    }
+
+    /// A large file as a stream, continued where an interrupted attempt stopped.
+    async fn send_streamed(
+        &self,
+        transfer: &Transfer,
+        temp: &str,
+        progress: &ProgressBar,
+    ) -> Step<u64> {
+        let (src, dst) = (self.source.protocol(), self.destination.protocol());
         let start = self.resume_point(transfer, temp).await;
         progress.inc(start);
         let reader = self
@@ -172,33 +221,14 @@ impl Executor {
             .map_err(on(src))?;
         let writer = self.destination.write(temp, start).await.map_err(on(dst))?;
         let sent = self.copy(reader, writer, transfer, temp, progress).await?;
-        if start + sent != transfer.size {
-            let message = format!(
-                "the source file changed while it was sent: {} bytes were listed, {} were read",
-                transfer.size,
-                start + sent
-            );
-            return Err(on(src)(RemoteError::new(
-                Operation::Read,
-                Some(&transfer.path),
-                message,
-            )));
-        }
-        self.verify_size(temp, transfer.size)
-            .await
-            .map_err(on(dst))?;
+        unchanged_while_sent(transfer, start + sent).map_err(on(src))?;
+        let stored = self.destination.stat(temp).await.map_err(on(dst))?;
+        holds_every_byte(temp, stored.map(|entry| entry.size), transfer.size).map_err(on(dst))?;
         if let Some(mtime) = transfer.mtime {
             self.destination
                 .set_mtime(temp, mtime)
                 .await
                 .map_err(on(dst))?;
-        }
-        self.destination
-            .rename(temp, &transfer.destination)
-            .await
-            .map_err(on(dst))?;
-        if transfer.size >= RESUMABLE {
-            self.recorder.clear_partial(&transfer.path).await;
         }
         Ok(sent)
     }
@@ -251,15 +281,15 @@ impl Executor {
             size: transfer.size,
             mtime_ns: transfer.mtime.map(unix_nanos),
         };
-        if self.recorder.partial(&transfer.path).await.as_ref() == Some(&this_version) {
-            if let Some(length) = self.verified_prefix(transfer, temp).await {
-                tracing::info!(
-                    "resuming {} at byte {length} of {}",
-                    transfer.path,
-                    transfer.size
-                );
-                return length;
-            }
+        if self.recorder.partial(&transfer.path).await.as_ref() == Some(&this_version)
+            && let Some(length) = self.verified_prefix(transfer, temp).await
+        {
+            tracing::info!(
+                "resuming {} at byte {length} of {}",
+                transfer.path,
+                transfer.size
+            );
+            return length;
         }
         self.recorder
             .set_partial(&transfer.path, this_version)
@@ -298,18 +328,6 @@ impl Executor {
         Ok(())
     }
 
-    /// The temporary file must hold every byte before it gets the final name.
-    async fn verify_size(&self, temp: &str, expected: u64) -> Result<(), RemoteError> {
-        let found = self.destination.stat(temp).await?.map(|entry| entry.size);
-        if found == Some(expected) {
-            return Ok(());
-        }
-        let message = format!(
-            "the uploaded file holds {found:?} bytes instead of {expected}; it keeps its temporary name"
-        );
-        Err(RemoteError::new(Operation::Write, Some(temp), message))
-    }
-
     async fn delete(&self, deletion: &Deletion) {
         let outcome = match self.destination.delete(&deletion.path, deletion.kind).await {
             Ok(()) => FileOutcome {
@@ -335,7 +353,7 @@ impl Executor {
                 .await
             }
         };
-        self.recorder.record(outcome).await;
+        self.recorder.record(outcome);
     }
 
     async fn failure(
@@ -380,6 +398,33 @@ pub(super) async fn classified(
         advice: Some(classification.advice),
         at: SystemTime::now(),
     }
+}
+
+/// A source that yields another length than it was listed with changed meanwhile.
+fn unchanged_while_sent(transfer: &Transfer, read: u64) -> Result<(), RemoteError> {
+    if read == transfer.size {
+        return Ok(());
+    }
+    let message = format!(
+        "the source file changed while it was sent: {} bytes were listed, {read} were read",
+        transfer.size
+    );
+    Err(RemoteError::new(
+        Operation::Read,
+        Some(&transfer.path),
+        message,
+    ))
+}
+
+/// The temporary file must hold every byte before it gets the final name.
+fn holds_every_byte(temp: &str, found: Option<u64>, expected: u64) -> Result<(), RemoteError> {
+    if found == Some(expected) {
+        return Ok(());
+    }
+    let message = format!(
+        "the uploaded file holds {found:?} bytes instead of {expected}; it keeps its temporary name"
+    );
+    Err(RemoteError::new(Operation::Write, Some(temp), message))
 }
 
 /// `len` bytes of `path` from `offset`, or `None` if they cannot all be read.

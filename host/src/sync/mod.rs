@@ -26,12 +26,12 @@ use plan::{Filter, Inputs, Plan};
 pub use policy::PolicyHandle;
 use recorder::Recorder;
 pub use report::Failure;
-use report::{RunReport, run_status};
+use report::{Phases, RunReport, run_status};
 use scan::{Scan, scan};
 use throttle::Throttle;
 
 /// Transfers at once when neither the command line nor the sync says.
-pub const DEFAULT_TRANSFERS: usize = 4;
+pub const DEFAULT_TRANSFERS: usize = 16;
 
 /// How to run, from the command line; each overrides the sync's own setting.
 #[derive(Clone, Debug, Default)]
@@ -129,14 +129,15 @@ pub async fn run(
         states: &states,
         renames: &renames,
     };
-    let (mut totals, mut notes) = (None, Vec::new());
+    let (mut totals, mut notes, mut phases) = (None, Vec::new(), Phases::default());
     match run
-        .connect_and_sync(source_config, destination_config, &mut notes)
+        .connect_and_sync(source_config, destination_config, &mut notes, &mut phases)
         .await
     {
         Ok(planned) => totals = planned,
-        Err(abort) => recorder.record(abort.outcome(&policy).await).await,
+        Err(abort) => recorder.record(abort.outcome(&policy).await),
     }
+    recorder.committed().await;
     let totals = totals.unwrap_or_else(|| recorder.totals());
     let status = run_status(&totals);
     if let Some(id) = run_id {
@@ -156,6 +157,7 @@ pub async fn run(
         failures: recorder.failures(),
         notes,
         duration: started.elapsed(),
+        phases: Some(phases),
         dry_run: options.dry_run,
     })
 }
@@ -205,7 +207,9 @@ impl Run<'_> {
         source_config: &RemoteConfig,
         destination_config: &RemoteConfig,
         notes: &mut Vec<String>,
+        phases: &mut Phases,
     ) -> Result<Option<Totals>, Abort> {
+        let mut clock = Instant::now();
         let (source, destination) = tokio::join!(
             remote::connect(source_config, Role::Source),
             remote::connect(destination_config, Role::Destination)
@@ -213,6 +217,7 @@ impl Run<'_> {
         let source = source.map_err(|e| Abort::Remote(remote::protocol_of(source_config), e))?;
         let destination =
             destination.map_err(|e| Abort::Remote(remote::protocol_of(destination_config), e))?;
+        phases.connect = lap(&mut clock);
         let (source_scan, destination_scan) = tokio::join!(scan(&*source), scan(&*destination));
         let source_scan = source_scan.map_err(|e| Abort::Remote(source.protocol(), e))?;
         let destination_scan =
@@ -224,10 +229,12 @@ impl Run<'_> {
                 destination_scan.unlisted.len()
             ));
         }
+        phases.scan = lap(&mut clock);
         let (plan, temp_names) = self
-            .plan(&source_scan, &destination_scan)
+            .plan(&source_scan, &destination_scan, phases)
             .await
             .map_err(Abort::Plugin)?;
+        phases.plan = lap(&mut clock).saturating_sub(phases.check);
         notes.extend(plan.deletions_withheld.clone());
         if !plan.deferred.is_empty() {
             notes.push(format!(
@@ -242,9 +249,7 @@ impl Run<'_> {
         }
         self.recorder.add_unchanged(plan.unchanged);
         for held in &plan.held {
-            self.recorder
-                .record(held_outcome(held, &self.sync.name))
-                .await;
+            self.recorder.record(held_outcome(held, &self.sync.name));
         }
         let executor = Arc::new(Executor {
             source,
@@ -265,6 +270,7 @@ impl Run<'_> {
             retry_delay: self.sync.retry_delay,
         });
         executor.execute(plan, temp_names).await;
+        phases.transfer = lap(&mut clock);
         Ok(None)
     }
 
@@ -272,30 +278,39 @@ impl Run<'_> {
         for (path, error) in &scan.unlisted {
             let outcome =
                 execute::classified(self.policy, path, 0, None, protocol, error.clone()).await;
-            self.recorder.record(outcome).await;
+            self.recorder.record(outcome);
         }
     }
 
-    /// The plan, and the temporary name of each transfer, in order.
+    /// The plan, and the temporary name of each transfer, in order. Only the entries not
+    /// in place at the destination are checked against its policy.
     async fn plan(
         &self,
         source: &Scan,
         destination: &Scan,
+        phases: &mut Phases,
     ) -> Result<(Plan, Vec<String>), PluginError> {
-        let verdicts = notable_verdicts(self.policy, self.filter, &source.entries).await?;
-        let mut plan = plan::plan(&Inputs {
+        let no_verdicts = HashMap::new();
+        let mut inputs = Inputs {
             source: &source.entries,
             source_complete: source.complete(),
             destination: &destination.entries,
             states: self.states,
-            verdicts: &verdicts,
+            verdicts: &no_verdicts,
             filter: self.filter,
             delete: self.sync.delete,
             rename: self.sync.rename,
             renames: self.renames,
             stable_for: self.sync.stable_for,
             now: SystemTime::now(),
-        });
+        };
+        let unsettled = plan::unsettled(&inputs);
+        let checking = Instant::now();
+        phases.checked = unsettled.len();
+        let verdicts = notable_verdicts(self.policy, &unsettled).await?;
+        phases.check = checking.elapsed();
+        inputs.verdicts = &verdicts;
+        let mut plan = plan::plan(&inputs);
         // The plugin says which files only fit with a short temporary name.
         let form = |path: &str| {
             verdicts
@@ -318,7 +333,7 @@ impl Run<'_> {
     /// rejections are the run's failures, as in a real run.
     async fn planned(&self, plan: &Plan, source: &Scan, notes: &mut Vec<String>) -> Totals {
         for rejection in &plan.rejections {
-            self.recorder.record(execute::rejected(rejection)).await;
+            self.recorder.record(execute::rejected(rejection));
         }
         notes.extend(
             plan.mkdirs
@@ -344,6 +359,12 @@ impl Run<'_> {
             bytes: plan.transfers.iter().map(|t| t.size).sum(),
         }
     }
+}
+
+/// The time since `clock`, which then starts again.
+fn lap(clock: &mut Instant) -> std::time::Duration {
+    let now = Instant::now();
+    now - std::mem::replace(clock, now)
 }
 
 /// The one-line reminder for a file held back after a permanent failure.
@@ -388,21 +409,16 @@ fn known_renames(
     Ok(renames)
 }
 
-/// The destination policy's verdict on every entry the sync covers, by path, for the
-/// entries that break a rule or need the short temporary name.
+/// The destination policy's verdict on `entries`, by path, for the entries that break a
+/// rule or need the short temporary name.
 async fn notable_verdicts(
     policy: &PolicyHandle,
-    filter: &Filter,
-    entries: &[RemoteEntry],
+    entries: &[&RemoteEntry],
 ) -> Result<HashMap<String, Verdict>, PluginError> {
-    let covered: Vec<&RemoteEntry> = entries
-        .iter()
-        .filter(|e| filter.allows(&e.path, e.kind))
-        .collect();
     let verdicts = policy
-        .check(covered.iter().map(|e| e.to_plugin_entry()).collect())
+        .check(entries.iter().map(|e| e.to_plugin_entry()).collect())
         .await?;
-    Ok(covered
+    Ok(entries
         .iter()
         .zip(verdicts)
         .filter(|(_, verdict)| {
@@ -436,7 +452,12 @@ pub async fn check(
         .await
         .map_err(CheckError::Source)?;
     let scan = scan(&*source).await.map_err(CheckError::Source)?;
-    let verdicts = notable_verdicts(policy, &filter, &scan.entries)
+    let covered: Vec<&RemoteEntry> = scan
+        .entries
+        .iter()
+        .filter(|e| filter.allows(&e.path, e.kind))
+        .collect();
+    let verdicts = notable_verdicts(policy, &covered)
         .await
         .map_err(|error| SyncError::Plugin {
             remote: sync.destination.clone(),
@@ -456,13 +477,8 @@ pub async fn check(
         stable_for: std::time::Duration::ZERO,
         now: SystemTime::now(),
     });
-    let checked = scan
-        .entries
-        .iter()
-        .filter(|e| filter.allows(&e.path, e.kind))
-        .count();
     Ok(CheckReport {
-        checked,
+        checked: covered.len(),
         rejections: plan.rejections,
         unreadable: scan.unlisted,
     })

@@ -153,15 +153,36 @@ pub struct Inputs<'a> {
 /// Two times closer than this are the same: SFTP keeps whole seconds.
 const MTIME_TOLERANCE: Duration = Duration::from_secs(1);
 
+/// The covered source entries the destination does not hold as they are (a file of
+/// another version, a folder missing): only these need the policy's verdict. What is in
+/// place already, under its own or its remembered name, was accepted when it was sent;
+/// left without a verdict, the planner finds it unchanged.
+pub fn unsettled<'a>(inputs: &Inputs<'a>) -> Vec<&'a RemoteEntry> {
+    let destination = by_path(inputs.destination);
+    inputs
+        .source
+        .iter()
+        .filter(|e| inputs.filter.allows(&e.path, e.kind))
+        .filter(|e| {
+            let target = inputs.renames.get(&e.path).unwrap_or(&e.path);
+            let existing = destination.get(target.as_str()).copied();
+            match e.kind {
+                Kind::Directory => existing.is_none_or(|d| d.kind != Kind::Directory),
+                Kind::File => change(e, existing, inputs.states.get(&e.path)).is_some(),
+            }
+        })
+        .collect()
+}
+
+fn by_path(entries: &[RemoteEntry]) -> HashMap<&str, &RemoteEntry> {
+    entries.iter().map(|e| (e.path.as_str(), e)).collect()
+}
+
 pub fn plan(inputs: &Inputs) -> Plan {
     let mut plan = Plan::default();
     let mut placed = place(inputs, &mut plan.rejections);
     reject_collisions(&mut placed, &mut plan.rejections);
-    let destination: HashMap<&str, &RemoteEntry> = inputs
-        .destination
-        .iter()
-        .map(|e| (e.path.as_str(), e))
-        .collect();
+    let destination = by_path(inputs.destination);
     for Placed { entry, target } in &placed {
         if entry.kind == Kind::Directory && *target != entry.path {
             plan.renamed_folders
@@ -526,7 +547,11 @@ mod tests {
         }
 
         fn plan(&self) -> Plan {
-            plan(&Inputs {
+            plan(&self.inputs())
+        }
+
+        fn inputs(&self) -> Inputs<'_> {
+            Inputs {
                 source: &self.source,
                 source_complete: self.source_complete,
                 destination: &self.destination,
@@ -538,12 +563,45 @@ mod tests {
                 renames: &self.renames,
                 stable_for: self.stable_for,
                 now: at(1_000).unwrap(),
-            })
+            }
         }
     }
 
     fn paths<T>(items: &[T], path: impl Fn(&T) -> &str) -> Vec<&str> {
         items.iter().map(path).collect()
+    }
+
+    #[test]
+    fn only_what_is_not_in_place_needs_a_verdict() {
+        let mut case = Case::new(
+            vec![
+                folder("d"),
+                folder("new"),
+                file("d/same", 1, at(10)),
+                file("d/changed", 2, at(10)),
+                file("d/q?.csv", 3, at(10)),
+                file("new/x", 4, at(10)),
+                file("skip.tmp", 5, at(10)),
+            ],
+            vec![
+                folder("d"),
+                file("d/same", 1, at(10)),
+                file("d/changed", 1, at(10)),
+                file("d/q_.csv", 3, at(10)),
+            ],
+        );
+        case.renames.insert("d/q?.csv".into(), "d/q_.csv".into());
+        case.filter = Filter::new(&[], &["*.tmp".into()]).unwrap();
+
+        let unsettled = unsettled(&case.inputs());
+
+        assert_eq!(
+            paths(&unsettled, |e| &e.path),
+            ["new", "d/changed", "new/x"]
+        );
+        let plan = case.plan();
+        assert_eq!(plan.unchanged, 2);
+        assert_eq!(paths(&plan.transfers, |t| &t.path), ["d/changed", "new/x"]);
     }
 
     #[test]

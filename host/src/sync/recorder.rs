@@ -1,20 +1,35 @@
 //! Records each outcome as it happens: in the run's totals and failure list, and (unless
-//! this is a dry run) in the state store, one committed transaction per file.
+//! this is a dry run) in the state store.
+//!
+//! The state store is written by a thread of its own. Outcomes queue for it without
+//! waiting; what queues within a few milliseconds is committed in one transaction, so
+//! that ten thousand small files do not cost ten thousand commits. A killed ferry loses
+//! at most the outcomes of those last milliseconds: the next run finds their files in
+//! sync at the destination (or resumes them) all the same.
 
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
 
 use super::report::Failure;
 use crate::state::{FileOutcome, FileStatus, Partial, RunId, StateError, Store, Totals};
 
+/// The most writes one transaction takes, so that a commit stays short.
+const MAX_BATCH: usize = 4096;
+/// How long the first write of a transaction waits for others to join it.
+const GATHER: Duration = Duration::from_millis(5);
+
 #[derive(Clone)]
 pub struct Recorder {
-    store: Arc<Mutex<Store>>,
     /// None for a dry run: nothing is written.
     run: Option<RunId>,
-    sync: String,
+    sync: Arc<str>,
     /// The source and destination remotes' names, which renames are kept under.
     remotes: Arc<(String, String)>,
     progress: Arc<Mutex<Progress>>,
+    jobs: mpsc::Sender<Job>,
 }
 
 #[derive(Default)]
@@ -24,6 +39,17 @@ struct Progress {
     store_errors: Vec<String>,
 }
 
+/// A write to the state store, run on its thread.
+type Work = Box<dyn FnOnce(&Store) -> Result<(), StateError> + Send>;
+
+/// Work for the state store's thread.
+enum Job {
+    Outcome(FileOutcome),
+    Write(Work),
+    /// Answered once everything queued before it is committed.
+    Committed(oneshot::Sender<()>),
+}
+
 impl Recorder {
     pub fn new(
         store: Arc<Mutex<Store>>,
@@ -31,73 +57,97 @@ impl Recorder {
         sync: &str,
         remotes: (&str, &str),
     ) -> Self {
-        Recorder {
+        let (jobs, queue) = mpsc::channel();
+        let progress = Arc::<Mutex<Progress>>::default();
+        let sync: Arc<str> = sync.into();
+        let writer = StoreWriter {
             store,
             run,
-            sync: sync.to_string(),
+            sync: Arc::clone(&sync),
+            progress: Arc::clone(&progress),
+        };
+        std::thread::Builder::new()
+            .name("ferry-state".into())
+            .spawn(move || writer.write_batches(&queue))
+            .expect("a thread can be started");
+        Recorder {
+            run,
+            sync,
             remotes: Arc::new((remotes.0.to_string(), remotes.1.to_string())),
-            progress: Arc::default(),
+            progress,
+            jobs,
         }
     }
 
-    pub async fn record(&self, outcome: FileOutcome) {
+    pub fn record(&self, outcome: FileOutcome) {
         self.count(&outcome);
-        let Some(run) = self.run else { return };
-        let sync = self.sync.clone();
-        self.write(move |store| store.record(run, &sync, &outcome))
-            .await;
+        if self.run.is_some() {
+            self.send(Job::Outcome(outcome));
+        }
     }
 
     /// Remember that `source_path` was sent as `destination_path`.
-    pub async fn remember_rename(&self, source_path: &str, destination_path: &str) {
+    pub fn remember_rename(&self, source_path: &str, destination_path: &str) {
         if self.run.is_none() {
             return;
         }
         let remotes = Arc::clone(&self.remotes);
         let (from, to) = (source_path.to_string(), destination_path.to_string());
-        self.write(move |store| store.set_rename(&remotes.0, &remotes.1, &from, &to))
-            .await;
+        self.write(move |store| store.set_rename(&remotes.0, &remotes.1, &from, &to));
     }
 
     /// The upload in progress for `path`, as recorded by an earlier attempt.
     pub async fn partial(&self, path: &str) -> Option<Partial> {
-        let (store, sync, path) = (Arc::clone(&self.store), self.sync.clone(), path.to_string());
-        let found =
-            tokio::task::spawn_blocking(move || store.lock().unwrap().partial(&sync, &path))
-                .await
-                .expect("reading does not panic");
-        found.unwrap_or_else(|error| {
-            tracing::warn!("cannot read a partial upload: {error}");
-            None
-        })
+        let (sync, path) = (Arc::clone(&self.sync), path.to_string());
+        let (answer, found) = oneshot::channel();
+        self.write(move |store| {
+            let _ = answer.send(store.partial(&sync, &path));
+            Ok(())
+        });
+        match found.await {
+            Ok(Ok(partial)) => partial,
+            Ok(Err(error)) => {
+                tracing::warn!("cannot read a partial upload: {error}");
+                None
+            }
+            Err(_) => None,
+        }
     }
 
+    /// Recorded (committed) before it returns: the upload it describes may start then.
     pub async fn set_partial(&self, path: &str, partial: Partial) {
-        let (sync, path) = (self.sync.clone(), path.to_string());
-        self.write(move |store| store.set_partial(&sync, &path, &partial))
-            .await;
+        let (sync, path) = (Arc::clone(&self.sync), path.to_string());
+        self.write(move |store| store.set_partial(&sync, &path, &partial));
+        self.committed().await;
     }
 
-    pub async fn clear_partial(&self, path: &str) {
-        let (sync, path) = (self.sync.clone(), path.to_string());
-        self.write(move |store| store.clear_partial(&sync, &path))
-            .await;
+    pub fn clear_partial(&self, path: &str) {
+        let (sync, path) = (Arc::clone(&self.sync), path.to_string());
+        self.write(move |store| store.clear_partial(&sync, &path));
     }
 
-    /// A write to the state store, off the async threads; a failure is kept for the report.
-    async fn write(&self, work: impl FnOnce(&Store) -> Result<(), StateError> + Send + 'static) {
-        let store = Arc::clone(&self.store);
-        let written = tokio::task::spawn_blocking(move || work(&store.lock().unwrap()))
-            .await
-            .expect("recording does not panic");
-        if let Err(error) = written {
-            tracing::error!("cannot write to the state store: {error}");
-            self.lock().store_errors.push(error.to_string());
+    /// Waits until every write queued so far is committed.
+    pub async fn committed(&self) {
+        let (done, waiting) = oneshot::channel();
+        if self.jobs.send(Job::Committed(done)).is_ok() {
+            let _ = waiting.await;
+        }
+    }
+
+    fn write(&self, work: impl FnOnce(&Store) -> Result<(), StateError> + Send + 'static) {
+        self.send(Job::Write(Box::new(work)));
+    }
+
+    fn send(&self, job: Job) {
+        if self.jobs.send(job).is_err() {
+            self.lock()
+                .store_errors
+                .push("the state store's writer has stopped".into());
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Progress> {
-        self.progress.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.progress)
     }
 
     fn count(&self, outcome: &FileOutcome) {
@@ -133,4 +183,72 @@ impl Recorder {
     pub fn store_errors(&self) -> Vec<String> {
         self.lock().store_errors.clone()
     }
+}
+
+fn lock(progress: &Mutex<Progress>) -> std::sync::MutexGuard<'_, Progress> {
+    progress.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What the state store's thread holds.
+struct StoreWriter {
+    store: Arc<Mutex<Store>>,
+    run: Option<RunId>,
+    sync: Arc<str>,
+    progress: Arc<Mutex<Progress>>,
+}
+
+impl StoreWriter {
+    /// Until every recorder is gone: takes what has queued (waiting [`GATHER`] for more)
+    /// and writes it in one transaction. A failed write is kept for the report.
+    fn write_batches(&self, queue: &mpsc::Receiver<Job>) {
+        while let Ok(first) = queue.recv() {
+            let jobs = gather(first, queue);
+            let mut outcomes = Vec::new();
+            let mut waiting = Vec::new();
+            let store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+            let written = store.batch(|store| {
+                let mut failed = Vec::new();
+                for job in jobs {
+                    match job {
+                        Job::Outcome(outcome) => outcomes.push(outcome),
+                        Job::Write(work) => failed.extend(work(store).err()),
+                        Job::Committed(done) => waiting.push(done),
+                    }
+                }
+                if let (Some(run), false) = (self.run, outcomes.is_empty()) {
+                    failed.extend(store.record_all(run, &self.sync, &outcomes).err());
+                }
+                failed
+            });
+            drop(store);
+            self.keep_errors(written);
+            for done in waiting {
+                let _ = done.send(());
+            }
+        }
+    }
+
+    fn keep_errors(&self, written: Result<Vec<StateError>, StateError>) {
+        let errors: Vec<String> = match written {
+            Ok(failed) => failed.iter().map(ToString::to_string).collect(),
+            Err(error) => vec![error.to_string()],
+        };
+        for error in &errors {
+            tracing::error!("cannot write to the state store: {error}");
+        }
+        lock(&self.progress).store_errors.extend(errors);
+    }
+}
+
+/// `first` and what joins it within [`GATHER`]; a waiting caller ends the wait.
+fn gather(first: Job, queue: &mpsc::Receiver<Job>) -> Vec<Job> {
+    let deadline = Instant::now() + GATHER;
+    let mut jobs = vec![first];
+    while jobs.len() < MAX_BATCH && !matches!(jobs.last(), Some(Job::Committed(_))) {
+        match queue.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(job) => jobs.push(job),
+            Err(_) => break,
+        }
+    }
+    jobs
 }

@@ -43,7 +43,34 @@ pub struct RunReport {
     /// Things the user should know that are not failures of a file.
     pub notes: Vec<String>,
     pub duration: Duration,
+    /// Where the time went (not kept in the state store: `None` for `ferry log`).
+    pub phases: Option<Phases>,
     pub dry_run: bool,
+}
+
+/// How long each step of a run took, and how many entries the policy checked (those not
+/// in place at the destination already).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Phases {
+    pub connect: Duration,
+    pub scan: Duration,
+    pub check: Duration,
+    pub plan: Duration,
+    pub transfer: Duration,
+    pub checked: usize,
+}
+
+impl Phases {
+    fn to_json(self) -> Value {
+        json!({
+            "connect_seconds": self.connect.as_secs_f64(),
+            "scan_seconds": self.scan.as_secs_f64(),
+            "check_seconds": self.check.as_secs_f64(),
+            "plan_seconds": self.plan.as_secs_f64(),
+            "transfer_seconds": self.transfer.as_secs_f64(),
+            "checked": self.checked,
+        })
+    }
 }
 
 impl RunReport {
@@ -60,12 +87,13 @@ impl RunReport {
             failures: outcomes.iter().filter_map(Failure::from_outcome).collect(),
             notes: Vec::new(),
             duration,
+            phases: None,
             dry_run: record.dry_run,
         }
     }
 
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut report = json!({
             "sync": self.sync,
             "run": self.run_id,
             "status": self.status.as_str(),
@@ -79,7 +107,11 @@ impl RunReport {
             "seconds": self.duration.as_secs_f64(),
             "failures": self.failures,
             "notes": self.notes,
-        })
+        });
+        if let Some(phases) = self.phases {
+            report["phases"] = phases.to_json();
+        }
+        report
     }
 
     /// The summary and every failure, for a human.
