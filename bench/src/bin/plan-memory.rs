@@ -5,7 +5,8 @@
 //! shaped like a real outbox), runs `ferry::sync::plan::plan` on it and prints one JSON line
 //! with the process's peak RSS (`VmHWM` of /proc/self/status) after building the inputs and
 //! after planning. SCENARIO is `rerun` (default: the destination already holds every file
-//! and the state store knows each one — a no-op rerun, every entry unchanged) or `first`
+//! — a no-op rerun, every entry unchanged; with times on both sides a run loads no state
+//! for files sent successfully, so there is none here) or `first`
 //! (an empty destination and no state — every file becomes a transfer). DELETE is `never`
 //! (ferry's default) or `mirror` (the planner also indexes every kept path for deletes).
 //!
@@ -16,8 +17,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ferry::config::{DeleteMode, RenameMode};
 use ferry::remote::{Kind, RemoteEntry};
-use ferry::state::{FileStatus, PathState, RunId};
-use ferry::sync::plan::{Filter, Inputs, plan, unix_nanos};
+use ferry::state::PathState;
+use ferry::sync::plan::{Filter, Inputs, plan};
 use serde_json::json;
 
 const TARGET_BYTES: u64 = 200_000_000;
@@ -92,29 +93,12 @@ fn main() {
     let baseline = peak_rss();
 
     let source = listing(count);
-    let (destination, states) = if scenario == "rerun" {
-        let states: HashMap<String, PathState> = source
-            .iter()
-            .filter(|e| e.kind == Kind::File)
-            .map(|e| {
-                (
-                    e.path.clone(),
-                    PathState {
-                        size: e.size,
-                        mtime_ns: e.mtime.map(unix_nanos),
-                        last_status: FileStatus::Transferred,
-                        attempts: 0,
-                        last_category: None,
-                        last_retry: None,
-                        last_message: None,
-                        last_run: RunId(1),
-                    },
-                )
-            })
-            .collect();
-        (source.clone(), states)
-    } else {
-        (Vec::new(), HashMap::new())
+    // Both sides keep modification times, so a run loads only the state of files whose
+    // last attempt failed (`Run::path_states`): none here.
+    let states: HashMap<String, PathState> = HashMap::new();
+    let destination = match scenario.as_str() {
+        "rerun" => source.clone(),
+        _ => Vec::new(),
     };
     let verdicts = HashMap::new();
     let renames = HashMap::new();

@@ -110,7 +110,7 @@ pub fn walk(dir: &Dir, prefix: &str, sink: &mut dyn FnMut(Listed)) -> Result<(),
         };
         let path = format!("{prefix}{name}");
         match entry_at(dir, name, &path) {
-            Ok(entry) if entry.kind == Kind::Directory && !is_symlink(dir, name) => {
+            Ok((entry, false)) if entry.kind == Kind::Directory => {
                 sink(Listed::Entry(entry));
                 let below = item
                     .open_dir()
@@ -121,25 +121,25 @@ pub fn walk(dir: &Dir, prefix: &str, sink: &mut dyn FnMut(Listed)) -> Result<(),
                 }
             }
             // A symlinked folder is not descended into (it could loop or lead outside).
-            Ok(entry) if entry.kind == Kind::Directory => {}
-            Ok(entry) => sink(Listed::Entry(entry)),
+            Ok((entry, _)) if entry.kind == Kind::Directory => {}
+            Ok((entry, _)) => sink(Listed::Entry(entry)),
             Err(error) => sink(Listed::Unlisted { path, error }),
         }
     }
     Ok(())
 }
 
-fn is_symlink(dir: &Dir, name: &str) -> bool {
-    dir.symlink_metadata(name)
-        .is_ok_and(|meta| meta.file_type().is_symlink())
-}
-
-/// The entry `name` in `dir`, following a symlink as long as it stays inside the root.
-fn entry_at(dir: &Dir, name: &str, path: &str) -> Result<RemoteEntry, RemoteError> {
-    let meta = dir
-        .metadata(name)
-        .map_err(|e| RemoteError::io(Operation::Stat, Some(path), &e))?;
-    Ok(entry_from(&meta, path))
+/// The entry `name` in `dir`, following a symlink as long as it stays inside the root,
+/// and whether it is a symlink. Only a symlink costs more than one `fstatat` (following
+/// one safely means opening it beneath the root).
+fn entry_at(dir: &Dir, name: &str, path: &str) -> Result<(RemoteEntry, bool), RemoteError> {
+    let stat_error = |e| RemoteError::io(Operation::Stat, Some(path), &e);
+    let own = dir.symlink_metadata(name).map_err(stat_error)?;
+    if !own.file_type().is_symlink() {
+        return Ok((entry_from(&own, path), false));
+    }
+    let target = dir.metadata(name).map_err(stat_error)?;
+    Ok((entry_from(&target, path), true))
 }
 
 fn entry_from(meta: &cap_std::fs::Metadata, path: &str) -> RemoteEntry {

@@ -45,7 +45,7 @@ const LIMITS: &str = "limits@openssh.com";
 
 /// Directory reads in flight while listing: enough to hide round trips, few enough to
 /// keep the server's open handles low.
-const DIRS_IN_FLIGHT: usize = 8;
+const DIRS_IN_FLIGHT: usize = 32;
 
 /// File data requested at once per open file: more than an SSH channel window, so the
 /// window, not the round trip, limits a transfer.

@@ -41,33 +41,35 @@ pub(super) fn run_from_row(row: &Row) -> Result<RunRecord> {
     })
 }
 
+/// By position, in the order of [`OUTCOME_COLUMNS`] (a `ferry log` may read many rows).
 pub(super) fn outcome_from_row(row: &Row) -> Result<FileOutcome> {
     Ok(FileOutcome {
-        path: row.get("path")?,
-        status: row.get("status")?,
-        operation: row.get("operation")?,
-        bytes: unsigned(row, "bytes")?,
-        size: unsigned(row, "size")?,
-        mtime_ns: row.get("mtime_ns")?,
-        category: row.get("category")?,
-        retry: row.get("retry")?,
-        message: row.get("message")?,
-        advice: row.get("advice")?,
-        at: row.get::<_, Nanos>("at_ns")?.0,
+        path: row.get(0)?,
+        status: row.get(1)?,
+        operation: row.get(2)?,
+        bytes: row.get::<_, Unsigned>(3)?.0,
+        size: row.get::<_, Unsigned>(4)?.0,
+        mtime_ns: row.get(5)?,
+        category: row.get(6)?,
+        retry: row.get(7)?,
+        message: row.get(8)?,
+        advice: row.get(9)?,
+        at: row.get::<_, Nanos>(10)?.0,
     })
 }
 
-/// The path itself, and what is remembered about it.
+/// The path itself, and what is remembered about it; by position, in the order of
+/// [`PATH_STATE_COLUMNS`] (every run reads a row per file).
 pub(super) fn path_state_from_row(row: &Row) -> Result<(String, PathState)> {
     let state = PathState {
-        size: unsigned(row, "size")?,
-        mtime_ns: row.get("mtime_ns")?,
-        last_status: row.get("last_status")?,
-        attempts: row.get("attempts")?,
-        last_category: row.get("last_category")?,
-        last_retry: row.get("last_retry")?,
-        last_message: row.get("last_message")?,
-        last_run: RunId(row.get("last_run")?),
+        size: row.get::<_, Unsigned>(1)?.0,
+        mtime_ns: row.get(2)?,
+        last_status: row.get(3)?,
+        attempts: row.get(4)?,
+        last_category: row.get(5)?,
+        last_retry: row.get(6)?,
+        last_message: row.get(7)?,
+        last_run: RunId(row.get(8)?),
     };
-    Ok((row.get("path")?, state))
+    Ok((row.get(0)?, state))
 }

@@ -75,6 +75,19 @@ impl Store {
         })
     }
 
+    /// The states of the paths whose last attempt failed: all a run needs when both
+    /// sides keep modification times (a success is then told by the listings alone).
+    pub fn failed_path_states(&self, sync: &str) -> Result<HashMap<String, PathState>, StateError> {
+        self.read("reading path states", |conn| {
+            let sql = format!(
+                "SELECT {PATH_STATE_COLUMNS} FROM path_states WHERE sync = ?1 AND last_status = ?2"
+            );
+            conn.prepare_cached(&sql)?
+                .query_map(params![sync, FileStatus::Failed], path_state_from_row)?
+                .collect()
+        })
+    }
+
     /// Starts a run; any earlier run of this sync still "running" (a crash) becomes "interrupted".
     pub fn start_run(&self, sync: &str, dry_run: bool) -> Result<RunId, StateError> {
         self.write("starting a run", |conn| {

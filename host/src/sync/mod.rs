@@ -19,7 +19,7 @@ use crate::plugin::{
     PluginError, PluginSource, Protocol, Runtime, SettingInput, SettingValue, TempForm, Verdict,
     parse_settings,
 };
-use crate::remote::{self, RemoteEntry, RemoteError, Role};
+use crate::remote::{self, Kind, RemoteEntry, RemoteError, Role};
 use crate::state::{FileOutcome, FileStatus, PathState, StateError, Store, Totals};
 use execute::Executor;
 use plan::{Filter, Inputs, Plan};
@@ -105,7 +105,6 @@ pub async fn run(
     let source_config = config.remote(&sync.source)?;
     let destination_config = config.remote(&sync.destination)?;
     let store = Store::open(&config.state_dir)?;
-    let states = store.path_states(name)?;
     let renames = known_renames(&store, &sync.source, &sync.destination)?;
     let run_id = if options.dry_run {
         None
@@ -126,7 +125,7 @@ pub async fn run(
         policy: &policy,
         recorder: &recorder,
         filter: &filter,
-        states: &states,
+        store: &store,
         renames: &renames,
     };
     let (mut totals, mut notes, mut phases) = (None, Vec::new(), Phases::default());
@@ -166,27 +165,46 @@ pub async fn run(
 enum Abort {
     Remote(Protocol, RemoteError),
     Plugin(PluginError),
+    State(StateError),
 }
 
 impl Abort {
     /// The run-level failure, as an outcome without a path.
     async fn outcome(self, policy: &PolicyHandle) -> FileOutcome {
         match self {
-            Abort::Remote(protocol, error) => execute::classified(policy, "", 0, None, protocol, error).await,
-            Abort::Plugin(error) => FileOutcome {
-                path: String::new(),
-                status: FileStatus::Failed,
-                operation: "check".into(),
-                bytes: 0,
-                size: 0,
-                mtime_ns: None,
-                category: Some("plugin-failure".into()),
-                retry: Some("next-run".into()),
-                message: Some(error.to_string()),
-                advice: Some("The policy plugin failed while checking names. Report it to its authors with this message.".into()),
-                at: SystemTime::now(),
-            },
+            Abort::Remote(protocol, error) => {
+                execute::classified(policy, "", 0, None, protocol, error).await
+            }
+            Abort::Plugin(error) => run_failure(
+                "check",
+                "plugin-failure",
+                error.to_string(),
+                "The policy plugin failed while checking names. Report it to its authors with this message.",
+            ),
+            Abort::State(error) => run_failure(
+                "plan",
+                "unknown",
+                error.to_string(),
+                "ferry could not read what earlier runs recorded. Check the disk and the permissions of the state directory the message names.",
+            ),
         }
+    }
+}
+
+/// A failure of the whole run, as an outcome without a path.
+fn run_failure(operation: &str, category: &str, message: String, advice: &str) -> FileOutcome {
+    FileOutcome {
+        path: String::new(),
+        status: FileStatus::Failed,
+        operation: operation.into(),
+        bytes: 0,
+        size: 0,
+        mtime_ns: None,
+        category: Some(category.into()),
+        retry: Some("next-run".into()),
+        message: Some(message),
+        advice: Some(advice.into()),
+        at: SystemTime::now(),
     }
 }
 
@@ -196,7 +214,7 @@ struct Run<'a> {
     policy: &'a PolicyHandle,
     recorder: &'a Recorder,
     filter: &'a Filter,
-    states: &'a HashMap<String, PathState>,
+    store: &'a Mutex<Store>,
     renames: &'a HashMap<String, String>,
 }
 
@@ -230,10 +248,7 @@ impl Run<'_> {
             ));
         }
         phases.scan = lap(&mut clock);
-        let (plan, temp_names) = self
-            .plan(&source_scan, &destination_scan, phases)
-            .await
-            .map_err(Abort::Plugin)?;
+        let (plan, temp_names) = self.plan(&source_scan, &destination_scan, phases).await?;
         phases.plan = lap(&mut clock).saturating_sub(phases.check);
         notes.extend(plan.deletions_withheld.clone());
         if !plan.deferred.is_empty() {
@@ -289,13 +304,16 @@ impl Run<'_> {
         source: &Scan,
         destination: &Scan,
         phases: &mut Phases,
-    ) -> Result<(Plan, Vec<String>), PluginError> {
+    ) -> Result<(Plan, Vec<String>), Abort> {
+        let states = self
+            .path_states(source, destination)
+            .map_err(Abort::State)?;
         let no_verdicts = HashMap::new();
         let mut inputs = Inputs {
             source: &source.entries,
             source_complete: source.complete(),
             destination: &destination.entries,
-            states: self.states,
+            states: &states,
             verdicts: &no_verdicts,
             filter: self.filter,
             delete: self.sync.delete,
@@ -307,7 +325,9 @@ impl Run<'_> {
         let unsettled = plan::unsettled(&inputs);
         let checking = Instant::now();
         phases.checked = unsettled.len();
-        let verdicts = notable_verdicts(self.policy, &unsettled).await?;
+        let verdicts = notable_verdicts(self.policy, &unsettled)
+            .await
+            .map_err(Abort::Plugin)?;
         phases.check = checking.elapsed();
         inputs.verdicts = &verdicts;
         let mut plan = plan::plan(&inputs);
@@ -322,11 +342,35 @@ impl Run<'_> {
             .iter()
             .map(|t| (t.destination.clone(), form(&t.path)))
             .collect();
-        let temps = self.policy.temp_names(wanted).await?;
+        let temps = self
+            .policy
+            .temp_names(wanted)
+            .await
+            .map_err(Abort::Plugin)?;
         // An interrupted upload's temporary file is what the next attempt resumes.
         let in_progress: HashSet<&String> = temps.iter().collect();
         plan.deletions.retain(|d| !in_progress.contains(&d.path));
         Ok((plan, temps))
+    }
+
+    /// What the state store knows of this sync's paths: only the failures when every
+    /// file on both sides has a modification time (all the planner then needs), so that
+    /// a large sync does not hold a record per file it has sent.
+    fn path_states(
+        &self,
+        source: &Scan,
+        destination: &Scan,
+    ) -> Result<HashMap<String, PathState>, StateError> {
+        let every_file_dated = source
+            .entries
+            .iter()
+            .chain(&destination.entries)
+            .all(|e| e.kind == Kind::Directory || e.mtime.is_some());
+        let store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        match every_file_dated {
+            true => store.failed_path_states(&self.sync.name),
+            false => store.path_states(&self.sync.name),
+        }
     }
 
     /// For a dry run: what would be done, as notes, and the totals it would have. The

@@ -1,6 +1,7 @@
 //! The planner: a pure function of both listings, the state store's memory and the
 //! destination plugin's verdicts. No I/O happens here.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
@@ -186,12 +187,12 @@ pub fn plan(inputs: &Inputs) -> Plan {
     for Placed { entry, target } in &placed {
         if entry.kind == Kind::Directory && *target != entry.path {
             plan.renamed_folders
-                .push((entry.path.clone(), target.clone()));
+                .push((entry.path.clone(), target.to_string()));
         }
-        let existing = destination.get(target.as_str()).copied();
+        let existing = destination.get(target.as_ref()).copied();
         match entry.kind {
             Kind::Directory if existing.is_none() && inputs.filter.selects_folders() => {
-                plan.mkdirs.push(target.clone())
+                plan.mkdirs.push(target.to_string())
             }
             Kind::Directory => {}
             Kind::File if is_settling(entry, inputs) => plan.deferred.push(entry.path.clone()),
@@ -204,7 +205,7 @@ pub fn plan(inputs: &Inputs) -> Plan {
             Kind::File => match change(entry, existing, inputs.states.get(&entry.path)) {
                 Some(reason) => plan.transfers.push(Transfer {
                     path: entry.path.clone(),
-                    destination: target.clone(),
+                    destination: target.to_string(),
                     size: entry.size,
                     mtime: entry.mtime,
                     reason,
@@ -216,17 +217,21 @@ pub fn plan(inputs: &Inputs) -> Plan {
     if inputs.delete == DeleteMode::Mirror {
         let kept = placed
             .iter()
-            .map(|p| p.target.clone())
-            .chain(plan.rejections.iter().map(|r| r.path.clone()));
-        plan_deletions(inputs, &kept.collect(), &mut plan);
+            .map(|p| p.target.as_ref())
+            .chain(plan.rejections.iter().map(|r| r.path.as_str()));
+        match deletions(inputs, &kept.collect()) {
+            Ok(deletions) => plan.deletions = deletions,
+            Err(withheld) => plan.deletions_withheld = Some(withheld),
+        }
     }
     plan
 }
 
-/// A source entry and the path it has (or will have) at the destination.
+/// A source entry and the path it has (or will have) at the destination: borrowed when
+/// it is the source path or a remembered one, which is nearly always.
 struct Placed<'a> {
     entry: &'a RemoteEntry,
-    target: String,
+    target: Cow<'a, str>,
 }
 
 impl Placed<'_> {
@@ -250,7 +255,7 @@ fn place<'a>(inputs: &Inputs<'a>, rejections: &mut Vec<Rejection>) -> Vec<Placed
         match target(entry, inputs, &folder_targets, &rejected_folders) {
             Ok(target) => {
                 if entry.kind == Kind::Directory && target != entry.path {
-                    folder_targets.insert(&entry.path, target.clone());
+                    folder_targets.insert(&entry.path, target.to_string());
                 }
                 placed.push(Placed { entry, target });
             }
@@ -267,12 +272,12 @@ fn place<'a>(inputs: &Inputs<'a>, rejections: &mut Vec<Rejection>) -> Vec<Placed
 
 /// The destination path of `entry`: under its (possibly renamed) folder, its own name,
 /// a name remembered from an earlier run, or — when sanitizing — the policy's suggestion.
-fn target(
-    entry: &RemoteEntry,
-    inputs: &Inputs,
+fn target<'a>(
+    entry: &'a RemoteEntry,
+    inputs: &Inputs<'a>,
     folder_targets: &HashMap<&str, String>,
     rejected_folders: &[&str],
-) -> Result<String, Rejection> {
+) -> Result<Cow<'a, str>, Rejection> {
     if let Some(folder) = rejected_folders
         .iter()
         .find(|f| entry.path.starts_with(&format!("{f}/")))
@@ -286,25 +291,26 @@ fn target(
         ));
     }
     if let Some(remembered) = inputs.renames.get(&entry.path) {
-        return Ok(remembered.clone());
+        return Ok(Cow::Borrowed(remembered));
     }
     let (parent, name) = entry
         .path
         .rsplit_once('/')
         .map_or(("", entry.path.as_str()), |(p, n)| (p, n));
-    let parent = folder_targets.get(parent).map_or(parent, String::as_str);
+    let renamed_parent = folder_targets.get(parent);
     let join = |name: &str| {
-        if parent.is_empty() {
-            name.to_string()
-        } else {
-            format!("{parent}/{name}")
-        }
+        let parent = renamed_parent.map_or(parent, String::as_str);
+        Cow::Owned(match parent {
+            "" => name.to_string(),
+            _ => format!("{parent}/{name}"),
+        })
     };
     match inputs
         .verdicts
         .get(&entry.path)
         .filter(|v| !v.violations.is_empty())
     {
+        None if renamed_parent.is_none() => Ok(Cow::Borrowed(&entry.path)),
         None => Ok(join(name)),
         Some(verdict) => match sanitized_name(verdict, inputs.rename) {
             Some(new_name) => Ok(join(new_name)),
@@ -335,17 +341,29 @@ fn sanitized_name(verdict: &Verdict, mode: RenameMode) -> Option<&str> {
 }
 
 /// Two entries placed at one destination path: each renamed one is refused instead, so
-/// that neither overwrites the other (an entry keeping its own name still goes).
+/// that neither overwrites the other (an entry keeping its own name still goes). Only the
+/// targets of renamed entries can collide, so only those are counted.
 fn reject_collisions(placed: &mut Vec<Placed>, rejections: &mut Vec<Rejection>) {
+    let renamed: HashSet<&str> = placed
+        .iter()
+        .filter(|p| p.renamed())
+        .map(|p| p.target.as_ref())
+        .collect();
+    if renamed.is_empty() {
+        return;
+    }
     let mut by_target: HashMap<&str, Vec<&str>> = HashMap::new();
-    for p in placed.iter() {
+    for p in placed
+        .iter()
+        .filter(|p| renamed.contains(p.target.as_ref()))
+    {
         by_target.entry(&p.target).or_default().push(&p.entry.path);
     }
     let colliding: HashMap<String, String> = placed
         .iter()
-        .filter(|p| p.renamed() && by_target[p.target.as_str()].len() > 1)
+        .filter(|p| p.renamed() && by_target[p.target.as_ref()].len() > 1)
         .map(|p| {
-            let others: Vec<&str> = by_target[p.target.as_str()]
+            let others: Vec<&str> = by_target[p.target.as_ref()]
                 .iter()
                 .copied()
                 .filter(|o| *o != p.entry.path)
@@ -457,36 +475,37 @@ pub fn unix_nanos(time: SystemTime) -> i64 {
     }
 }
 
-fn plan_deletions(inputs: &Inputs, kept: &HashSet<String>, plan: &mut Plan) {
+/// What mirror deletes: every covered destination entry not kept, files first, then
+/// folders deepest first. Nothing, with why, when part of the source could not be listed.
+fn deletions(inputs: &Inputs, kept: &HashSet<&str>) -> Result<Vec<Deletion>, String> {
     if !inputs.source_complete {
-        plan.deletions_withheld = Some(
+        return Err(
             "part of the source could not be listed, so nothing is deleted at the destination"
                 .into(),
         );
-        return;
     }
     let mut extra: Vec<Deletion> = inputs
         .destination
         .iter()
-        .filter(|e| !kept.contains(&e.path))
+        .filter(|e| !kept.contains(e.path.as_str()))
         .filter(|e| inputs.filter.allows(&e.path, e.kind))
         .map(|e| Deletion {
             path: e.path.clone(),
             kind: e.kind,
         })
         .collect();
-    let depth = |d: &Deletion| d.path.matches('/').count();
-    extra.sort_by(|a, b| {
-        let key = |d: &Deletion| {
-            (
-                d.kind == Kind::Directory,
-                std::cmp::Reverse(depth(d)),
-                d.path.clone(),
-            )
-        };
-        key(a).cmp(&key(b))
-    });
-    plan.deletions = extra;
+    extra.sort_by(|a, b| deletion_order(a).cmp(&deletion_order(b)));
+    Ok(extra)
+}
+
+/// Files before folders, deeper folders before their parents, then by path.
+fn deletion_order(deletion: &Deletion) -> (bool, std::cmp::Reverse<usize>, &str) {
+    let depth = deletion.path.matches('/').count();
+    (
+        deletion.kind == Kind::Directory,
+        std::cmp::Reverse(depth),
+        &deletion.path,
+    )
 }
 
 #[cfg(test)]
