@@ -107,10 +107,10 @@ impl Executor {
                         let outcome = executor.transfer(transfer, temp, &created, &progress).await;
                         let sent = outcome.status == FileStatus::Transferred;
                         executor.recorder.record(outcome);
-                        if sent && transfer.destination != transfer.path {
+                        if let (true, Some(renamed_to)) = (sent, &transfer.renamed_to) {
                             executor
                                 .recorder
-                                .remember_rename(&transfer.path, &transfer.destination);
+                                .remember_rename(&transfer.path, renamed_to);
                         }
                         let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
                         progress.set_message(format!("{finished}/{} files", work.len()));
@@ -159,7 +159,7 @@ impl Executor {
         progress: &ProgressBar,
     ) -> Step<u64> {
         let dst = self.destination.protocol();
-        self.ensure_parent(&transfer.destination, created)
+        self.ensure_parent(transfer.destination(), created)
             .await
             .map_err(on(dst))?;
         let sent = if transfer.size < RESUMABLE {
@@ -168,7 +168,7 @@ impl Executor {
             self.send_streamed(transfer, temp, progress).await?
         };
         self.destination
-            .rename(temp, &transfer.destination)
+            .rename(temp, transfer.destination())
             .await
             .map_err(on(dst))?;
         if transfer.size >= RESUMABLE {
@@ -456,8 +456,10 @@ fn sent(transfer: &Transfer, bytes: u64, mtime_ns: Option<i64>) -> FileOutcome {
         mtime_ns,
         category: None,
         retry: None,
-        message: (transfer.destination != transfer.path)
-            .then(|| format!("sent as {}", transfer.destination)),
+        message: transfer
+            .renamed_to
+            .as_ref()
+            .map(|renamed_to| format!("sent as {renamed_to}")),
         advice: None,
         at: SystemTime::now(),
     }

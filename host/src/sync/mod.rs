@@ -340,7 +340,7 @@ impl Run<'_> {
         let wanted = plan
             .transfers
             .iter()
-            .map(|t| (t.destination.clone(), form(&t.path)))
+            .map(|t| (t.destination().to_string(), form(&t.path)))
             .collect();
         let temps = self
             .policy

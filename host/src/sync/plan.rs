@@ -73,11 +73,18 @@ pub enum Reason {
 pub struct Transfer {
     /// The source path.
     pub path: String,
-    /// Where it goes at the destination: the same path, or its sanitized name.
-    pub destination: String,
+    /// Where it goes at the destination when that is not `path` (a sanitized name).
+    pub renamed_to: Option<String>,
     pub size: u64,
     pub mtime: Option<SystemTime>,
     pub reason: Reason,
+}
+
+impl Transfer {
+    /// Where it goes at the destination.
+    pub fn destination(&self) -> &str {
+        self.renamed_to.as_deref().unwrap_or(&self.path)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -205,7 +212,7 @@ pub fn plan(inputs: &Inputs) -> Plan {
             Kind::File => match change(entry, existing, inputs.states.get(&entry.path)) {
                 Some(reason) => plan.transfers.push(Transfer {
                     path: entry.path.clone(),
-                    destination: target.to_string(),
+                    renamed_to: (*target != entry.path).then(|| target.to_string()),
                     size: entry.size,
                     mtime: entry.mtime,
                     reason,
@@ -790,7 +797,7 @@ mod tests {
     fn targets(plan: &Plan) -> Vec<(&str, &str)> {
         plan.transfers
             .iter()
-            .map(|t| (t.path.as_str(), t.destination.as_str()))
+            .map(|t| (t.path.as_str(), t.destination()))
             .collect()
     }
 
