@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions};
+use rustix::io::{Errno, ReadWriteFlags};
 
 use super::{Kind, Listed, Reader, Remote, RemoteEntry, RemoteError, Writer};
 use crate::plugin::{ErrorCode, Operation, Protocol};
@@ -17,16 +18,17 @@ use crate::plugin::{ErrorCode, Operation, Protocol};
 pub struct LocalRemote {
     root: Arc<Dir>,
     root_path: PathBuf,
-    /// The longest full local path allowed, in characters.
+    /// The longest full local path allowed, in characters, and the root's own length.
     max_path_length: usize,
+    root_length: usize,
     /// Whether small files are read on the calling (async) thread: only on a file system
     /// of this machine's own disks or memory, where a read cannot hang on a network.
     reads_inline: bool,
 }
 
-/// Files up to this size are read on the calling thread where `reads_inline`: from the
-/// page cache that takes microseconds, and handing the read to a blocking thread cost two
-/// thread switches, a third of ferry's CPU per small file.
+/// Files up to this size are read on the calling thread where `reads_inline` and all their
+/// bytes are in the page cache: that takes microseconds, and handing the read to a
+/// blocking thread cost two thread switches, a third of ferry's CPU per small file.
 const INLINE_READ_MAX: u64 = 256 * 1024;
 
 /// `statfs` magic numbers of file systems on local disks or in memory (linux/magic.h):
@@ -40,6 +42,9 @@ const LOCAL_FILE_SYSTEMS: [i64; 7] = [
     0x2FC1_2FC1,
     0xF2F5_2010,
 ];
+
+/// Listed entries handed from the walking thread at once.
+const LIST_BATCH: usize = 512;
 
 /// ENAMETOOLONG, for paths over the local full-path limit.
 const NAME_TOO_LONG: i32 = 36;
@@ -59,6 +64,7 @@ impl LocalRemote {
             root: Arc::new(root),
             root_path: path.to_path_buf(),
             max_path_length,
+            root_length: shown.chars().count(),
             reads_inline: on_local_file_system(path),
         })
     }
@@ -83,7 +89,11 @@ impl LocalRemote {
 
     /// An error if `path` under the root is longer than the local full-path limit.
     fn check_length(&self, operation: Operation, path: &str) -> Result<(), RemoteError> {
-        let length = self.root_path.to_string_lossy().chars().count() + 1 + path.chars().count();
+        // A character takes at least one byte: most paths pass without being counted.
+        if self.root_length + 1 + path.len() <= self.max_path_length {
+            return Ok(());
+        }
+        let length = self.root_length + 1 + path.chars().count();
         if length <= self.max_path_length {
             return Ok(());
         }
@@ -161,7 +171,30 @@ fn read_whole(root: &Dir, path: &str, expected: u64) -> Result<Vec<u8>, RemoteEr
     Ok(bytes)
 }
 
+/// The file at `path` (up to one byte past `expected`) if all of it is in the page cache:
+/// every read asks not to wait for the disk (`RWF_NOWAIT`), so the calling thread never
+/// blocks on it. `None` when a part is not cached, or the kernel cannot tell.
+fn read_cached(root: &Dir, path: &str, expected: u64) -> Result<Option<Vec<u8>>, RemoteError> {
+    let error = |e: std::io::Error| RemoteError::io(Operation::Read, Some(path), &e);
+    let file = root.open(path).map_err(error)?;
+    let mut bytes = vec![0u8; expected as usize + 1];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        let rest = &mut [std::io::IoSliceMut::new(&mut bytes[filled..])];
+        match rustix::io::preadv2(&file, rest, filled as u64, ReadWriteFlags::NOWAIT) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(Errno::INTR) => continue,
+            Err(Errno::AGAIN | Errno::OPNOTSUPP | Errno::INVAL) => return Ok(None),
+            Err(errno) => return Err(error(errno.into())),
+        }
+    }
+    bytes.truncate(filled);
+    Ok(Some(bytes))
+}
+
 /// Whether `path` is on a file system of [`LOCAL_FILE_SYSTEMS`] (not NFS, SMB, FUSE, …).
+#[allow(clippy::unnecessary_cast)] // f_type is i64 here, narrower or unsigned elsewhere
 fn on_local_file_system(path: &Path) -> bool {
     rustix::fs::statfs(path).is_ok_and(|fs| LOCAL_FILE_SYSTEMS.contains(&(fs.f_type as i64)))
 }
@@ -201,11 +234,24 @@ impl Remote for LocalRemote {
 
     async fn list(&self, sink: &mut (dyn FnMut(Listed) + Send)) -> Result<(), RemoteError> {
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-        let walker =
-            self.blocking(move |root| walk(root, "", &mut |listed| drop(sender.send(listed))));
+        // Entries cross to the async side in batches: one wake-up per entry cost more
+        // than the stat that found it.
+        let walker = self.blocking(move |root| {
+            let mut batch = Vec::with_capacity(LIST_BATCH);
+            let walked = walk(root, "", &mut |listed| {
+                batch.push(listed);
+                if batch.len() == LIST_BATCH {
+                    drop(sender.send(std::mem::take(&mut batch)));
+                }
+            });
+            drop(sender.send(batch));
+            walked
+        });
         let forward = async {
-            while let Some(listed) = receiver.recv().await {
-                sink(self.within_length_limit(listed));
+            while let Some(batch) = receiver.recv().await {
+                for listed in batch {
+                    sink(self.within_length_limit(listed));
+                }
             }
         };
         let (walked, ()) = tokio::join!(walker, forward);
@@ -259,8 +305,11 @@ impl Remote for LocalRemote {
     }
 
     async fn get(&self, path: &str, expected: u64) -> Result<Vec<u8>, RemoteError> {
-        if self.reads_inline && expected <= INLINE_READ_MAX {
-            return read_whole(&self.root, path, expected);
+        if self.reads_inline
+            && expected <= INLINE_READ_MAX
+            && let Some(bytes) = read_cached(&self.root, path, expected)?
+        {
+            return Ok(bytes);
         }
         let path = path.to_string();
         self.blocking(move |root| read_whole(root, &path, expected))
@@ -404,6 +453,24 @@ mod tests {
         std::fs::write(dir.path().join("outside"), b"secret").unwrap();
         let error = remote.get("../outside", 6).await.unwrap_err();
         assert_eq!(error.operation, Operation::Read);
+    }
+
+    #[tokio::test]
+    async fn small_files_come_from_the_page_cache_or_else_a_blocking_read() {
+        let (dir, remote) = remote();
+        let file = dir.path().join("root/f");
+        std::fs::write(&file, b"0123456789").unwrap();
+        assert_eq!(
+            read_cached(&remote.root, "f", 10).unwrap().as_deref(),
+            Some(&b"0123456789"[..])
+        );
+        // Evicted from the page cache (where the file system lets it go), the file is
+        // read by a blocking thread instead; the bytes are the same either way.
+        let written = std::fs::File::open(&file).unwrap();
+        written.sync_all().unwrap();
+        rustix::fs::fadvise(&written, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        assert_eq!(remote.get("f", 10).await.unwrap(), b"0123456789");
+        assert!(read_cached(&remote.root, "missing", 10).is_err());
     }
 
     #[test]
