@@ -228,18 +228,16 @@ impl Run<'_> {
         phases: &mut Phases,
     ) -> Result<Option<Totals>, Abort> {
         let mut clock = Instant::now();
-        let (source, destination) = tokio::join!(
-            remote::connect(source_config, Role::Source),
-            remote::connect(destination_config, Role::Destination)
-        );
-        let source = source.map_err(|e| Abort::Remote(remote::protocol_of(source_config), e))?;
-        let destination =
-            destination.map_err(|e| Abort::Remote(remote::protocol_of(destination_config), e))?;
-        phases.connect = lap(&mut clock);
-        let (source_scan, destination_scan) = tokio::join!(scan(&*source), scan(&*destination));
-        let source_scan = source_scan.map_err(|e| Abort::Remote(source.protocol(), e))?;
-        let destination_scan =
-            destination_scan.map_err(|e| Abort::Remote(destination.protocol(), e))?;
+        // Each side is listed as soon as it is connected: a local source is walked while
+        // the destination's SSH handshake is still going on. The first error ends both.
+        let (
+            (source, source_scan, source_connect),
+            (destination, destination_scan, destination_connect),
+        ) = tokio::try_join!(
+            open_and_scan(source_config, Role::Source),
+            open_and_scan(destination_config, Role::Destination)
+        )?;
+        phases.connect = source_connect.max(destination_connect);
         self.record_unlisted(&source_scan, source.protocol()).await;
         if !destination_scan.complete() {
             notes.push(format!(
@@ -247,7 +245,7 @@ impl Run<'_> {
                 destination_scan.unlisted.len()
             ));
         }
-        phases.scan = lap(&mut clock);
+        phases.scan = lap(&mut clock).saturating_sub(phases.connect);
         let (plan, temp_names) = self.plan(&source_scan, &destination_scan, phases).await?;
         phases.plan = lap(&mut clock).saturating_sub(phases.check);
         notes.extend(plan.deletions_withheld.clone());
@@ -403,6 +401,22 @@ impl Run<'_> {
             bytes: plan.transfers.iter().map(|t| t.size).sum(),
         }
     }
+}
+
+/// Connect to one side and list it; and how long connecting took.
+async fn open_and_scan(
+    config: &RemoteConfig,
+    role: Role,
+) -> Result<(Arc<dyn remote::Remote>, Scan, std::time::Duration), Abort> {
+    let started = Instant::now();
+    let remote = remote::connect(config, role)
+        .await
+        .map_err(|e| Abort::Remote(remote::protocol_of(config), e))?;
+    let connected = started.elapsed();
+    let listing = scan(&*remote)
+        .await
+        .map_err(|e| Abort::Remote(remote.protocol(), e))?;
+    Ok((remote, listing, connected))
 }
 
 /// The time since `clock`, which then starts again.
