@@ -402,7 +402,8 @@ impl Remote for SftpRemote {
     /// Open, then every write, the mtime and the close at once: the server handles the
     /// requests on one handle in the order they were sent, so a small file costs two
     /// round trips where a stream takes five. Each write's status covers its bytes of a
-    /// file just truncated, so no stat is needed to know that it holds them all.
+    /// file just truncated, so no stat is needed to know that it holds them all. A server
+    /// that does not set times on a handle gets them by path after the close.
     async fn put(
         &self,
         path: &str,
@@ -415,7 +416,7 @@ impl Remote for SftpRemote {
         let flags = OpenFlags::CREATE | OpenFlags::TRUNCATE | OpenFlags::WRITE;
         let handle = self
             .control
-            .open(remote, flags, FileAttributes::empty())
+            .open(remote.clone(), flags, FileAttributes::empty())
             .await
             .map_err(failed(Operation::Write))?
             .handle;
@@ -423,10 +424,10 @@ impl Remote for SftpRemote {
             .into_iter()
             .map(|(offset, piece)| self.control.write(handle.as_str(), offset, piece));
         let set_mtime = async {
-            match attrs {
+            match &attrs {
                 Some(attrs) => self
                     .control
-                    .fsetstat(handle.as_str(), attrs)
+                    .fsetstat(handle.as_str(), attrs.clone())
                     .await
                     .map(drop),
                 None => Ok(()),
@@ -441,8 +442,17 @@ impl Remote for SftpRemote {
             .into_iter()
             .try_for_each(|write| write.map(drop))
             .map_err(failed(Operation::Write))?;
-        set.map_err(failed(Operation::SetMtime))?;
-        closed.map(drop).map_err(failed(Operation::Write))
+        closed.map(drop).map_err(failed(Operation::Write))?;
+        match (set, attrs) {
+            // A server without FSETSTAT may still set times by path.
+            (Err(SftpError::Status(status)), Some(attrs))
+                if status.status_code == StatusCode::OpUnsupported =>
+            {
+                self.control.setstat(remote, attrs).await.map(drop)
+            }
+            (set, _) => set,
+        }
+        .map_err(failed(Operation::SetMtime))
     }
 }
 
