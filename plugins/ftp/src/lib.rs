@@ -78,7 +78,7 @@ ferry_policy_kit::export_policy!(Ftp);
 mod tests {
     use super::*;
     use ferry_policy_kit::bindings::Guest;
-    use ferry_policy_kit::{ConfigError, Entry, EntryKind, Plugin, Setting, SettingValue};
+    use ferry_policy_kit::{ConfigError, Plugin, Setting, SettingValue};
 
     fn server(name: &str) -> Result<(), ConfigError> {
         Plugin::<Ftp>::configure(vec![Setting {
@@ -88,18 +88,7 @@ mod tests {
     }
 
     fn refused(names: &[&str]) -> Vec<bool> {
-        let entries = names
-            .iter()
-            .map(|name| Entry {
-                path: name.to_string(),
-                kind: EntryKind::File,
-                size: None,
-            })
-            .collect();
-        Plugin::<Ftp>::check_batch(entries)
-            .iter()
-            .map(|verdict| !verdict.violations.is_empty())
-            .collect()
+        Plugin::<Ftp>::refuses(names)
     }
 
     #[test]

@@ -88,6 +88,25 @@ impl<P: Policy> Plugin<P> {
     }
 }
 
+impl<P: Policy + PluginVersion> Plugin<P> {
+    /// Whether each of `names` (files of unknown size) breaks a rule configured last: the
+    /// question most plugin tests ask.
+    pub fn refuses(names: &[&str]) -> Vec<bool> {
+        let entries = names
+            .iter()
+            .map(|name| Entry {
+                path: name.to_string(),
+                kind: EntryKind::File,
+                size: None,
+            })
+            .collect();
+        <Self as bindings::Guest>::check_batch(entries)
+            .iter()
+            .map(|verdict| !verdict.violations.is_empty())
+            .collect()
+    }
+}
+
 /// The plugin crate's own version; [`export_policy!`] implements it from that crate's
 /// Cargo.toml (an `env!` here would give the kit's version instead).
 pub trait PluginVersion {
@@ -189,18 +208,7 @@ mod tests {
     }
 
     fn refused(names: &[&str]) -> Vec<bool> {
-        let entries = names
-            .iter()
-            .map(|name| Entry {
-                path: name.to_string(),
-                kind: EntryKind::File,
-                size: None,
-            })
-            .collect();
-        Plugin::<Starry>::check_batch(entries)
-            .iter()
-            .map(|verdict| !verdict.violations.is_empty())
-            .collect()
+        Plugin::<Starry>::refuses(names)
     }
 
     #[test]
