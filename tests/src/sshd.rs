@@ -117,6 +117,20 @@ impl Sshd {
         });
     }
 
+    /// A `[remotes.NAME]` table of ferry.toml for this server reached at `port`, logging
+    /// in with `key` and checking its host key against `known_hosts`.
+    pub fn remote_toml(&self, name: &str, port: u16, key: &Path, known_hosts: &Path) -> String {
+        format!(
+            "[remotes.{name}]\ntype = \"sftp\"\nhost = \"127.0.0.1\"\nport = {port}\n\
+             user = \"{user}\"\nkey_file = \"{key}\"\nknown_hosts = \"{known_hosts}\"\n\
+             root = \"{root}\"\nconnect_timeout = \"10s\"\n",
+            user = self.user,
+            key = key.display(),
+            known_hosts = known_hosts.display(),
+            root = self.root.display(),
+        )
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()

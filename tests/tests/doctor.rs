@@ -30,17 +30,10 @@ impl Setup {
     fn with_partner(sshd: Sshd, key: &Path, port: Option<u16>, extra: &str) -> Setup {
         let dir = TempDir::new().unwrap();
         std::fs::create_dir(dir.path().join("folder")).unwrap();
-        let config = format!(
-            "[remotes.folder]\ntype = \"local\"\npath = \"folder\"\n\n\
-             [remotes.partner]\ntype = \"sftp\"\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"{user}\"\n\
-             key_file = \"{key}\"\nknown_hosts = \"{known_hosts}\"\nroot = \"{root}\"\n\
-             connect_timeout = \"10s\"\n{extra}\n",
-            port = port.unwrap_or(sshd.port),
-            user = sshd.user,
-            key = key.display(),
-            known_hosts = sshd.known_hosts.display(),
-            root = sshd.root.display(),
-        );
+        let partner =
+            sshd.remote_toml("partner", port.unwrap_or(sshd.port), key, &sshd.known_hosts);
+        let config =
+            format!("[remotes.folder]\ntype = \"local\"\npath = \"folder\"\n\n{partner}{extra}\n");
         std::fs::write(dir.path().join("ferry.toml"), config).unwrap();
         Setup { dir, sshd }
     }

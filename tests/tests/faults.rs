@@ -58,16 +58,13 @@ impl Setup {
                 &format!("[127.0.0.1]:{port}"),
             );
         std::fs::write(&known_hosts, line).unwrap();
+        let partner = self
+            .sshd
+            .remote_toml("partner", port, &self.sshd.key_file, &known_hosts);
         let config = format!(
             "[remotes.local]\ntype = \"local\"\npath = \"local\"\n\n\
-             [remotes.partner]\ntype = \"sftp\"\nhost = \"127.0.0.1\"\nport = {port}\n\
-             user = \"{user}\"\nkey_file = \"{key}\"\nknown_hosts = \"{known_hosts}\"\n\
-             root = \"{root}\"\nconnect_timeout = \"10s\"\n{remote_keys}\n\n\
-             [syncs.push]\nsource = \"local\"\ndestination = \"partner\"\n{sync_keys}\n",
-            user = self.sshd.user,
-            key = self.sshd.key_file.display(),
-            known_hosts = known_hosts.display(),
-            root = self.sshd.root.display(),
+             {partner}{remote_keys}\n\n\
+             [syncs.push]\nsource = \"local\"\ndestination = \"partner\"\n{sync_keys}\n"
         );
         std::fs::write(self.dir.path().join("ferry.toml"), config).unwrap();
     }

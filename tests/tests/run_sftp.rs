@@ -22,18 +22,12 @@ impl Setup {
         let dir = TempDir::new().unwrap();
         std::fs::create_dir_all(dir.path().join("local")).unwrap();
         let key = &sshd.key_file;
+        let partner = sshd.remote_toml("partner", sshd.port, key, &sshd.known_hosts);
         let config = format!(
             "[remotes.local]\ntype = \"local\"\npath = \"local\"\n\n\
-             [remotes.pulled]\ntype = \"local\"\npath = \"pulled\"\n\n\
-             [remotes.partner]\ntype = \"sftp\"\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"{user}\"\n\
-             key_file = \"{key}\"\nknown_hosts = \"{known_hosts}\"\nroot = \"{root}\"\nconnect_timeout = \"10s\"\n\n\
+             [remotes.pulled]\ntype = \"local\"\npath = \"pulled\"\n\n{partner}\n\
              [syncs.push]\nsource = \"local\"\ndestination = \"partner\"\ndelete = \"{delete}\"\n\n\
-             [syncs.pull]\nsource = \"partner\"\ndestination = \"pulled\"\ndelete = \"{delete}\"\n",
-            port = sshd.port,
-            user = sshd.user,
-            key = key.display(),
-            known_hosts = sshd.known_hosts.display(),
-            root = sshd.root.display(),
+             [syncs.pull]\nsource = \"partner\"\ndestination = \"pulled\"\ndelete = \"{delete}\"\n"
         );
         std::fs::write(dir.path().join("ferry.toml"), config).unwrap();
         Setup { dir, sshd }

@@ -2,7 +2,7 @@
 //! configured path, so no name — `../x`, an absolute path, a symlink pointing out — can
 //! reach outside it.
 
-use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
+use std::io::{ErrorKind, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -160,32 +160,31 @@ pub fn walk(dir: &Dir, prefix: &str, sink: &mut dyn FnMut(Listed)) -> Result<(),
     Ok(())
 }
 
-/// The file at `path`, read up to one byte past `expected` bytes.
-fn read_whole(root: &Dir, path: &str, expected: u64) -> Result<Vec<u8>, RemoteError> {
-    let error = |e: std::io::Error| RemoteError::io(Operation::Read, Some(path), &e);
-    let file = root.open(path).map_err(error)?.into_std();
-    let mut bytes = Vec::with_capacity(expected as usize + 1);
-    file.take(expected + 1)
-        .read_to_end(&mut bytes)
-        .map_err(error)?;
-    Ok(bytes)
-}
-
-/// The file at `path` (up to one byte past `expected`) if all of it is in the page cache:
-/// every read asks not to wait for the disk (`RWF_NOWAIT`), so the calling thread never
-/// blocks on it. `None` when a part is not cached, or the kernel cannot tell.
-fn read_cached(root: &Dir, path: &str, expected: u64) -> Result<Option<Vec<u8>>, RemoteError> {
+/// The file at `path`, read up to one byte past `expected` bytes. With
+/// `ReadWriteFlags::NOWAIT` every read asks not to wait for the disk, so the calling
+/// thread never blocks on it: `None` then when a part is not in the page cache (or the
+/// kernel cannot tell).
+fn read_whole(
+    root: &Dir,
+    path: &str,
+    expected: u64,
+    flags: ReadWriteFlags,
+) -> Result<Option<Vec<u8>>, RemoteError> {
     let error = |e: std::io::Error| RemoteError::io(Operation::Read, Some(path), &e);
     let file = root.open(path).map_err(error)?;
     let mut bytes = vec![0u8; expected as usize + 1];
     let mut filled = 0;
     while filled < bytes.len() {
         let rest = &mut [std::io::IoSliceMut::new(&mut bytes[filled..])];
-        match rustix::io::preadv2(&file, rest, filled as u64, ReadWriteFlags::NOWAIT) {
+        match rustix::io::preadv2(&file, rest, filled as u64, flags) {
             Ok(0) => break,
             Ok(read) => filled += read,
             Err(Errno::INTR) => continue,
-            Err(Errno::AGAIN | Errno::OPNOTSUPP | Errno::INVAL) => return Ok(None),
+            Err(Errno::AGAIN | Errno::OPNOTSUPP | Errno::INVAL)
+                if flags.contains(ReadWriteFlags::NOWAIT) =>
+            {
+                return Ok(None);
+            }
             Err(errno) => return Err(error(errno.into())),
         }
     }
@@ -307,13 +306,18 @@ impl Remote for LocalRemote {
     async fn get(&self, path: &str, expected: u64) -> Result<Vec<u8>, RemoteError> {
         if self.reads_inline
             && expected <= INLINE_READ_MAX
-            && let Some(bytes) = read_cached(&self.root, path, expected)?
+            && let Some(bytes) = read_whole(&self.root, path, expected, ReadWriteFlags::NOWAIT)?
         {
             return Ok(bytes);
         }
         let path = path.to_string();
-        self.blocking(move |root| read_whole(root, &path, expected))
-            .await
+        self.blocking(move |root| {
+            let bytes = read_whole(root, &path, expected, ReadWriteFlags::empty())?;
+            bytes.ok_or_else(|| {
+                RemoteError::new(Operation::Read, Some(&path), "the file could not be read")
+            })
+        })
+        .await
     }
 
     async fn put(
@@ -461,7 +465,9 @@ mod tests {
         let file = dir.path().join("root/f");
         std::fs::write(&file, b"0123456789").unwrap();
         assert_eq!(
-            read_cached(&remote.root, "f", 10).unwrap().as_deref(),
+            read_whole(&remote.root, "f", 10, ReadWriteFlags::NOWAIT)
+                .unwrap()
+                .as_deref(),
             Some(&b"0123456789"[..])
         );
         // Evicted from the page cache (where the file system lets it go), the file is
@@ -470,7 +476,7 @@ mod tests {
         written.sync_all().unwrap();
         rustix::fs::fadvise(&written, 0, None, rustix::fs::Advice::DontNeed).unwrap();
         assert_eq!(remote.get("f", 10).await.unwrap(), b"0123456789");
-        assert!(read_cached(&remote.root, "missing", 10).is_err());
+        assert!(read_whole(&remote.root, "missing", 10, ReadWriteFlags::NOWAIT).is_err());
     }
 
     #[test]

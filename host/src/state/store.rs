@@ -67,23 +67,27 @@ impl Store {
     }
 
     pub fn path_states(&self, sync: &str) -> Result<HashMap<String, PathState>, StateError> {
-        self.read("reading path states", |conn| {
-            let sql = format!("SELECT {PATH_STATE_COLUMNS} FROM path_states WHERE sync = ?1");
-            conn.prepare_cached(&sql)?
-                .query_map([sync], path_state_from_row)?
-                .collect()
-        })
+        self.path_states_with(sync, None)
     }
 
     /// The states of the paths whose last attempt failed: all a run needs when both
     /// sides keep modification times (a success is then told by the listings alone).
     pub fn failed_path_states(&self, sync: &str) -> Result<HashMap<String, PathState>, StateError> {
+        self.path_states_with(sync, Some(FileStatus::Failed))
+    }
+
+    fn path_states_with(
+        &self,
+        sync: &str,
+        last_status: Option<FileStatus>,
+    ) -> Result<HashMap<String, PathState>, StateError> {
         self.read("reading path states", |conn| {
             let sql = format!(
-                "SELECT {PATH_STATE_COLUMNS} FROM path_states WHERE sync = ?1 AND last_status = ?2"
+                "SELECT {PATH_STATE_COLUMNS} FROM path_states \
+                 WHERE sync = ?1 AND (?2 IS NULL OR last_status = ?2)"
             );
             conn.prepare_cached(&sql)?
-                .query_map(params![sync, FileStatus::Failed], path_state_from_row)?
+                .query_map(params![sync, last_status], path_state_from_row)?
                 .collect()
         })
     }

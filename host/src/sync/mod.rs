@@ -19,7 +19,7 @@ use crate::plugin::{
     PluginError, PluginSource, Protocol, Runtime, SettingInput, SettingValue, TempForm, Verdict,
     parse_settings,
 };
-use crate::remote::{self, Kind, RemoteEntry, RemoteError, Role};
+use crate::remote::{self, RemoteEntry, RemoteError, Role};
 use crate::state::{FileOutcome, FileStatus, PathState, StateError, Store, Totals};
 use execute::Executor;
 use plan::{Filter, Inputs, Plan};
@@ -351,23 +351,17 @@ impl Run<'_> {
         Ok((plan, temps))
     }
 
-    /// What the state store knows of this sync's paths: only the failures when every
-    /// file on both sides has a modification time (all the planner then needs), so that
-    /// a large sync does not hold a record per file it has sent.
+    /// What the state store knows of this sync's paths, as far as the planner needs it:
+    /// a large sync then holds no record per file it has sent.
     fn path_states(
         &self,
         source: &Scan,
         destination: &Scan,
     ) -> Result<HashMap<String, PathState>, StateError> {
-        let every_file_dated = source
-            .entries
-            .iter()
-            .chain(&destination.entries)
-            .all(|e| e.kind == Kind::Directory || e.mtime.is_some());
         let store = self.store.lock().unwrap_or_else(|p| p.into_inner());
-        match every_file_dated {
-            true => store.failed_path_states(&self.sync.name),
-            false => store.path_states(&self.sync.name),
+        match plan::needs_sent_states(&source.entries, &destination.entries) {
+            true => store.path_states(&self.sync.name),
+            false => store.failed_path_states(&self.sync.name),
         }
     }
 

@@ -148,6 +148,8 @@ pub struct Inputs<'a> {
     /// False when a source folder could not be listed.
     pub source_complete: bool,
     pub destination: &'a [RemoteEntry],
+    /// The state store's memory of the source paths: every failed one, and every sent
+    /// one too when [`needs_sent_states`] says so.
     pub states: &'a HashMap<String, PathState>,
     /// The destination plugin's verdict per source path; a missing one means accepted.
     pub verdicts: &'a HashMap<String, Verdict>,
@@ -163,6 +165,16 @@ pub struct Inputs<'a> {
 
 /// Two times closer than this are the same: SFTP keeps whole seconds.
 const MTIME_TOLERANCE: Duration = Duration::from_secs(1);
+
+/// Whether planning needs the state of files sent successfully: only to tell whether a
+/// file without a modification time (on either side) is the version sent before (see
+/// `change`). Otherwise the failed ones (for `held_back`) are all it reads.
+pub fn needs_sent_states(source: &[RemoteEntry], destination: &[RemoteEntry]) -> bool {
+    source
+        .iter()
+        .chain(destination)
+        .any(|e| e.kind == Kind::File && e.mtime.is_none())
+}
 
 /// The covered source entries the destination does not hold as they are (a file of
 /// another version, a folder missing): only these need the policy's verdict. What is in
@@ -600,6 +612,15 @@ mod tests {
 
     fn paths<T>(items: &[T], path: impl Fn(&T) -> &str) -> Vec<&str> {
         items.iter().map(path).collect()
+    }
+
+    #[test]
+    fn sent_states_are_needed_only_where_a_file_has_no_time() {
+        let dated = [folder("d"), file("d/a", 1, at(10))];
+        assert!(!needs_sent_states(&dated, &dated));
+        let undated = [folder("d"), file("d/a", 1, None)];
+        assert!(needs_sent_states(&dated, &undated));
+        assert!(needs_sent_states(&undated, &dated));
     }
 
     #[test]
