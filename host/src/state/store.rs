@@ -107,17 +107,12 @@ impl Store {
         })
     }
 
-    /// One transaction: appends the outcome to the run's log, adds it to the run's
-    /// running totals and updates the path's state:
+    /// One transaction: appends the outcomes to the run's log, adds them to the run's
+    /// running totals and updates each path's state, in order:
     /// Transferred → size/mtime set, attempts 0, category/retry/message cleared;
     /// Failed/Rejected → size/mtime set to the source's, attempts + 1, category/retry/message set;
     /// Deleted → the path's state row removed; Skipped → log only.
     /// A dry run changes no path state: nothing was really synced.
-    pub fn record(&self, run: RunId, sync: &str, outcome: &FileOutcome) -> Result<(), StateError> {
-        self.record_all(run, sync, std::slice::from_ref(outcome))
-    }
-
-    /// [`Store::record`] for many outcomes at once, in one transaction.
     pub fn record_all(
         &self,
         run: RunId,

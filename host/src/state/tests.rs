@@ -41,6 +41,16 @@ fn outcome(path: &str, status: FileStatus) -> FileOutcome {
     }
 }
 
+/// One outcome, as the recorder writes it (in a batch of one).
+fn record_one(
+    store: &Store,
+    run: RunId,
+    sync: &str,
+    outcome: &FileOutcome,
+) -> Result<(), StateError> {
+    store.record_all(run, sync, std::slice::from_ref(outcome))
+}
+
 fn record_all(store: &Store, run: RunId, outcomes: &[FileOutcome]) {
     store.record_all(run, SYNC, outcomes).unwrap();
 }
@@ -137,9 +147,7 @@ fn outcomes_round_trip_every_field_in_recording_order() {
 fn path_state_round_trips() {
     let (_dir, store) = temp_store();
     let run = store.start_run(SYNC, false).unwrap();
-    store
-        .record(run, SYNC, &outcome("a.csv", FileStatus::Failed))
-        .unwrap();
+    record_one(&store, run, SYNC, &outcome("a.csv", FileStatus::Failed)).unwrap();
     let expected = PathState {
         size: 1_000,
         mtime_ns: Some(1_700_000_000_123_456_789),
@@ -157,9 +165,7 @@ fn path_state_round_trips() {
 fn transferred_sets_source_and_clears_failure_memory() {
     let (_dir, store) = temp_store();
     let run = store.start_run(SYNC, false).unwrap();
-    store
-        .record(run, SYNC, &outcome("a.csv", FileStatus::Failed))
-        .unwrap();
+    record_one(&store, run, SYNC, &outcome("a.csv", FileStatus::Failed)).unwrap();
     let success = FileOutcome {
         size: 2_000,
         mtime_ns: Some(42),
@@ -167,7 +173,7 @@ fn transferred_sets_source_and_clears_failure_memory() {
         message: Some("resumed at 1000".to_owned()),
         ..outcome("a.csv", FileStatus::Transferred)
     };
-    store.record(run, SYNC, &success).unwrap();
+    record_one(&store, run, SYNC, &success).unwrap();
 
     let state = state_of(&store, "a.csv").unwrap();
     assert_eq!((state.size, state.mtime_ns), (2_000, Some(42)));
@@ -191,7 +197,7 @@ fn failures_and_rejections_count_attempts_across_runs() {
             message: Some(format!("attempt {attempt}")),
             ..outcome("a.csv", status)
         };
-        store.record(run, SYNC, &failure).unwrap();
+        record_one(&store, run, SYNC, &failure).unwrap();
         store
             .finish_run(run, RunStatus::Failure, &Totals::default())
             .unwrap();
@@ -204,13 +210,15 @@ fn failures_and_rejections_count_attempts_across_runs() {
         assert_eq!(state.last_run, run);
     }
     let run = store.start_run(SYNC, false).unwrap();
-    store
-        .record(run, SYNC, &outcome("a.csv", FileStatus::Transferred))
-        .unwrap();
+    record_one(
+        &store,
+        run,
+        SYNC,
+        &outcome("a.csv", FileStatus::Transferred),
+    )
+    .unwrap();
     assert_eq!(state_of(&store, "a.csv").unwrap().attempts, 0);
-    store
-        .record(run, SYNC, &outcome("a.csv", FileStatus::Failed))
-        .unwrap();
+    record_one(&store, run, SYNC, &outcome("a.csv", FileStatus::Failed)).unwrap();
     assert_eq!(state_of(&store, "a.csv").unwrap().attempts, 1);
 }
 
@@ -218,12 +226,14 @@ fn failures_and_rejections_count_attempts_across_runs() {
 fn deleted_removes_the_path_state() {
     let (_dir, store) = temp_store();
     let run = store.start_run(SYNC, false).unwrap();
-    store
-        .record(run, SYNC, &outcome("a.csv", FileStatus::Transferred))
-        .unwrap();
-    store
-        .record(run, SYNC, &outcome("a.csv", FileStatus::Deleted))
-        .unwrap();
+    record_one(
+        &store,
+        run,
+        SYNC,
+        &outcome("a.csv", FileStatus::Transferred),
+    )
+    .unwrap();
+    record_one(&store, run, SYNC, &outcome("a.csv", FileStatus::Deleted)).unwrap();
     assert_eq!(state_of(&store, "a.csv"), None);
     assert_eq!(store.outcomes(run).unwrap().len(), 2);
 }
@@ -232,16 +242,10 @@ fn deleted_removes_the_path_state() {
 fn skipped_only_logs() {
     let (_dir, store) = temp_store();
     let run = store.start_run(SYNC, false).unwrap();
-    store
-        .record(run, SYNC, &outcome("a.csv", FileStatus::Failed))
-        .unwrap();
+    record_one(&store, run, SYNC, &outcome("a.csv", FileStatus::Failed)).unwrap();
     let before = state_of(&store, "a.csv");
-    store
-        .record(run, SYNC, &outcome("a.csv", FileStatus::Skipped))
-        .unwrap();
-    store
-        .record(run, SYNC, &outcome("new.csv", FileStatus::Skipped))
-        .unwrap();
+    record_one(&store, run, SYNC, &outcome("a.csv", FileStatus::Skipped)).unwrap();
+    record_one(&store, run, SYNC, &outcome("new.csv", FileStatus::Skipped)).unwrap();
     assert_eq!(state_of(&store, "a.csv"), before);
     assert_eq!(state_of(&store, "new.csv"), None);
     assert_eq!(store.outcomes(run).unwrap().len(), 3);
@@ -251,9 +255,13 @@ fn skipped_only_logs() {
 fn path_states_are_kept_per_sync() {
     let (_dir, store) = temp_store();
     let run = store.start_run("other", false).unwrap();
-    store
-        .record(run, "other", &outcome("a.csv", FileStatus::Transferred))
-        .unwrap();
+    record_one(
+        &store,
+        run,
+        "other",
+        &outcome("a.csv", FileStatus::Transferred),
+    )
+    .unwrap();
     assert!(store.path_states(SYNC).unwrap().is_empty());
     assert_eq!(store.path_states("other").unwrap().len(), 1);
 }
@@ -262,9 +270,13 @@ fn path_states_are_kept_per_sync() {
 fn dry_run_logs_outcomes_but_changes_no_path_state() {
     let (_dir, store) = temp_store();
     let real = store.start_run(SYNC, false).unwrap();
-    store
-        .record(real, SYNC, &outcome("kept.csv", FileStatus::Transferred))
-        .unwrap();
+    record_one(
+        &store,
+        real,
+        SYNC,
+        &outcome("kept.csv", FileStatus::Transferred),
+    )
+    .unwrap();
     let remembered = store.path_states(SYNC).unwrap();
 
     let dry = store.start_run(SYNC, true).unwrap();
@@ -291,9 +303,7 @@ fn records_keep_running_totals() {
         FileStatus::Deleted,
     ];
     for (index, status) in statuses.into_iter().enumerate() {
-        store
-            .record(run, SYNC, &outcome(&format!("{index}.csv"), status))
-            .unwrap();
+        record_one(&store, run, SYNC, &outcome(&format!("{index}.csv"), status)).unwrap();
     }
     let expected = Totals {
         transferred: 2,
@@ -318,8 +328,13 @@ fn a_batch_commits_together_and_undoes_a_failed_write_alone() {
     let results = store
         .batch(|store| {
             [
-                store.record(run, SYNC, &outcome("a.csv", FileStatus::Transferred)),
-                store.record(run, SYNC, &unstorable),
+                record_one(
+                    &store,
+                    run,
+                    SYNC,
+                    &outcome("a.csv", FileStatus::Transferred),
+                ),
+                record_one(&store, run, SYNC, &unstorable),
                 store.record_all(run, SYNC, &[outcome("c.csv", FileStatus::Failed)]),
             ]
             .map(|result| result.is_ok())
@@ -420,9 +435,13 @@ fn clear_failures_of_a_whole_sync() {
         ],
     );
     let other = store.start_run("other", false).unwrap();
-    store
-        .record(other, "other", &outcome("a.csv", FileStatus::Failed))
-        .unwrap();
+    record_one(
+        &store,
+        other,
+        "other",
+        &outcome("a.csv", FileStatus::Failed),
+    )
+    .unwrap();
 
     assert_eq!(store.clear_failures(SYNC, None).unwrap(), 2);
     let remaining: Vec<String> = store.path_states(SYNC).unwrap().into_keys().collect();
@@ -454,9 +473,13 @@ fn recent_runs_are_newest_first_and_filtered_by_sync() {
 fn unknown_run_is_refused_and_named() {
     let (dir, store) = temp_store();
     let missing = RunId(7);
-    let error = store
-        .record(missing, SYNC, &outcome("a.csv", FileStatus::Transferred))
-        .unwrap_err();
+    let error = record_one(
+        &store,
+        missing,
+        SYNC,
+        &outcome("a.csv", FileStatus::Transferred),
+    )
+    .unwrap_err();
     assert!(
         matches!(error, StateError::UnknownRun { run: 7, .. }),
         "{error:?}"
@@ -485,7 +508,7 @@ fn unstorable_values_are_refused_and_nothing_is_written() {
         ..outcome("a.csv", FileStatus::Transferred)
     };
     for unstorable in [too_large, too_late] {
-        let error = store.record(run, SYNC, &unstorable).unwrap_err();
+        let error = record_one(&store, run, SYNC, &unstorable).unwrap_err();
         assert!(matches!(error, StateError::Sqlite { .. }), "{error:?}");
         assert!(error.to_string().contains("recording file outcomes"));
     }
@@ -586,9 +609,7 @@ fn write_until_killed(dir: &Path) {
             0 => FileStatus::Failed,
             _ => FileStatus::Transferred,
         };
-        store
-            .record(run, KILLED_SYNC, &outcome(&path, status))
-            .unwrap();
+        record_one(&store, run, KILLED_SYNC, &outcome(&path, status)).unwrap();
         println!("{DONE}{path}");
     }
 }
