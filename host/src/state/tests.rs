@@ -328,13 +328,8 @@ fn a_batch_commits_together_and_undoes_a_failed_write_alone() {
     let results = store
         .batch(|store| {
             [
-                record_one(
-                    &store,
-                    run,
-                    SYNC,
-                    &outcome("a.csv", FileStatus::Transferred),
-                ),
-                record_one(&store, run, SYNC, &unstorable),
+                record_one(store, run, SYNC, &outcome("a.csv", FileStatus::Transferred)),
+                record_one(store, run, SYNC, &unstorable),
                 store.record_all(run, SYNC, &[outcome("c.csv", FileStatus::Failed)]),
             ]
             .map(|result| result.is_ok())
