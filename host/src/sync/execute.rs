@@ -11,12 +11,17 @@ use std::time::{Duration, SystemTime};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc::Sender;
 
-use super::plan::{Deletion, Plan, Rejection, Transfer, unix_nanos};
+use super::listing::{Listing, unix_nanos};
+use super::plan::{Deletion, Plan, Rejection, Transfer};
 use super::policy::PolicyHandle;
 use super::recorder::Recorder;
 use super::throttle::Throttle;
-use crate::plugin::{Operation, Protocol, category_name, describe, retry_name, violation_category};
+use crate::plugin::{
+    Operation, PluginError, Protocol, TempForm, category_name, describe, retry_name,
+    violation_category,
+};
 use crate::remote::{Reader, Remote, RemoteError, Writer};
 use crate::state::{FileOutcome, FileStatus, Partial};
 
@@ -26,6 +31,52 @@ const CHUNK: usize = 256 * 1024;
 const RESUMABLE: u64 = 1 << 20;
 /// The bytes compared at the end of a partial upload before it is continued.
 const CHECK_BLOCK: u64 = 64 * 1024;
+
+/// Transfers given their temporary names at once (one plugin call), and handed to the
+/// workers at most this far ahead of them.
+pub(super) const TEMP_BATCH: usize = 1024;
+
+/// A transfer with what sending it needs from the source listing.
+pub(super) struct Job {
+    path: String,
+    renamed_to: Option<Box<str>>,
+    size: u64,
+    mtime: Option<SystemTime>,
+    temp_form: TempForm,
+}
+
+impl Job {
+    fn new(transfer: &Transfer, source: &Listing) -> Self {
+        let file = source.item(transfer.entry);
+        Job {
+            path: file.path(),
+            renamed_to: transfer.renamed_to.clone(),
+            size: file.size,
+            mtime: file.mtime(),
+            temp_form: transfer.temp_form,
+        }
+    }
+
+    /// Where it goes at the destination.
+    fn destination(&self) -> &str {
+        self.renamed_to.as_deref().unwrap_or(&self.path)
+    }
+}
+
+/// Each of `batch` ready to send, with the temporary name the destination's plugin gives it.
+pub(super) async fn prepare(
+    policy: &PolicyHandle,
+    source: &Listing,
+    batch: &[Transfer],
+) -> Result<Vec<(Job, String)>, PluginError> {
+    let jobs: Vec<Job> = batch.iter().map(|t| Job::new(t, source)).collect();
+    let wanted = jobs
+        .iter()
+        .map(|job| (job.destination().to_string(), job.temp_form))
+        .collect();
+    let temps = policy.temp_names(wanted).await?;
+    Ok(jobs.into_iter().zip(temps).collect())
+}
 
 /// What the executor works with.
 pub struct Executor {
@@ -53,8 +104,8 @@ fn on(protocol: Protocol) -> impl Fn(RemoteError) -> StepError {
 }
 
 impl Executor {
-    /// Carry out `plan`; `temp_names` holds each transfer's temporary name, in order.
-    pub async fn execute(self: Arc<Self>, plan: Plan, temp_names: Vec<String>) {
+    /// Carry out `plan`, whose transfers are entries of `source`.
+    pub async fn execute(self: Arc<Self>, plan: Plan, source: Arc<Listing>) {
         for rejection in &plan.rejections {
             self.recorder.record(rejected(rejection));
         }
@@ -65,7 +116,7 @@ impl Executor {
         for folder in &plan.mkdirs {
             self.make_folder(folder, &created).await;
         }
-        self.transfer_all(plan.transfers, temp_names, created).await;
+        self.transfer_all(plan.transfers, source, created).await;
         for deletion in &plan.deletions {
             self.delete(deletion).await;
         }
@@ -88,60 +139,92 @@ impl Executor {
     async fn transfer_all(
         self: &Arc<Self>,
         transfers: Vec<Transfer>,
-        temp_names: Vec<String>,
+        source: Arc<Listing>,
         created: Arc<Mutex<HashSet<String>>>,
     ) {
-        let total_bytes = transfers.iter().map(|t| t.size).sum();
-        let progress = progress_bar(total_bytes, transfers.len());
-        let work = Arc::new(transfers.into_iter().zip(temp_names).collect::<Vec<_>>());
-        let (next, done) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let total_bytes = transfers.iter().map(|t| source.item(t.entry).size).sum();
+        let (count, progress) = (transfers.len(), progress_bar(total_bytes, transfers.len()));
+        let (sender, receiver) = tokio::sync::mpsc::channel::<(Job, String)>(TEMP_BATCH);
+        let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+        let done = Arc::new(AtomicUsize::new(0));
         let workers: Vec<_> = (0..self.transfers.max(1))
             .map(|_| {
-                let (executor, work) = (Arc::clone(self), Arc::clone(&work));
-                let (next, done) = (Arc::clone(&next), Arc::clone(&done));
-                let (created, progress) = (Arc::clone(&created), progress.clone());
+                let (executor, receiver) = (Arc::clone(self), Arc::clone(&receiver));
+                let (created, progress, done) =
+                    (Arc::clone(&created), progress.clone(), Arc::clone(&done));
                 tokio::spawn(async move {
-                    while let Some((transfer, temp)) =
-                        work.get(next.fetch_add(1, Ordering::Relaxed))
-                    {
-                        let outcome = executor.transfer(transfer, temp, &created, &progress).await;
-                        let sent = outcome.status == FileStatus::Transferred;
-                        executor.recorder.record(outcome);
-                        if let (true, Some(renamed_to)) = (sent, &transfer.renamed_to) {
-                            executor
-                                .recorder
-                                .remember_rename(&transfer.path, renamed_to);
-                        }
+                    while let Some((job, temp)) = receiver.lock().await.recv().await {
+                        executor.run(&job, &temp, &created, &progress).await;
                         let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        progress.set_message(format!("{finished}/{} files", work.len()));
+                        progress.set_message(format!("{finished}/{count} files"));
                     }
                 })
             })
             .collect();
+        self.feed(&transfers, &source, sender).await;
         for worker in workers {
             worker.await.expect("transfer workers do not panic");
         }
         progress.finish_and_clear();
     }
 
+    /// Hand every transfer to the workers, named a batch at a time (a plan of a million
+    /// files holds no million temporary names). A plugin that cannot name them ends the
+    /// transfers with one run failure.
+    async fn feed(&self, transfers: &[Transfer], source: &Listing, sender: Sender<(Job, String)>) {
+        for batch in transfers.chunks(TEMP_BATCH) {
+            let named = match prepare(&self.policy, source, batch).await {
+                Ok(named) => named,
+                Err(error) => {
+                    self.recorder.record(super::run_failure(
+                        "temp-name",
+                        "plugin-failure",
+                        error.to_string(),
+                        "The policy plugin failed while naming temporary files; the files left are not sent. Report it to its authors with this message.",
+                    ));
+                    return;
+                }
+            };
+            for job in named {
+                if sender.send(job).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Send one file and record how it went.
+    async fn run(
+        &self,
+        job: &Job,
+        temp: &str,
+        created: &Mutex<HashSet<String>>,
+        progress: &ProgressBar,
+    ) {
+        let outcome = self.transfer(job, temp, created, progress).await;
+        let sent = outcome.status == FileStatus::Transferred;
+        self.recorder.record(outcome);
+        if let (true, Some(renamed_to)) = (sent, &job.renamed_to) {
+            self.recorder.remember_rename(&job.path, renamed_to);
+        }
+    }
+
     /// Send one file, retrying what the plugin says to retry now, and say how it went.
     async fn transfer(
         &self,
-        transfer: &Transfer,
+        job: &Job,
         temp: &str,
         created: &Mutex<HashSet<String>>,
         progress: &ProgressBar,
     ) -> FileOutcome {
-        let mtime_ns = transfer.mtime.map(unix_nanos);
+        let mtime_ns = job.mtime.map(unix_nanos);
         let mut attempt = 0;
         loop {
-            let step = match self.send(transfer, temp, created, progress).await {
-                Ok(bytes) => return sent(transfer, bytes, mtime_ns),
+            let step = match self.send(job, temp, created, progress).await {
+                Ok(bytes) => return sent(job, bytes, mtime_ns),
                 Err(step) => step,
             };
-            let failure = self
-                .failure(&transfer.path, transfer.size, mtime_ns, step)
-                .await;
+            let failure = self.failure(&job.path, job.size, mtime_ns, step).await;
             if failure.retry.as_deref() != Some("now") || attempt >= self.retries {
                 return failure;
             }
@@ -153,51 +236,46 @@ impl Executor {
     /// One attempt: the bytes sent by it (a resumed upload sends only the rest).
     async fn send(
         &self,
-        transfer: &Transfer,
+        job: &Job,
         temp: &str,
         created: &Mutex<HashSet<String>>,
         progress: &ProgressBar,
     ) -> Step<u64> {
         let dst = self.destination.protocol();
-        self.ensure_parent(transfer.destination(), created)
+        self.ensure_parent(job.destination(), created)
             .await
             .map_err(on(dst))?;
-        let sent = if transfer.size < RESUMABLE {
-            self.send_whole(transfer, temp, progress).await?
+        let sent = if job.size < RESUMABLE {
+            self.send_whole(job, temp, progress).await?
         } else {
-            self.send_streamed(transfer, temp, progress).await?
+            self.send_streamed(job, temp, progress).await?
         };
         self.destination
-            .rename(temp, transfer.destination())
+            .rename(temp, job.destination())
             .await
             .map_err(on(dst))?;
-        if transfer.size >= RESUMABLE {
-            self.recorder.clear_partial(&transfer.path);
+        if job.size >= RESUMABLE {
+            self.recorder.clear_partial(&job.path);
         }
         Ok(sent)
     }
 
     /// A small file in one piece: read whole, then written with its mtime at once (a few
     /// round trips per file, where a stream takes twice as many).
-    async fn send_whole(
-        &self,
-        transfer: &Transfer,
-        temp: &str,
-        progress: &ProgressBar,
-    ) -> Step<u64> {
+    async fn send_whole(&self, job: &Job, temp: &str, progress: &ProgressBar) -> Step<u64> {
         let (src, dst) = (self.source.protocol(), self.destination.protocol());
         let data = self
             .source
-            .get(&transfer.path, transfer.size)
+            .get(&job.path, job.size)
             .await
             .map_err(on(src))?;
         let read = data.len() as u64;
-        unchanged_while_sent(transfer, read).map_err(on(src))?;
+        unchanged_while_sent(job, read).map_err(on(src))?;
         if let Some(throttle) = &self.throttle {
             throttle.acquire(data.len()).await;
         }
         self.destination
-            .put(temp, data, transfer.mtime)
+            .put(temp, data, job.mtime)
             .await
             .map_err(on(dst))?;
         progress.inc(read);
@@ -205,26 +283,17 @@ impl Executor {
     }
 
     /// A large file as a stream, continued where an interrupted attempt stopped.
-    async fn send_streamed(
-        &self,
-        transfer: &Transfer,
-        temp: &str,
-        progress: &ProgressBar,
-    ) -> Step<u64> {
+    async fn send_streamed(&self, job: &Job, temp: &str, progress: &ProgressBar) -> Step<u64> {
         let (src, dst) = (self.source.protocol(), self.destination.protocol());
-        let start = self.resume_point(transfer, temp).await;
+        let start = self.resume_point(job, temp).await;
         progress.inc(start);
-        let reader = self
-            .source
-            .read(&transfer.path, start)
-            .await
-            .map_err(on(src))?;
+        let reader = self.source.read(&job.path, start).await.map_err(on(src))?;
         let writer = self.destination.write(temp, start).await.map_err(on(dst))?;
-        let sent = self.copy(reader, writer, transfer, temp, progress).await?;
-        unchanged_while_sent(transfer, start + sent).map_err(on(src))?;
+        let sent = self.copy(reader, writer, job, temp, progress).await?;
+        unchanged_while_sent(job, start + sent).map_err(on(src))?;
         let stored = self.destination.stat(temp).await.map_err(on(dst))?;
-        holds_every_byte(temp, stored.map(|entry| entry.size), transfer.size).map_err(on(dst))?;
-        if let Some(mtime) = transfer.mtime {
+        holds_every_byte(temp, stored.map(|entry| entry.size), job.size).map_err(on(dst))?;
+        if let Some(mtime) = job.mtime {
             self.destination
                 .set_mtime(temp, mtime)
                 .await
@@ -238,13 +307,13 @@ impl Executor {
         &self,
         mut reader: Reader,
         mut writer: Writer,
-        transfer: &Transfer,
+        job: &Job,
         temp: &str,
         progress: &ProgressBar,
     ) -> Step<u64> {
         let (src, dst) = (self.source.protocol(), self.destination.protocol());
         let read_error =
-            |e: std::io::Error| on(src)(RemoteError::io(Operation::Read, Some(&transfer.path), &e));
+            |e: std::io::Error| on(src)(RemoteError::io(Operation::Read, Some(&job.path), &e));
         let write_error =
             |e: std::io::Error| on(dst)(RemoteError::io(Operation::Write, Some(temp), &e));
         let mut buffer = vec![0u8; CHUNK];
@@ -272,42 +341,36 @@ impl Executor {
     /// left, when it holds this very version of the source (same size and mtime on
     /// record, and its last block equal to the source's); otherwise 0, after recording
     /// which version the new temporary file is for.
-    async fn resume_point(&self, transfer: &Transfer, temp: &str) -> u64 {
-        if transfer.size < RESUMABLE {
+    async fn resume_point(&self, job: &Job, temp: &str) -> u64 {
+        if job.size < RESUMABLE {
             return 0;
         }
         let this_version = Partial {
             temp_path: temp.to_string(),
-            size: transfer.size,
-            mtime_ns: transfer.mtime.map(unix_nanos),
+            size: job.size,
+            mtime_ns: job.mtime.map(unix_nanos),
         };
-        if self.recorder.partial(&transfer.path).await.as_ref() == Some(&this_version)
-            && let Some(length) = self.verified_prefix(transfer, temp).await
+        if self.recorder.partial(&job.path).await.as_ref() == Some(&this_version)
+            && let Some(length) = self.verified_prefix(job, temp).await
         {
-            tracing::info!(
-                "resuming {} at byte {length} of {}",
-                transfer.path,
-                transfer.size
-            );
+            tracing::info!("resuming {} at byte {length} of {}", job.path, job.size);
             return length;
         }
-        self.recorder
-            .set_partial(&transfer.path, this_version)
-            .await;
+        self.recorder.set_partial(&job.path, this_version).await;
         0
     }
 
     /// The temporary file's length, if its last block matches the source's bytes there.
-    async fn verified_prefix(&self, transfer: &Transfer, temp: &str) -> Option<u64> {
+    async fn verified_prefix(&self, job: &Job, temp: &str) -> Option<u64> {
         let length = self.destination.stat(temp).await.ok()??.size;
-        if length == 0 || length > transfer.size {
+        if length == 0 || length > job.size {
             return None;
         }
         let block = length.min(CHECK_BLOCK);
         let at = length - block;
         let (theirs, ours) = tokio::join!(
             read_exactly(&*self.destination, temp, at, block),
-            read_exactly(&*self.source, &transfer.path, at, block)
+            read_exactly(&*self.source, &job.path, at, block)
         );
         (theirs? == ours?).then_some(length)
     }
@@ -401,19 +464,15 @@ pub(super) async fn classified(
 }
 
 /// A source that yields another length than it was listed with changed meanwhile.
-fn unchanged_while_sent(transfer: &Transfer, read: u64) -> Result<(), RemoteError> {
-    if read == transfer.size {
+fn unchanged_while_sent(job: &Job, read: u64) -> Result<(), RemoteError> {
+    if read == job.size {
         return Ok(());
     }
     let message = format!(
         "the source file changed while it was sent: {} bytes were listed, {read} were read",
-        transfer.size
+        job.size
     );
-    Err(RemoteError::new(
-        Operation::Read,
-        Some(&transfer.path),
-        message,
-    ))
+    Err(RemoteError::new(Operation::Read, Some(&job.path), message))
 }
 
 /// The temporary file must hold every byte before it gets the final name.
@@ -446,17 +505,17 @@ fn backoff(first: Duration, attempt: u32) -> Duration {
 
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
-fn sent(transfer: &Transfer, bytes: u64, mtime_ns: Option<i64>) -> FileOutcome {
+fn sent(job: &Job, bytes: u64, mtime_ns: Option<i64>) -> FileOutcome {
     FileOutcome {
-        path: transfer.path.clone(),
+        path: job.path.clone(),
         status: FileStatus::Transferred,
         operation: "write".into(),
         bytes,
-        size: transfer.size,
+        size: job.size,
         mtime_ns,
         category: None,
         retry: None,
-        message: transfer
+        message: job
             .renamed_to
             .as_ref()
             .map(|renamed_to| format!("sent as {renamed_to}")),

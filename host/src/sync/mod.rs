@@ -3,6 +3,7 @@
 //! happens ([`recorder`]).
 
 mod execute;
+pub mod listing;
 pub mod plan;
 mod policy;
 mod recorder;
@@ -19,9 +20,10 @@ use crate::plugin::{
     PluginError, PluginSource, Protocol, Runtime, SettingInput, SettingValue, TempForm, Verdict,
     parse_settings,
 };
-use crate::remote::{self, RemoteEntry, RemoteError, Role};
+use crate::remote::{self, RemoteError, Role};
 use crate::state::{FileOutcome, FileStatus, PathState, StateError, Store, Totals};
 use execute::Executor;
+use listing::Listing;
 use plan::{Filter, Inputs, Plan};
 pub use policy::PolicyHandle;
 use recorder::Recorder;
@@ -246,7 +248,8 @@ impl Run<'_> {
             ));
         }
         phases.scan = lap(&mut clock).saturating_sub(phases.connect);
-        let (plan, temp_names) = self.plan(&source_scan, &destination_scan, phases).await?;
+        let plan = self.plan(&source_scan, &destination_scan, phases).await?;
+        drop(destination_scan);
         phases.plan = lap(&mut clock).saturating_sub(phases.check);
         notes.extend(plan.deletions_withheld.clone());
         if !plan.deferred.is_empty() {
@@ -282,7 +285,7 @@ impl Run<'_> {
             retries: self.sync.retries,
             retry_delay: self.sync.retry_delay,
         });
-        executor.execute(plan, temp_names).await;
+        executor.execute(plan, Arc::new(source_scan.entries)).await;
         phases.transfer = lap(&mut clock);
         Ok(None)
     }
@@ -295,14 +298,14 @@ impl Run<'_> {
         }
     }
 
-    /// The plan, and the temporary name of each transfer, in order. Only the entries not
-    /// in place at the destination are checked against its policy.
+    /// The plan. Only the entries not in place at the destination are checked against
+    /// its policy.
     async fn plan(
         &self,
         source: &Scan,
         destination: &Scan,
         phases: &mut Phases,
-    ) -> Result<(Plan, Vec<String>), Abort> {
+    ) -> Result<Plan, Abort> {
         let states = self
             .path_states(source, destination)
             .map_err(Abort::State)?;
@@ -323,32 +326,37 @@ impl Run<'_> {
         let unsettled = plan::unsettled(&inputs);
         let checking = Instant::now();
         phases.checked = unsettled.len();
-        let verdicts = notable_verdicts(self.policy, &unsettled)
+        let verdicts = notable_verdicts(self.policy, &source.entries, &unsettled)
             .await
             .map_err(Abort::Plugin)?;
         phases.check = checking.elapsed();
         inputs.verdicts = &verdicts;
         let mut plan = plan::plan(&inputs);
-        // The plugin says which files only fit with a short temporary name.
-        let form = |path: &str| {
-            verdicts
-                .get(path)
-                .map_or(TempForm::Standard, |v| v.temp_form)
-        };
-        let wanted = plan
-            .transfers
-            .iter()
-            .map(|t| (t.destination().to_string(), form(&t.path)))
-            .collect();
-        let temps = self
-            .policy
-            .temp_names(wanted)
+        self.keep_in_progress(&mut plan, &source.entries)
             .await
             .map_err(Abort::Plugin)?;
-        // An interrupted upload's temporary file is what the next attempt resumes.
-        let in_progress: HashSet<&String> = temps.iter().collect();
+        Ok(plan)
+    }
+
+    /// Mirror leaves alone the temporary file of a planned transfer: it is what an
+    /// interrupted upload resumes from.
+    async fn keep_in_progress(&self, plan: &mut Plan, source: &Listing) -> Result<(), PluginError> {
+        if plan.deletions.is_empty() {
+            return Ok(());
+        }
+        let planned: HashSet<&str> = plan.deletions.iter().map(|d| d.path.as_str()).collect();
+        let mut in_progress = HashSet::new();
+        for batch in plan.transfers.chunks(execute::TEMP_BATCH) {
+            let named = execute::prepare(self.policy, source, batch).await?;
+            in_progress.extend(
+                named
+                    .into_iter()
+                    .map(|(_, temp)| temp)
+                    .filter(|temp| planned.contains(temp.as_str())),
+            );
+        }
         plan.deletions.retain(|d| !in_progress.contains(&d.path));
-        Ok((plan, temps))
+        Ok(())
     }
 
     /// What the state store knows of this sync's paths, as far as the planner needs it:
@@ -368,6 +376,7 @@ impl Run<'_> {
     /// For a dry run: what would be done, as notes, and the totals it would have. The
     /// rejections are the run's failures, as in a real run.
     async fn planned(&self, plan: &Plan, source: &Scan, notes: &mut Vec<String>) -> Totals {
+        let files = || plan.transfers.iter().map(|t| source.entries.item(t.entry));
         for rejection in &plan.rejections {
             self.recorder.record(execute::rejected(rejection));
         }
@@ -376,11 +385,14 @@ impl Run<'_> {
                 .iter()
                 .map(|path| format!("would create folder {path}")),
         );
-        notes.extend(
-            plan.transfers
-                .iter()
-                .map(|t| format!("would send {} ({:?}, {} bytes)", t.path, t.reason, t.size)),
-        );
+        notes.extend(plan.transfers.iter().zip(files()).map(|(t, file)| {
+            format!(
+                "would send {} ({:?}, {} bytes)",
+                file.path(),
+                t.reason,
+                file.size
+            )
+        }));
         notes.extend(
             plan.deletions
                 .iter()
@@ -392,7 +404,7 @@ impl Run<'_> {
             skipped: plan.unchanged as u64,
             deleted: plan.deletions.len() as u64,
             rejected: plan.rejections.len() as u64,
-            bytes: plan.transfers.iter().map(|t| t.size).sum(),
+            bytes: files().map(|file| file.size).sum(),
         }
     }
 }
@@ -461,23 +473,26 @@ fn known_renames(
     Ok(renames)
 }
 
-/// The destination policy's verdict on `entries`, by path, for the entries that break a
-/// rule or need the short temporary name.
+/// The destination policy's verdict on the entries of `listing` at `indices`, by index,
+/// for those that break a rule or need the short temporary name. Asked a batch at a time,
+/// so that no plugin entry is held for every file of a large first sync.
 async fn notable_verdicts(
     policy: &PolicyHandle,
-    entries: &[&RemoteEntry],
-) -> Result<HashMap<String, Verdict>, PluginError> {
-    let verdicts = policy
-        .check(entries.iter().map(|e| e.to_plugin_entry()).collect())
-        .await?;
-    Ok(entries
-        .iter()
-        .zip(verdicts)
-        .filter(|(_, verdict)| {
+    listing: &Listing,
+    indices: &[u32],
+) -> Result<HashMap<u32, Verdict>, PluginError> {
+    let mut notable = HashMap::new();
+    for batch in indices.chunks(policy::BATCH) {
+        let entries = batch
+            .iter()
+            .map(|&i| listing.item(i).to_plugin_entry())
+            .collect();
+        let verdicts = policy.check(entries).await?;
+        notable.extend(batch.iter().copied().zip(verdicts).filter(|(_, verdict)| {
             !verdict.violations.is_empty() || verdict.temp_form == TempForm::Short
-        })
-        .map(|(entry, verdict)| (entry.path.clone(), verdict))
-        .collect())
+        }));
+    }
+    Ok(notable)
 }
 
 /// What `ferry check` found: every source entry the destination would refuse.
@@ -504,12 +519,13 @@ pub async fn check(
         .await
         .map_err(CheckError::Source)?;
     let scan = scan(&*source).await.map_err(CheckError::Source)?;
-    let covered: Vec<&RemoteEntry> = scan
+    let covered: Vec<u32> = scan
         .entries
         .iter()
-        .filter(|e| filter.allows(&e.path, e.kind))
+        .filter(|e| filter.allows(&e.path(), e.kind))
+        .map(|e| e.index)
         .collect();
-    let verdicts = notable_verdicts(policy, &covered)
+    let verdicts = notable_verdicts(policy, &scan.entries, &covered)
         .await
         .map_err(|error| SyncError::Plugin {
             remote: sync.destination.clone(),
@@ -519,7 +535,7 @@ pub async fn check(
     let plan = plan::plan(&Inputs {
         source: &scan.entries,
         source_complete: scan.complete(),
-        destination: &[],
+        destination: &Listing::default(),
         states: &HashMap::new(),
         verdicts: &verdicts,
         filter: &filter,

@@ -2,14 +2,15 @@
 //! destination plugin's verdicts. No I/O happens here.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
+use super::listing::{Item, Listing};
 use crate::config::{DeleteMode, RenameMode};
-use crate::plugin::{CustomViolation, Verdict, Violation};
-use crate::remote::{Kind, RemoteEntry};
+use crate::plugin::{CustomViolation, TempForm, Verdict, Violation};
+use crate::remote::Kind;
 use crate::state::{FileStatus, PathState};
 
 /// Which paths a sync covers: `exclude` wins; `include`, when given, selects files.
@@ -72,22 +73,17 @@ pub enum Reason {
     NotSyncedBefore,
 }
 
+/// A file to send: an entry of the source listing (a plan of a million files holds no
+/// path of its own for each).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Transfer {
-    /// The source path.
-    pub path: String,
-    /// Where it goes at the destination when that is not `path` (a sanitized name).
-    pub renamed_to: Option<String>,
-    pub size: u64,
-    pub mtime: Option<SystemTime>,
+    /// Its index in the source listing.
+    pub entry: u32,
     pub reason: Reason,
-}
-
-impl Transfer {
-    /// Where it goes at the destination.
-    pub fn destination(&self) -> &str {
-        self.renamed_to.as_deref().unwrap_or(&self.path)
-    }
+    /// The temporary name the destination's plugin asked for.
+    pub temp_form: TempForm,
+    /// Where it goes at the destination when that is not its source path (a sanitized name).
+    pub renamed_to: Option<Box<str>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -118,6 +114,7 @@ pub struct Deletion {
 pub struct Plan {
     /// Folders to create, parents first.
     pub mkdirs: Vec<String>,
+    /// In the source listing's order.
     pub transfers: Vec<Transfer>,
     /// Files first, then folders deepest first.
     pub deletions: Vec<Deletion>,
@@ -144,15 +141,16 @@ impl Plan {
 
 /// What the planner decides from.
 pub struct Inputs<'a> {
-    pub source: &'a [RemoteEntry],
+    pub source: &'a Listing,
     /// False when a source folder could not be listed.
     pub source_complete: bool,
-    pub destination: &'a [RemoteEntry],
+    pub destination: &'a Listing,
     /// The state store's memory of the source paths: every failed one, and every sent
     /// one too when [`needs_sent_states`] says so.
     pub states: &'a HashMap<String, PathState>,
-    /// The destination plugin's verdict per source path; a missing one means accepted.
-    pub verdicts: &'a HashMap<String, Verdict>,
+    /// The destination plugin's verdict per source entry (by index in the source
+    /// listing); a missing one means accepted.
+    pub verdicts: &'a HashMap<u32, Verdict>,
     pub filter: &'a Filter,
     pub delete: DeleteMode,
     pub rename: RenameMode,
@@ -163,87 +161,86 @@ pub struct Inputs<'a> {
     pub now: SystemTime,
 }
 
-/// Two times closer than this are the same: SFTP keeps whole seconds.
-const MTIME_TOLERANCE: Duration = Duration::from_secs(1);
+/// Two times closer than this (1 s, in nanoseconds) are the same: SFTP keeps whole seconds.
+const MTIME_TOLERANCE_NS: u64 = 1_000_000_000;
 
 /// Whether planning needs the state of files sent successfully: only to tell whether a
 /// file without a modification time (on either side) is the version sent before (see
 /// `change`). Otherwise the failed ones (for `held_back`) are all it reads.
-pub fn needs_sent_states(source: &[RemoteEntry], destination: &[RemoteEntry]) -> bool {
+pub fn needs_sent_states(source: &Listing, destination: &Listing) -> bool {
     source
         .iter()
-        .chain(destination)
-        .any(|e| e.kind == Kind::File && e.mtime.is_none())
+        .chain(destination.iter())
+        .any(|e| e.kind == Kind::File && e.mtime_ns.is_none())
 }
 
-/// The covered source entries the destination does not hold as they are (a file of
-/// another version, a folder missing): only these need the policy's verdict. What is in
-/// place already, under its own or its remembered name, was accepted when it was sent;
-/// left without a verdict, the planner finds it unchanged.
-pub fn unsettled<'a>(inputs: &Inputs<'a>) -> Vec<&'a RemoteEntry> {
-    let destination = by_path(inputs.destination);
+/// The covered source entries (by index) the destination does not hold as they are (a
+/// file of another version, a folder missing): only these need the policy's verdict.
+/// What is in place already, under its own or its remembered name, was accepted when it
+/// was sent; left without a verdict, the planner finds it unchanged.
+pub fn unsettled(inputs: &Inputs) -> Vec<u32> {
+    let mut path = String::new();
     inputs
         .source
         .iter()
-        .filter(|e| inputs.filter.allows(&e.path, e.kind))
-        .filter(|e| {
-            let target = inputs.renames.get(&e.path).unwrap_or(&e.path);
-            let existing = destination.get(target.as_str()).copied();
-            match e.kind {
-                Kind::Directory => existing.is_none_or(|d| d.kind != Kind::Directory),
-                Kind::File => change(e, existing, inputs.states.get(&e.path)).is_some(),
-            }
+        .filter(|item| {
+            item.write_path(&mut path);
+            inputs.filter.allows(&path, item.kind) && !in_place(inputs, *item, &path)
         })
+        .map(|item| item.index)
         .collect()
 }
 
-/// Entries by path. foldhash: several times faster than the default SipHash on paths,
-/// and seeded per process, so a hostile listing cannot aim at its collisions.
-fn by_path(entries: &[RemoteEntry]) -> foldhash::HashMap<&str, &RemoteEntry> {
-    entries.iter().map(|e| (e.path.as_str(), e)).collect()
+/// Whether the destination holds `item` (at source `path`) as it is, under its own or
+/// its remembered name.
+fn in_place(inputs: &Inputs, item: Item, path: &str) -> bool {
+    let existing = match inputs.renames.get(path) {
+        Some(target) => inputs.destination.find(target),
+        None => inputs.destination.find_in(item.folder, item.name),
+    };
+    match item.kind {
+        Kind::Directory => existing.is_some_and(|d| d.kind == Kind::Directory),
+        Kind::File => change(item, existing, inputs.states.get(path)).is_none(),
+    }
 }
 
 pub fn plan(inputs: &Inputs) -> Plan {
     let mut plan = Plan::default();
-    let mut placed = place(inputs, &mut plan.rejections);
-    reject_collisions(&mut placed, &mut plan.rejections);
-    let destination = by_path(inputs.destination);
-    for Placed { entry, target } in &placed {
-        if entry.kind == Kind::Directory && *target != entry.path {
-            plan.renamed_folders
-                .push((entry.path.clone(), target.to_string()));
+    let mut placement = place(inputs, &mut plan.rejections);
+    reject_collisions(inputs, &mut placement, &mut plan.rejections);
+    // Mirror deletes every destination entry no source entry is placed at.
+    let mut kept = match inputs.delete {
+        DeleteMode::Mirror => vec![false; inputs.destination.len()],
+        DeleteMode::Never => Vec::new(),
+    };
+    let mut path = String::new();
+    for &index in &placement.placed {
+        let item = inputs.source.item(index);
+        item.write_path(&mut path);
+        let renamed = placement.renamed.get(&index);
+        let existing = match renamed {
+            Some(target) => inputs.destination.find(target),
+            None => inputs.destination.find_in(item.folder, item.name),
+        };
+        if let Some(existing) = existing.filter(|_| !kept.is_empty()) {
+            kept[existing.index as usize] = true;
         }
-        let existing = destination.get(target.as_ref()).copied();
-        match entry.kind {
-            Kind::Directory if existing.is_none() && inputs.filter.selects_folders() => {
-                plan.mkdirs.push(target.to_string())
-            }
-            Kind::Directory => {}
-            Kind::File if is_settling(entry, inputs) => plan.deferred.push(entry.path.clone()),
-            Kind::File if let Some(state) = held_back(entry, inputs.states.get(&entry.path)) => {
-                plan.held.push(Held {
-                    path: entry.path.clone(),
-                    state: state.clone(),
-                })
-            }
-            Kind::File => match change(entry, existing, inputs.states.get(&entry.path)) {
-                Some(reason) => plan.transfers.push(Transfer {
-                    path: entry.path.clone(),
-                    renamed_to: (*target != entry.path).then(|| target.to_string()),
-                    size: entry.size,
-                    mtime: entry.mtime,
-                    reason,
-                }),
-                None => plan.unchanged += 1,
-            },
-        }
+        plan_entry(
+            &mut plan,
+            inputs,
+            item,
+            &path,
+            renamed.map(Cow::as_ref),
+            existing,
+        );
     }
     if inputs.delete == DeleteMode::Mirror {
-        let kept = placed
-            .iter()
-            .map(|p| p.target.as_ref())
-            .chain(plan.rejections.iter().map(|r| r.path.as_str()));
-        match deletions(inputs, &kept.collect()) {
+        for rejected in &plan.rejections {
+            if let Some(existing) = inputs.destination.find(&rejected.path) {
+                kept[existing.index as usize] = true;
+            }
+        }
+        match deletions(inputs, &kept) {
             Ok(deletions) => plan.deletions = deletions,
             Err(withheld) => plan.deletions_withheld = Some(withheld),
         }
@@ -251,95 +248,135 @@ pub fn plan(inputs: &Inputs) -> Plan {
     plan
 }
 
-/// A source entry and the path it has (or will have) at the destination: borrowed when
-/// it is the source path or a remembered one, which is nearly always.
-struct Placed<'a> {
-    entry: &'a RemoteEntry,
-    target: Cow<'a, str>,
-}
-
-impl Placed<'_> {
-    fn renamed(&self) -> bool {
-        self.target != self.entry.path
+/// What becomes of one placed source entry at `path`, going to `renamed` when that is
+/// not `path`, where the destination holds `existing`.
+fn plan_entry(
+    plan: &mut Plan,
+    inputs: &Inputs,
+    item: Item,
+    path: &str,
+    renamed: Option<&str>,
+    existing: Option<Item>,
+) {
+    let target = renamed.unwrap_or(path);
+    match item.kind {
+        Kind::Directory => {
+            if let Some(renamed) = renamed {
+                plan.renamed_folders
+                    .push((path.to_string(), renamed.to_string()));
+            }
+            if existing.is_none() && inputs.filter.selects_folders() {
+                plan.mkdirs.push(target.to_string());
+            }
+        }
+        Kind::File if is_settling(item, inputs) => plan.deferred.push(path.to_string()),
+        Kind::File if let Some(state) = held_back(item, inputs.states.get(path)) => {
+            plan.held.push(Held {
+                path: path.to_string(),
+                state: state.clone(),
+            })
+        }
+        Kind::File => match change(item, existing, inputs.states.get(path)) {
+            Some(reason) => plan.transfers.push(Transfer {
+                entry: item.index,
+                reason,
+                temp_form: inputs
+                    .verdicts
+                    .get(&item.index)
+                    .map_or(TempForm::Standard, |v| v.temp_form),
+                renamed_to: renamed.map(Box::from),
+            }),
+            None => plan.unchanged += 1,
+        },
     }
 }
 
-/// Where each covered source entry goes, parents first; refused ones become rejections.
-fn place<'a>(inputs: &Inputs<'a>, rejections: &mut Vec<Rejection>) -> Vec<Placed<'a>> {
-    let mut source: Vec<&RemoteEntry> = inputs
-        .source
-        .iter()
-        .filter(|e| inputs.filter.allows(&e.path, e.kind))
-        .collect();
-    source.sort_by(|a, b| a.path.cmp(&b.path));
-    let mut folder_targets: HashMap<&str, String> = HashMap::new();
-    let mut rejected_folders: Vec<&str> = Vec::new();
-    let mut placed = Vec::new();
-    for entry in source {
-        match target(entry, inputs, &folder_targets, &rejected_folders) {
-            Ok(target) => {
-                if entry.kind == Kind::Directory && target != entry.path {
-                    folder_targets.insert(&entry.path, target.to_string());
+/// Where the covered source entries go.
+#[derive(Default)]
+struct Placement<'a> {
+    /// The entries not refused (by index), in listing order: parents first.
+    placed: Vec<u32>,
+    /// The destination path of each placed entry that does not keep its source path.
+    renamed: HashMap<u32, Cow<'a, str>>,
+}
+
+/// Where each covered source entry goes; refused ones become rejections.
+fn place<'a>(inputs: &Inputs<'a>, rejections: &mut Vec<Rejection>) -> Placement<'a> {
+    let mut placement = Placement::default();
+    let mut folder_targets: HashMap<String, String> = HashMap::new();
+    let mut rejected_folders: Vec<String> = Vec::new();
+    let mut path = String::new();
+    for item in inputs.source.iter() {
+        item.write_path(&mut path);
+        if !inputs.filter.allows(&path, item.kind) {
+            continue;
+        }
+        match target(item, &path, inputs, &folder_targets, &rejected_folders) {
+            Ok(renamed) => {
+                if let Some(target) = renamed {
+                    if item.kind == Kind::Directory {
+                        folder_targets.insert(path.clone(), target.to_string());
+                    }
+                    placement.renamed.insert(item.index, target);
                 }
-                placed.push(Placed { entry, target });
+                placement.placed.push(item.index);
             }
             Err(rejection) => {
-                if entry.kind == Kind::Directory {
-                    rejected_folders.push(&entry.path);
+                if item.kind == Kind::Directory {
+                    rejected_folders.push(path.clone());
                 }
                 rejections.push(rejection);
             }
         }
     }
-    placed
+    placement
 }
 
-/// The destination path of `entry`: under its (possibly renamed) folder, its own name,
-/// a name remembered from an earlier run, or — when sanitizing — the policy's suggestion.
+/// The destination path of `item` (at source `path`) when it is not `path`: under its
+/// renamed folder, a name remembered from an earlier run, or — when sanitizing — the
+/// policy's suggestion. `None`: it keeps its path.
 fn target<'a>(
-    entry: &'a RemoteEntry,
+    item: Item,
+    path: &str,
     inputs: &Inputs<'a>,
-    folder_targets: &HashMap<&str, String>,
-    rejected_folders: &[&str],
-) -> Result<Cow<'a, str>, Rejection> {
-    if let Some(folder) = rejected_folders
-        .iter()
-        .find(|f| entry.path.starts_with(&format!("{f}/")))
-    {
+    folder_targets: &HashMap<String, String>,
+    rejected_folders: &[String],
+) -> Result<Option<Cow<'a, str>>, Rejection> {
+    if let Some(folder) = rejected_folders.iter().find(|f| {
+        path.strip_prefix(f.as_str())
+            .is_some_and(|rest| rest.starts_with('/'))
+    }) {
         let message =
             format!("its folder {folder:?} is rejected by the remote, so it cannot be created");
         return Err(rejection(
-            entry,
+            item,
+            path,
             vec![custom("folder-rejected", message)],
             None,
         ));
     }
-    if let Some(remembered) = inputs.renames.get(&entry.path) {
-        return Ok(Cow::Borrowed(remembered));
+    if let Some(remembered) = inputs.renames.get(path) {
+        return Ok((remembered != path).then_some(Cow::Borrowed(remembered)));
     }
-    let (parent, name) = entry
-        .path
-        .rsplit_once('/')
-        .map_or(("", entry.path.as_str()), |(p, n)| (p, n));
-    let renamed_parent = folder_targets.get(parent);
+    let renamed_parent = folder_targets.get(item.folder);
     let join = |name: &str| {
-        let parent = renamed_parent.map_or(parent, String::as_str);
-        Cow::Owned(match parent {
+        Cow::Owned(match renamed_parent.map_or(item.folder, String::as_str) {
             "" => name.to_string(),
-            _ => format!("{parent}/{name}"),
+            parent => format!("{parent}/{name}"),
         })
     };
     match inputs
         .verdicts
-        .get(&entry.path)
+        .get(&item.index)
         .filter(|v| !v.violations.is_empty())
     {
-        None if renamed_parent.is_none() => Ok(Cow::Borrowed(&entry.path)),
-        None => Ok(join(name)),
+        None if renamed_parent.is_none() => Ok(None),
+        None => Ok(Some(join(item.name))),
         Some(verdict) => match sanitized_name(verdict, inputs.rename) {
-            Some(new_name) => Ok(join(new_name)),
+            Some(new_name) => Ok(Some(join(new_name))),
             None => Err(rejection(
-                entry,
+                item,
+                path,
                 verdict.violations.clone(),
                 verdict.suggested_path.clone(),
             )),
@@ -367,52 +404,54 @@ fn sanitized_name(verdict: &Verdict, mode: RenameMode) -> Option<&str> {
 /// Two entries placed at one destination path: each renamed one is refused instead, so
 /// that neither overwrites the other (an entry keeping its own name still goes). Only the
 /// targets of renamed entries can collide, so only those are counted.
-fn reject_collisions(placed: &mut Vec<Placed>, rejections: &mut Vec<Rejection>) {
-    let renamed: HashSet<&str> = placed
-        .iter()
-        .filter(|p| p.renamed())
-        .map(|p| p.target.as_ref())
-        .collect();
-    if renamed.is_empty() {
+fn reject_collisions(inputs: &Inputs, placement: &mut Placement, rejections: &mut Vec<Rejection>) {
+    if placement.renamed.is_empty() {
         return;
     }
-    let mut by_target: HashMap<&str, Vec<&str>> = HashMap::new();
-    for p in placed
-        .iter()
-        .filter(|p| renamed.contains(p.target.as_ref()))
-    {
-        by_target.entry(&p.target).or_default().push(&p.entry.path);
+    let mut by_target: HashMap<&str, Vec<String>> = placement
+        .renamed
+        .values()
+        .map(|target| (target.as_ref(), Vec::new()))
+        .collect();
+    let mut path = String::new();
+    for &index in &placement.placed {
+        inputs.source.item(index).write_path(&mut path);
+        let target = placement
+            .renamed
+            .get(&index)
+            .map_or(path.as_str(), Cow::as_ref);
+        if let Some(sources) = by_target.get_mut(target) {
+            sources.push(path.clone());
+        }
     }
-    let colliding: HashMap<String, String> = placed
+    let mut colliding: Vec<(u32, String)> = placement
+        .renamed
         .iter()
-        .filter(|p| p.renamed() && by_target[p.target.as_ref()].len() > 1)
-        .map(|p| {
-            let others: Vec<&str> = by_target[p.target.as_ref()]
+        .filter(|(_, target)| by_target[target.as_ref()].len() > 1)
+        .map(|(&index, target)| {
+            let own = inputs.source.item(index).path();
+            let others: Vec<&str> = by_target[target.as_ref()]
                 .iter()
-                .copied()
-                .filter(|o| *o != p.entry.path)
+                .map(String::as_str)
+                .filter(|other| *other != own)
                 .collect();
-            (
-                p.entry.path.clone(),
-                format!(
-                    "it would be renamed to {:?}, as would {}",
-                    p.target,
-                    others.join(", ")
-                ),
-            )
+            let message = format!(
+                "it would be renamed to {target:?}, as would {}",
+                others.join(", ")
+            );
+            (index, message)
         })
         .collect();
-    placed.retain(|p| match colliding.get(&p.entry.path) {
-        Some(message) => {
-            rejections.push(rejection(
-                p.entry,
-                vec![custom("name-collision", message.clone())],
-                None,
-            ));
-            false
-        }
-        None => true,
-    });
+    colliding.sort_unstable_by_key(|(index, _)| *index);
+    for (index, message) in &colliding {
+        let item = inputs.source.item(*index);
+        let violations = vec![custom("name-collision", message.clone())];
+        rejections.push(rejection(item, &item.path(), violations, None));
+        placement.renamed.remove(index);
+    }
+    placement
+        .placed
+        .retain(|index| colliding.binary_search_by_key(index, |(i, _)| *i).is_err());
 }
 
 fn custom(rule: &str, message: String) -> Violation {
@@ -423,33 +462,34 @@ fn custom(rule: &str, message: String) -> Violation {
 }
 
 fn rejection(
-    entry: &RemoteEntry,
+    item: Item,
+    path: &str,
     violations: Vec<Violation>,
     suggestion: Option<String>,
 ) -> Rejection {
     Rejection {
-        path: entry.path.clone(),
-        kind: entry.kind,
-        size: entry.size,
-        mtime: entry.mtime,
+        path: path.to_string(),
+        kind: item.kind,
+        size: item.size,
+        mtime: item.mtime(),
         violations,
         suggestion,
     }
 }
 
 /// The state of a file that failed permanently last time and is the same version now.
-fn held_back<'s>(entry: &RemoteEntry, state: Option<&'s PathState>) -> Option<&'s PathState> {
+fn held_back<'s>(item: Item, state: Option<&'s PathState>) -> Option<&'s PathState> {
     state.filter(|s| {
         s.last_status == FileStatus::Failed
             && s.last_retry.as_deref() == Some("never")
-            && s.size == entry.size
-            && s.mtime_ns == entry.mtime.map(unix_nanos)
+            && s.size == item.size
+            && s.mtime_ns == item.mtime_ns
     })
 }
 
 /// A file modified within `stable_for` of now may still be being written.
-fn is_settling(entry: &RemoteEntry, inputs: &Inputs) -> bool {
-    let Some(mtime) = entry.mtime else {
+fn is_settling(item: Item, inputs: &Inputs) -> bool {
+    let Some(mtime) = item.mtime() else {
         return false;
     };
     !inputs.stable_for.is_zero()
@@ -460,48 +500,31 @@ fn is_settling(entry: &RemoteEntry, inputs: &Inputs) -> bool {
 }
 
 /// Why `source` must be sent, or `None` when the destination already has it.
-fn change(
-    source: &RemoteEntry,
-    existing: Option<&RemoteEntry>,
-    state: Option<&PathState>,
-) -> Option<Reason> {
+fn change(source: Item, existing: Option<Item>, state: Option<&PathState>) -> Option<Reason> {
     let Some(existing) = existing else {
         return Some(Reason::New);
     };
     if existing.kind != Kind::File || existing.size != source.size {
         return Some(Reason::SizeChanged);
     }
-    match (source.mtime, existing.mtime) {
-        (Some(a), Some(b)) if distance(a, b) >= MTIME_TOLERANCE => Some(Reason::MtimeChanged),
+    match (source.mtime_ns, existing.mtime_ns) {
+        (Some(a), Some(b)) if a.abs_diff(b) >= MTIME_TOLERANCE_NS => Some(Reason::MtimeChanged),
         (Some(_), Some(_)) => None,
         _ if state.is_some_and(|s| synced_this_version(s, source)) => None,
         _ => Some(Reason::NotSyncedBefore),
     }
 }
 
-fn distance(a: SystemTime, b: SystemTime) -> Duration {
-    a.duration_since(b)
-        .or_else(|_| b.duration_since(a))
-        .unwrap_or_default()
-}
-
-fn synced_this_version(state: &PathState, source: &RemoteEntry) -> bool {
+fn synced_this_version(state: &PathState, source: Item) -> bool {
     state.last_status == FileStatus::Transferred
         && state.size == source.size
-        && state.mtime_ns == source.mtime.map(unix_nanos)
+        && state.mtime_ns == source.mtime_ns
 }
 
-/// Nanoseconds since the Unix epoch, as the state store keeps times.
-pub fn unix_nanos(time: SystemTime) -> i64 {
-    match time.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(after) => after.as_nanos() as i64,
-        Err(before) => -(before.duration().as_nanos() as i64),
-    }
-}
-
-/// What mirror deletes: every covered destination entry not kept, files first, then
-/// folders deepest first. Nothing, with why, when part of the source could not be listed.
-fn deletions(inputs: &Inputs, kept: &HashSet<&str>) -> Result<Vec<Deletion>, String> {
+/// What mirror deletes: every covered destination entry not `kept` (by index), files
+/// first, then folders deepest first. Nothing, with why, when part of the source could
+/// not be listed.
+fn deletions(inputs: &Inputs, kept: &[bool]) -> Result<Vec<Deletion>, String> {
     if !inputs.source_complete {
         return Err(
             "part of the source could not be listed, so nothing is deleted at the destination"
@@ -511,12 +534,12 @@ fn deletions(inputs: &Inputs, kept: &HashSet<&str>) -> Result<Vec<Deletion>, Str
     let mut extra: Vec<Deletion> = inputs
         .destination
         .iter()
-        .filter(|e| !kept.contains(e.path.as_str()))
-        .filter(|e| inputs.filter.allows(&e.path, e.kind))
+        .filter(|e| !kept[e.index as usize])
         .map(|e| Deletion {
-            path: e.path.clone(),
+            path: e.path(),
             kind: e.kind,
         })
+        .filter(|d| inputs.filter.allows(&d.path, d.kind))
         .collect();
     extra.sort_by(|a, b| deletion_order(a).cmp(&deletion_order(b)));
     Ok(extra)
@@ -535,8 +558,10 @@ fn deletion_order(deletion: &Deletion) -> (bool, std::cmp::Reverse<usize>, &str)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::{ForbiddenCharacter, TempForm};
+    use crate::plugin::ForbiddenCharacter;
+    use crate::remote::RemoteEntry;
     use crate::state::RunId;
+    use crate::sync::listing::unix_nanos;
 
     fn at(seconds: u64) -> Option<SystemTime> {
         Some(SystemTime::UNIX_EPOCH + Duration::from_secs(seconds))
@@ -561,11 +586,11 @@ mod tests {
     }
 
     struct Case {
-        source: Vec<RemoteEntry>,
+        source: Listing,
         source_complete: bool,
-        destination: Vec<RemoteEntry>,
+        destination: Listing,
         states: HashMap<String, PathState>,
-        verdicts: HashMap<String, Verdict>,
+        verdicts: HashMap<u32, Verdict>,
         filter: Filter,
         delete: DeleteMode,
         rename: RenameMode,
@@ -576,9 +601,9 @@ mod tests {
     impl Case {
         fn new(source: Vec<RemoteEntry>, destination: Vec<RemoteEntry>) -> Self {
             Case {
-                source,
+                source: source.iter().collect(),
                 source_complete: true,
-                destination,
+                destination: destination.iter().collect(),
                 states: HashMap::new(),
                 verdicts: HashMap::new(),
                 filter: Filter::new(&[], &[]).unwrap(),
@@ -591,6 +616,38 @@ mod tests {
 
         fn plan(&self) -> Plan {
             plan(&self.inputs())
+        }
+
+        /// The policy's verdicts on the source entries at these paths.
+        fn judge(&mut self, verdicts: impl IntoIterator<Item = (String, Verdict)>) {
+            for (path, verdict) in verdicts {
+                let index = self.source.find(&path).expect("a source path").index;
+                self.verdicts.insert(index, verdict);
+            }
+        }
+
+        /// The source paths of `entries`.
+        fn paths(&self, entries: impl IntoIterator<Item = u32>) -> Vec<String> {
+            entries
+                .into_iter()
+                .map(|index| self.source.item(index).path())
+                .collect()
+        }
+
+        fn sent(&self, plan: &Plan) -> Vec<String> {
+            self.paths(plan.transfers.iter().map(|t| t.entry))
+        }
+
+        /// Each transfer's source path and destination path.
+        fn targets(&self, plan: &Plan) -> Vec<(String, String)> {
+            plan.transfers
+                .iter()
+                .map(|t| {
+                    let path = self.source.item(t.entry).path();
+                    let target = t.renamed_to.as_deref().map_or(path.clone(), str::to_string);
+                    (path, target)
+                })
+                .collect()
         }
 
         fn inputs(&self) -> Inputs<'_> {
@@ -614,11 +671,15 @@ mod tests {
         items.iter().map(path).collect()
     }
 
+    fn pair(source: &str, destination: &str) -> (String, String) {
+        (source.into(), destination.into())
+    }
+
     #[test]
     fn sent_states_are_needed_only_where_a_file_has_no_time() {
-        let dated = [folder("d"), file("d/a", 1, at(10))];
+        let dated: Listing = [folder("d"), file("d/a", 1, at(10))].iter().collect();
         assert!(!needs_sent_states(&dated, &dated));
-        let undated = [folder("d"), file("d/a", 1, None)];
+        let undated: Listing = [folder("d"), file("d/a", 1, None)].iter().collect();
         assert!(needs_sent_states(&dated, &undated));
         assert!(needs_sent_states(&undated, &dated));
     }
@@ -647,18 +708,15 @@ mod tests {
 
         let unsettled = unsettled(&case.inputs());
 
-        assert_eq!(
-            paths(&unsettled, |e| &e.path),
-            ["new", "d/changed", "new/x"]
-        );
+        assert_eq!(case.paths(unsettled), ["new", "d/changed", "new/x"]);
         let plan = case.plan();
         assert_eq!(plan.unchanged, 2);
-        assert_eq!(paths(&plan.transfers, |t| &t.path), ["d/changed", "new/x"]);
+        assert_eq!(case.sent(&plan), ["d/changed", "new/x"]);
     }
 
     #[test]
     fn new_changed_and_unchanged_files() {
-        let plan = Case::new(
+        let case = Case::new(
             vec![
                 folder("d"),
                 file("d/new", 1, at(10)),
@@ -671,21 +729,14 @@ mod tests {
                 file("grown", 5, at(10)),
                 file("touched", 5, at(10)),
             ],
-        )
-        .plan();
+        );
+        let plan = case.plan();
         assert_eq!(plan.mkdirs, vec!["d"]);
-        let reasons: Vec<_> = plan
-            .transfers
-            .iter()
-            .map(|t| (t.path.as_str(), t.reason))
-            .collect();
+        let reasons: Vec<_> = plan.transfers.iter().map(|t| t.reason).collect();
+        assert_eq!(case.sent(&plan), ["grown", "touched", "d/new"]);
         assert_eq!(
             reasons,
-            vec![
-                ("d/new", Reason::New),
-                ("grown", Reason::SizeChanged),
-                ("touched", Reason::MtimeChanged)
-            ]
+            [Reason::SizeChanged, Reason::MtimeChanged, Reason::New]
         );
         assert_eq!(plan.unchanged, 1);
     }
@@ -719,7 +770,7 @@ mod tests {
         };
         case.states.insert("a".into(), synced);
         let plan = case.plan();
-        assert_eq!(paths(&plan.transfers, |t| &t.path), vec!["b"]);
+        assert_eq!(case.sent(&plan), ["b"]);
         assert_eq!(plan.transfers[0].reason, Reason::NotSyncedBefore);
     }
 
@@ -738,21 +789,21 @@ mod tests {
             component: "bad?".into(),
             position: 3,
         });
-        case.verdicts.insert(
+        case.judge([(
             "bad?".into(),
             Verdict {
                 violations: vec![violation],
                 suggested_path: Some("bad_".into()),
                 temp_form: TempForm::Standard,
             },
-        );
+        )]);
         let plan = case.plan();
         assert_eq!(paths(&plan.rejections, |r| &r.path), vec!["bad?", "bad?/x"]);
         assert_eq!(plan.rejections[0].suggestion.as_deref(), Some("bad_"));
         assert!(
             matches!(&plan.rejections[1].violations[0], Violation::Custom(c) if c.rule == "folder-rejected")
         );
-        assert_eq!(paths(&plan.transfers, |t| &t.path), vec!["ok"]);
+        assert_eq!(case.sent(&plan), ["ok"]);
         assert!(plan.mkdirs.is_empty());
     }
 
@@ -799,7 +850,7 @@ mod tests {
         case.filter = Filter::new(&["**/*.csv".into()], &["tmp".into()]).unwrap();
         case.delete = DeleteMode::Mirror;
         let plan = case.plan();
-        assert_eq!(paths(&plan.transfers, |t| &t.path), vec!["a.csv"]);
+        assert_eq!(case.sent(&plan), ["a.csv"]);
         assert_eq!(paths(&plan.deletions, |d| &d.path), vec!["old.csv"]);
     }
 
@@ -820,13 +871,6 @@ mod tests {
         )
     }
 
-    fn targets(plan: &Plan) -> Vec<(&str, &str)> {
-        plan.transfers
-            .iter()
-            .map(|t| (t.path.as_str(), t.destination()))
-            .collect()
-    }
-
     #[test]
     fn sanitizing_sends_under_the_suggested_name_and_renames_follow_into_folders() {
         let mut case = Case::new(
@@ -838,7 +882,7 @@ mod tests {
             vec![],
         );
         case.rename = RenameMode::Sanitize;
-        case.verdicts.extend([
+        case.judge([
             forbidden("a:b", ':', "a_b"),
             forbidden("q?.csv", '?', "q_.csv"),
         ]);
@@ -850,8 +894,8 @@ mod tests {
             vec![("a:b".to_string(), "a_b".to_string())]
         );
         assert_eq!(
-            targets(&plan),
-            vec![("a:b/x.csv", "a_b/x.csv"), ("q?.csv", "q_.csv")]
+            case.targets(&plan),
+            [pair("q?.csv", "q_.csv"), pair("a:b/x.csv", "a_b/x.csv")]
         );
     }
 
@@ -866,12 +910,12 @@ mod tests {
             vec![],
         );
         case.rename = RenameMode::Sanitize;
-        case.verdicts.extend([
+        case.judge([
             forbidden("a?.csv", '?', "a_.csv"),
             forbidden("a*.csv", '*', "a_.csv"),
         ]);
         let plan = case.plan();
-        assert_eq!(targets(&plan), vec![("a_.csv", "a_.csv")]);
+        assert_eq!(case.targets(&plan), [pair("a_.csv", "a_.csv")]);
         let refused: Vec<_> = plan.rejections.iter().map(|r| r.path.as_str()).collect();
         assert_eq!(refused, vec!["a*.csv", "a?.csv"]);
         assert!(
@@ -898,7 +942,7 @@ mod tests {
     #[test]
     fn refusing_mode_reports_instead_of_renaming() {
         let mut case = Case::new(vec![file("q?.csv", 1, at(1))], vec![]);
-        case.verdicts.extend([forbidden("q?.csv", '?', "q_.csv")]);
+        case.judge([forbidden("q?.csv", '?', "q_.csv")]);
         let plan = case.plan();
         assert!(plan.transfers.is_empty());
         assert_eq!(plan.rejections[0].suggestion.as_deref(), Some("q_.csv"));
@@ -912,7 +956,7 @@ mod tests {
         );
         case.stable_for = Duration::from_secs(30);
         let plan = case.plan();
-        assert_eq!(targets(&plan), vec![("settled", "settled")]);
+        assert_eq!(case.targets(&plan), [pair("settled", "settled")]);
         assert_eq!(plan.deferred, vec!["fresh"]);
     }
 
@@ -954,8 +998,8 @@ mod tests {
             vec!["denied"]
         );
         assert_eq!(
-            targets(&plan),
-            vec![("changed", "changed"), ("flaky", "flaky")]
+            case.targets(&plan),
+            [pair("changed", "changed"), pair("flaky", "flaky")]
         );
     }
 }

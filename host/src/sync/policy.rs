@@ -9,7 +9,7 @@ use crate::plugin::{
 };
 
 /// Entries per `check-batch` call.
-const BATCH: usize = 1024;
+pub const BATCH: usize = 1024;
 
 #[derive(Clone)]
 pub struct PolicyHandle {

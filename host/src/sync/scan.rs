@@ -1,10 +1,12 @@
 //! Listing one side into memory: the entries, and the folders that could not be read.
 
-use crate::remote::{Listed, Remote, RemoteEntry, RemoteError};
+use super::listing::{Listing, ListingBuilder};
+use crate::plugin::Operation;
+use crate::remote::{Listed, Remote, RemoteError};
 
 #[derive(Debug, Default)]
 pub struct Scan {
-    pub entries: Vec<RemoteEntry>,
+    pub entries: Listing,
     pub unlisted: Vec<(String, RemoteError)>,
 }
 
@@ -14,14 +16,25 @@ impl Scan {
     }
 }
 
-/// Everything `remote` lists; an error only when its root cannot be listed.
+/// Everything `remote` lists; an error only when its root cannot be listed. An entry the
+/// listing cannot hold is reported as unlisted, with why.
 pub async fn scan(remote: &dyn Remote) -> Result<Scan, RemoteError> {
-    let mut scan = Scan::default();
+    let mut entries = ListingBuilder::default();
+    let mut unlisted = Vec::new();
     remote
         .list(&mut |listed| match listed {
-            Listed::Entry(entry) => scan.entries.push(entry),
-            Listed::Unlisted { path, error } => scan.unlisted.push((path, error)),
+            Listed::Entry(entry) => {
+                if let Err(error) = entries.push(&entry) {
+                    let error =
+                        RemoteError::new(Operation::List, Some(&entry.path), error.to_string());
+                    unlisted.push((entry.path, error));
+                }
+            }
+            Listed::Unlisted { path, error } => unlisted.push((path, error)),
         })
         .await?;
-    Ok(scan)
+    Ok(Scan {
+        entries: entries.finish(),
+        unlisted,
+    })
 }
