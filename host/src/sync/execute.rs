@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc::Sender;
+use tokio::sync::mpsc::{Receiver, Sender};
 
 use super::listing::{Listing, unix_nanos};
 use super::plan::{Deletion, Plan, Rejection, Transfer};
@@ -153,8 +153,11 @@ impl Executor {
                 let (created, progress, done) =
                     (Arc::clone(&created), progress.clone(), Arc::clone(&done));
                 tokio::spawn(async move {
-                    while let Some((job, temp)) = receiver.lock().await.recv().await {
-                        executor.run(&job, &temp, &created, &progress).await;
+                    // The lock is let go before the transfer (a `while let` would keep it).
+                    while let Some((job, temp)) = next_job(&receiver).await {
+                        executor
+                            .transfer_and_record(&job, &temp, &created, &progress)
+                            .await;
                         let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
                         progress.set_message(format!("{finished}/{count} files"));
                     }
@@ -194,7 +197,7 @@ impl Executor {
     }
 
     /// Send one file and record how it went.
-    async fn run(
+    async fn transfer_and_record(
         &self,
         job: &Job,
         temp: &str,
@@ -436,6 +439,11 @@ impl Executor {
         )
         .await
     }
+}
+
+/// The next transfer for a worker, `None` when all are handed out.
+async fn next_job(receiver: &tokio::sync::Mutex<Receiver<(Job, String)>>) -> Option<(Job, String)> {
+    receiver.lock().await.recv().await
 }
 
 /// A failed outcome, classified by the destination's plugin.

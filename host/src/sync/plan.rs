@@ -194,13 +194,20 @@ pub fn unsettled(inputs: &Inputs) -> Vec<u32> {
 /// Whether the destination holds `item` (at source `path`) as it is, under its own or
 /// its remembered name.
 fn in_place(inputs: &Inputs, item: Item, path: &str) -> bool {
-    let existing = match inputs.renames.get(path) {
-        Some(target) => inputs.destination.find(target),
-        None => inputs.destination.find_in(item.folder, item.name),
-    };
+    let remembered = inputs.renames.get(path).map(String::as_str);
+    let existing = existing(inputs.destination, item, remembered);
     match item.kind {
         Kind::Directory => existing.is_some_and(|d| d.kind == Kind::Directory),
         Kind::File => change(item, existing, inputs.states.get(path)).is_none(),
+    }
+}
+
+/// What `destination` holds where `item` goes: at `renamed` when given, else at its
+/// own path.
+fn existing<'d>(destination: &'d Listing, item: Item, renamed: Option<&str>) -> Option<Item<'d>> {
+    match renamed {
+        Some(target) => destination.find(target),
+        None => destination.find_in(item.folder, item.name),
     }
 }
 
@@ -217,22 +224,12 @@ pub fn plan(inputs: &Inputs) -> Plan {
     for &index in &placement.placed {
         let item = inputs.source.item(index);
         item.write_path(&mut path);
-        let renamed = placement.renamed.get(&index);
-        let existing = match renamed {
-            Some(target) => inputs.destination.find(target),
-            None => inputs.destination.find_in(item.folder, item.name),
-        };
+        let renamed = placement.renamed.get(&index).map(Cow::as_ref);
+        let existing = existing(inputs.destination, item, renamed);
         if let Some(existing) = existing.filter(|_| !kept.is_empty()) {
             kept[existing.index as usize] = true;
         }
-        plan_entry(
-            &mut plan,
-            inputs,
-            item,
-            &path,
-            renamed.map(Cow::as_ref),
-            existing,
-        );
+        plan_entry(&mut plan, inputs, item, &path, renamed, existing);
     }
     if inputs.delete == DeleteMode::Mirror {
         for rejected in &plan.rejections {
