@@ -275,8 +275,8 @@ fn sanitize_sends_refused_names_renamed_reports_collisions_and_pull_restores_nam
 }
 
 #[test]
-fn an_interrupted_upload_is_resumed_not_restarted() {
-    let setup = Setup::new("never", "");
+fn an_interrupted_upload_is_resumed_not_restarted_and_mirror_keeps_its_temporary_file() {
+    let setup = Setup::new("mirror", "");
     let size = 6 << 20;
     let content: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
     setup.write("big.bin", &content);
@@ -297,6 +297,12 @@ fn an_interrupted_upload_is_resumed_not_restarted() {
         !setup.destination("big.bin").exists(),
         "never a partial file under the final name"
     );
+    std::fs::write(setup.destination("extra.txt"), b"e").unwrap();
+    let (_, stdout, _) = setup.ferry(&["run", "push", "--dry-run"]);
+    assert!(
+        stdout.contains("would delete extra.txt") && !stdout.contains("would delete big.bin"),
+        "the temporary file to resume from is not an extra: {stdout}"
+    );
 
     let (code, report) = setup.run_json(&[]);
     assert_eq!(code, 0, "{report:#}");
@@ -304,6 +310,7 @@ fn an_interrupted_upload_is_resumed_not_restarted() {
         std::fs::read(setup.destination("big.bin")).unwrap(),
         content
     );
+    assert!(!setup.destination("extra.txt").exists());
     assert!(!temp.exists());
     let sent_after = report["bytes"].as_u64().unwrap();
     assert_eq!(
