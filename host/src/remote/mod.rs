@@ -65,16 +65,22 @@ pub struct RemoteEntry {
     pub mtime: Option<SystemTime>,
 }
 
+impl Kind {
+    /// The kind as a policy plugin sees it.
+    pub fn to_plugin_kind(self) -> EntryKind {
+        match self {
+            Kind::File => EntryKind::File,
+            Kind::Directory => EntryKind::Directory,
+        }
+    }
+}
+
 impl RemoteEntry {
     /// The entry as a policy plugin checks it.
     pub fn to_plugin_entry(&self) -> Entry {
-        let kind = match self.kind {
-            Kind::File => EntryKind::File,
-            Kind::Directory => EntryKind::Directory,
-        };
         Entry {
             path: self.path.clone(),
-            kind,
+            kind: self.kind.to_plugin_kind(),
             size: Some(self.size),
         }
     }

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 
-use crate::plugin::{Entry, EntryKind};
+use crate::plugin::Entry;
 use crate::remote::{Kind, RemoteEntry};
 
 #[derive(Clone, Copy)]
@@ -80,13 +80,9 @@ impl Item<'_> {
 
     /// The entry as a policy plugin checks it.
     pub fn to_plugin_entry(&self) -> Entry {
-        let kind = match self.kind {
-            Kind::File => EntryKind::File,
-            Kind::Directory => EntryKind::Directory,
-        };
         Entry {
             path: self.path(),
-            kind,
+            kind: self.kind.to_plugin_kind(),
             size: Some(self.size),
         }
     }
