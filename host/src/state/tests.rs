@@ -42,6 +42,11 @@ fn outcome(path: &str, status: FileStatus) -> FileOutcome {
 }
 
 /// One outcome, as the recorder writes it (in a batch of one).
+/// Records the plain outcome `status` for `path` in [`SYNC`].
+fn record_status(store: &Store, run: RunId, path: &str, status: FileStatus) {
+    record_one(store, run, SYNC, &outcome(path, status)).unwrap();
+}
+
 fn record_one(
     store: &Store,
     run: RunId,
@@ -147,7 +152,7 @@ fn outcomes_round_trip_every_field_in_recording_order() {
 fn path_state_round_trips() {
     let (_dir, store) = temp_store();
     let run = store.start_run(SYNC, false).unwrap();
-    record_one(&store, run, SYNC, &outcome("a.csv", FileStatus::Failed)).unwrap();
+    record_status(&store, run, "a.csv", FileStatus::Failed);
     let expected = PathState {
         size: 1_000,
         mtime_ns: Some(1_700_000_000_123_456_789),
@@ -165,7 +170,7 @@ fn path_state_round_trips() {
 fn transferred_sets_source_and_clears_failure_memory() {
     let (_dir, store) = temp_store();
     let run = store.start_run(SYNC, false).unwrap();
-    record_one(&store, run, SYNC, &outcome("a.csv", FileStatus::Failed)).unwrap();
+    record_status(&store, run, "a.csv", FileStatus::Failed);
     let success = FileOutcome {
         size: 2_000,
         mtime_ns: Some(42),
@@ -210,15 +215,9 @@ fn failures_and_rejections_count_attempts_across_runs() {
         assert_eq!(state.last_run, run);
     }
     let run = store.start_run(SYNC, false).unwrap();
-    record_one(
-        &store,
-        run,
-        SYNC,
-        &outcome("a.csv", FileStatus::Transferred),
-    )
-    .unwrap();
+    record_status(&store, run, "a.csv", FileStatus::Transferred);
     assert_eq!(state_of(&store, "a.csv").unwrap().attempts, 0);
-    record_one(&store, run, SYNC, &outcome("a.csv", FileStatus::Failed)).unwrap();
+    record_status(&store, run, "a.csv", FileStatus::Failed);
     assert_eq!(state_of(&store, "a.csv").unwrap().attempts, 1);
 }
 
@@ -226,14 +225,8 @@ fn failures_and_rejections_count_attempts_across_runs() {
 fn deleted_removes_the_path_state() {
     let (_dir, store) = temp_store();
     let run = store.start_run(SYNC, false).unwrap();
-    record_one(
-        &store,
-        run,
-        SYNC,
-        &outcome("a.csv", FileStatus::Transferred),
-    )
-    .unwrap();
-    record_one(&store, run, SYNC, &outcome("a.csv", FileStatus::Deleted)).unwrap();
+    record_status(&store, run, "a.csv", FileStatus::Transferred);
+    record_status(&store, run, "a.csv", FileStatus::Deleted);
     assert_eq!(state_of(&store, "a.csv"), None);
     assert_eq!(store.outcomes(run).unwrap().len(), 2);
 }
@@ -242,10 +235,10 @@ fn deleted_removes_the_path_state() {
 fn skipped_only_logs() {
     let (_dir, store) = temp_store();
     let run = store.start_run(SYNC, false).unwrap();
-    record_one(&store, run, SYNC, &outcome("a.csv", FileStatus::Failed)).unwrap();
+    record_status(&store, run, "a.csv", FileStatus::Failed);
     let before = state_of(&store, "a.csv");
-    record_one(&store, run, SYNC, &outcome("a.csv", FileStatus::Skipped)).unwrap();
-    record_one(&store, run, SYNC, &outcome("new.csv", FileStatus::Skipped)).unwrap();
+    record_status(&store, run, "a.csv", FileStatus::Skipped);
+    record_status(&store, run, "new.csv", FileStatus::Skipped);
     assert_eq!(state_of(&store, "a.csv"), before);
     assert_eq!(state_of(&store, "new.csv"), None);
     assert_eq!(store.outcomes(run).unwrap().len(), 3);
@@ -303,7 +296,7 @@ fn records_keep_running_totals() {
         FileStatus::Deleted,
     ];
     for (index, status) in statuses.into_iter().enumerate() {
-        record_one(&store, run, SYNC, &outcome(&format!("{index}.csv"), status)).unwrap();
+        record_status(&store, run, &format!("{index}.csv"), status);
     }
     let expected = Totals {
         transferred: 2,
