@@ -192,6 +192,31 @@ fn read_whole(
     Ok(Some(bytes))
 }
 
+/// The file at `path` opened for writing from `offset` (created, or truncated there),
+/// which must not be past its end.
+fn open_to_write(root: &Dir, path: &str, offset: u64) -> Result<std::fs::File, RemoteError> {
+    let error = |e: std::io::Error| RemoteError::io(Operation::Write, Some(path), &e);
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(offset == 0);
+    let mut file = root.open_with(path, &options).map_err(error)?.into_std();
+    if offset == 0 {
+        return Ok(file);
+    }
+    let length = file.metadata().map_err(error)?.len();
+    if offset > length {
+        let message = format!("cannot continue at byte {offset}: the file has only {length}");
+        return Err(RemoteError::new(Operation::Write, Some(path), message));
+    }
+    file.set_len(offset).map_err(error)?;
+    file.seek(SeekFrom::Start(offset)).map_err(error)?;
+    Ok(file)
+}
+
+fn set_modified(file: &std::fs::File, path: &str, mtime: SystemTime) -> Result<(), RemoteError> {
+    file.set_times(std::fs::FileTimes::new().set_modified(mtime))
+        .map_err(|e| RemoteError::io(Operation::SetMtime, Some(path), &e))
+}
+
 /// Whether `path` is on a file system of [`LOCAL_FILE_SYSTEMS`] (not NFS, SMB, FUSE, …).
 #[allow(clippy::unnecessary_cast)] // f_type is i64 here, narrower or unsigned elsewhere
 fn on_local_file_system(path: &Path) -> bool {
@@ -284,21 +309,7 @@ impl Remote for LocalRemote {
         self.check_length(Operation::Write, path)?;
         let path = path.to_string();
         let file = self
-            .blocking(move |root| {
-                let error = |e: std::io::Error| RemoteError::io(Operation::Write, Some(&path), &e);
-                let mut options = OpenOptions::new();
-                options.write(true).create(true).truncate(offset == 0);
-                let mut file = root.open_with(&path, &options).map_err(error)?.into_std();
-                let length = file.metadata().map_err(error)?.len();
-                if offset > length {
-                    let message =
-                        format!("cannot continue at byte {offset}: the file has only {length}");
-                    return Err(RemoteError::new(Operation::Write, Some(&path), message));
-                }
-                file.set_len(offset).map_err(error)?;
-                file.seek(SeekFrom::Start(offset)).map_err(error)?;
-                Ok(file)
-            })
+            .blocking(move |root| open_to_write(root, &path, offset))
             .await?;
         Ok(Box::new(tokio::fs::File::from_std(file)))
     }
@@ -329,17 +340,13 @@ impl Remote for LocalRemote {
         self.check_length(Operation::Write, path)?;
         let path = path.to_string();
         self.blocking(move |root| {
-            let error = |e: std::io::Error| RemoteError::io(Operation::Write, Some(&path), &e);
-            let mut options = OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            let mut file = root.open_with(&path, &options).map_err(error)?.into_std();
-            file.write_all(&data).map_err(error)?;
-            if let Some(mtime) = mtime {
-                let times = std::fs::FileTimes::new().set_modified(mtime);
-                file.set_times(times)
-                    .map_err(|e| RemoteError::io(Operation::SetMtime, Some(&path), &e))?;
+            let mut file = open_to_write(root, &path, 0)?;
+            file.write_all(&data)
+                .map_err(|e| RemoteError::io(Operation::Write, Some(&path), &e))?;
+            match mtime {
+                Some(mtime) => set_modified(&file, &path, mtime),
+                None => Ok(()),
             }
-            Ok(())
         })
         .await
     }
@@ -379,11 +386,10 @@ impl Remote for LocalRemote {
     async fn set_mtime(&self, path: &str, mtime: SystemTime) -> Result<bool, RemoteError> {
         let path = path.to_string();
         self.blocking(move |root| {
-            let error = |e: std::io::Error| RemoteError::io(Operation::SetMtime, Some(&path), &e);
-            let file = root.open(&path).map_err(error)?.into_std();
-            file.set_times(std::fs::FileTimes::new().set_modified(mtime))
-                .map_err(error)?;
-            Ok(true)
+            let file = root
+                .open(&path)
+                .map_err(|e| RemoteError::io(Operation::SetMtime, Some(&path), &e))?;
+            set_modified(&file.into_std(), &path, mtime).map(|()| true)
         })
         .await
     }
