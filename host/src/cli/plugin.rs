@@ -10,12 +10,9 @@ use super::local_tree;
 use super::output::out;
 use super::rejections::{self, Rejection};
 use crate::plugin::{
-    ComponentCache, GoldenError, Limits, LoadedPlugin, PluginSource, Runtime, SettingInput,
-    SettingType, bundled_names, parse_settings, run_cases,
+    CHECK_BATCH, ComponentCache, GoldenError, Limits, LoadedPlugin, PluginSource, Runtime,
+    SettingInput, SettingType, bundled_names, parse_settings, run_cases,
 };
-
-/// Entries per `check-batch` call.
-const BATCH: usize = 1024;
 
 #[derive(Subcommand, Debug)]
 pub enum PluginCommand {
@@ -212,7 +209,7 @@ fn check(
             checked += 1;
             rejections.push(Rejection::unreadable(root, path, reason));
         }
-        for batch in tree.entries.chunks(BATCH) {
+        for batch in tree.entries.chunks(CHECK_BATCH) {
             checked += batch.len();
             let verdicts = policy.check_batch(batch)?;
             for (entry, verdict) in batch.iter().zip(verdicts) {

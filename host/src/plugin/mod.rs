@@ -29,6 +29,10 @@ pub use source::{PluginSource, bundled_names};
 use bindings::{PolicyPlugin, PolicyPluginPre};
 use sandbox::Sandbox;
 
+/// Entries per `check-batch` call: the call's fixed cost is spread thin (measured by
+/// `bench/src/bin/policy-check.rs`) and a large sync holds no plugin entry per file.
+pub const CHECK_BATCH: usize = 1024;
+
 /// Budgets of one call.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -239,7 +243,7 @@ impl Policy {
         result
     }
 
-    /// One verdict per entry, in order.
+    /// One verdict per entry, in order. The host asks [`CHECK_BATCH`] at a time.
     pub fn check_batch(&mut self, entries: &[Entry]) -> Result<Vec<Verdict>, PluginError> {
         let verdicts = self.call("check-batch", entries.len(), |p, s| {
             p.call_check_batch(s, entries)

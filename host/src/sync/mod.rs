@@ -17,8 +17,8 @@ use std::time::{Instant, SystemTime};
 
 use crate::config::{Config, ConfigError, PolicyValue, RemoteConfig, SyncConfig};
 use crate::plugin::{
-    PluginError, PluginSource, Protocol, Runtime, SettingInput, SettingValue, TempForm, Verdict,
-    parse_settings,
+    CHECK_BATCH, PluginError, PluginSource, Protocol, Runtime, SettingInput, SettingValue,
+    TempForm, Verdict, parse_settings,
 };
 use crate::remote::{self, RemoteError, Role};
 use crate::state::{FileOutcome, FileStatus, PathState, StateError, Store, Totals};
@@ -482,12 +482,12 @@ async fn notable_verdicts(
     indices: &[u32],
 ) -> Result<HashMap<u32, Verdict>, PluginError> {
     let mut notable = HashMap::new();
-    for batch in indices.chunks(policy::BATCH) {
+    for batch in indices.chunks(CHECK_BATCH) {
         let entries = batch
             .iter()
             .map(|&i| listing.item(i).to_plugin_entry())
             .collect();
-        let verdicts = policy.check(entries).await?;
+        let verdicts = policy.check_batch(entries).await?;
         notable.extend(batch.iter().copied().zip(verdicts).filter(|(_, verdict)| {
             !verdict.violations.is_empty() || verdict.temp_form == TempForm::Short
         }));

@@ -8,9 +8,6 @@ use crate::plugin::{
     Category, Classification, Entry, PluginError, Policy, RawError, Retry, TempForm, Verdict,
 };
 
-/// Entries per `check-batch` call.
-pub const BATCH: usize = 1024;
-
 #[derive(Clone)]
 pub struct PolicyHandle {
     policy: Arc<Mutex<Policy>>,
@@ -44,16 +41,11 @@ impl PolicyHandle {
         .expect("plugin calls do not panic the host")
     }
 
-    /// One verdict per entry, in order.
-    pub async fn check(&self, entries: Vec<Entry>) -> Result<Vec<Verdict>, PluginError> {
-        self.with_policy(move |policy| {
-            let mut verdicts = Vec::with_capacity(entries.len());
-            for batch in entries.chunks(BATCH) {
-                verdicts.extend(policy.check_batch(batch)?);
-            }
-            Ok(verdicts)
-        })
-        .await
+    /// One verdict per entry, in order, from one `check-batch` call (callers hand
+    /// [`CHECK_BATCH`](crate::plugin::CHECK_BATCH) entries at a time).
+    pub async fn check_batch(&self, entries: Vec<Entry>) -> Result<Vec<Verdict>, PluginError> {
+        self.with_policy(move |policy| policy.check_batch(&entries))
+            .await
     }
 
     /// The temporary name of each final path in the form asked for, in order.
