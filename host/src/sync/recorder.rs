@@ -39,13 +39,13 @@ struct Progress {
     store_errors: Vec<String>,
 }
 
-/// A write to the state store, run on its thread.
+/// A read or write of the state store, run on its thread.
 type Work = Box<dyn FnOnce(&Store) -> Result<(), StateError> + Send>;
 
 /// Work for the state store's thread.
 enum Job {
     Outcome(FileOutcome),
-    Write(Work),
+    Work(Work),
     /// Answered once everything queued before it is committed.
     Committed(oneshot::Sender<()>),
 }
@@ -93,14 +93,14 @@ impl Recorder {
         }
         let remotes = Arc::clone(&self.remotes);
         let (from, to) = (source_path.to_string(), destination_path.to_string());
-        self.write(move |store| store.set_rename(&remotes.0, &remotes.1, &from, &to));
+        self.on_store_thread(move |store| store.set_rename(&remotes.0, &remotes.1, &from, &to));
     }
 
     /// The upload in progress for `path`, as recorded by an earlier attempt.
     pub async fn partial(&self, path: &str) -> Option<Partial> {
         let (sync, path) = (Arc::clone(&self.sync), path.to_string());
         let (answer, found) = oneshot::channel();
-        self.write(move |store| {
+        self.on_store_thread(move |store| {
             let _ = answer.send(store.partial(&sync, &path));
             Ok(())
         });
@@ -117,13 +117,13 @@ impl Recorder {
     /// Recorded (committed) before it returns: the upload it describes may start then.
     pub async fn set_partial(&self, path: &str, partial: Partial) {
         let (sync, path) = (Arc::clone(&self.sync), path.to_string());
-        self.write(move |store| store.set_partial(&sync, &path, &partial));
+        self.on_store_thread(move |store| store.set_partial(&sync, &path, &partial));
         self.committed().await;
     }
 
     pub fn clear_partial(&self, path: &str) {
         let (sync, path) = (Arc::clone(&self.sync), path.to_string());
-        self.write(move |store| store.clear_partial(&sync, &path));
+        self.on_store_thread(move |store| store.clear_partial(&sync, &path));
     }
 
     /// Waits until every write queued so far is committed.
@@ -134,8 +134,13 @@ impl Recorder {
         }
     }
 
-    fn write(&self, work: impl FnOnce(&Store) -> Result<(), StateError> + Send + 'static) {
-        self.send(Job::Write(Box::new(work)));
+    /// Queues `work` for the state store's thread, after the work queued before it (so a
+    /// read there sees the partial uploads set or cleared earlier).
+    fn on_store_thread(
+        &self,
+        work: impl FnOnce(&Store) -> Result<(), StateError> + Send + 'static,
+    ) {
+        self.send(Job::Work(Box::new(work)));
     }
 
     fn send(&self, job: Job) {
@@ -211,7 +216,7 @@ impl StoreWriter {
                 for job in jobs {
                     match job {
                         Job::Outcome(outcome) => outcomes.push(outcome),
-                        Job::Write(work) => failed.extend(work(store).err()),
+                        Job::Work(work) => failed.extend(work(store).err()),
                         Job::Committed(done) => waiting.push(done),
                     }
                 }
