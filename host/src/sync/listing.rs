@@ -140,6 +140,15 @@ impl Listing {
             .copied()
     }
 
+    fn add_folder(&mut self, path: &str) -> Result<u32, ListingError> {
+        let id = u32::try_from(self.folders.len()).map_err(|_| ListingError::TooManyEntries)?;
+        self.folders.push(path.into());
+        let (folders, hasher) = (&self.folders, &self.hasher);
+        let rehash = |id: &u32| hasher.hash_one(&*folders[*id as usize]);
+        self.folder_ids.insert_unique(rehash(&id), id, rehash);
+        Ok(id)
+    }
+
     fn by_name(&self) -> &HashTable<u32> {
         self.by_name.get_or_init(|| {
             let mut table = HashTable::with_capacity(self.records.len());
@@ -220,26 +229,13 @@ impl ListingBuilder {
 
     /// The id of the folder at `path`, new if it is the first entry there.
     fn intern(&mut self, path: &str) -> Result<u32, ListingError> {
-        let Listing {
-            folders,
-            folder_ids,
-            hasher,
-            ..
-        } = &mut self.listing;
-        if let Some(last) = self.last_folder
-            && &*folders[last as usize] == path
-        {
-            return Ok(last);
-        }
-        let hash = hasher.hash_one(path);
-        let id = match folder_ids.find(hash, |&id| &*folders[id as usize] == path) {
-            Some(&id) => id,
-            None => {
-                let id = u32::try_from(folders.len()).map_err(|_| ListingError::TooManyEntries)?;
-                folders.push(path.into());
-                folder_ids.insert_unique(hash, id, |&id| hasher.hash_one(&*folders[id as usize]));
-                id
-            }
+        let listing = &mut self.listing;
+        let id = match self.last_folder {
+            Some(last) if &*listing.folders[last as usize] == path => last,
+            _ => match listing.folder_id(path) {
+                Some(id) => id,
+                None => listing.add_folder(path)?,
+            },
         };
         self.last_folder = Some(id);
         Ok(id)
