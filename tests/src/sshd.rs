@@ -35,6 +35,13 @@ pub struct Sshd {
 impl Sshd {
     /// Start a server and wait until it accepts connections.
     pub fn start() -> Sshd {
+        Self::start_with("")
+    }
+
+    /// Start a server whose SFTP subsystem is `internal-sftp {sftp_flags}`, as partners
+    /// configure theirs: `-P rename,posix-rename` refuses renames, `-P setstat,fsetstat`
+    /// refuses times, `-R` makes the session read-only.
+    pub fn start_with(sftp_flags: &str) -> Sshd {
         assert!(
             Path::new(SSHD).exists(),
             "{SSHD} is missing: run tests/servers/ensure-openssh.sh (or tests/run)"
@@ -62,7 +69,7 @@ impl Sshd {
         // Privilege separation needs it; only root can create it, and only root needs it.
         let _ = fs::create_dir_all("/run/sshd");
 
-        let (port, process) = spawn_on_free_port(dir.path(), &user);
+        let (port, process) = spawn_on_free_port(dir.path(), &user, sftp_flags);
         let known_hosts = dir.path().join("known_hosts");
         fs::write(&known_hosts, known_hosts_line(dir.path(), port)).expect("known_hosts");
         Sshd {
@@ -270,7 +277,7 @@ fn known_hosts_line(dir: &Path, port: u16) -> String {
     format!("[127.0.0.1]:{port} {algorithm} {key}\n")
 }
 
-fn write_config(dir: &Path, port: u16, user: &str) -> PathBuf {
+fn write_config(dir: &Path, port: u16, user: &str, sftp_flags: &str) -> PathBuf {
     let d = dir.display();
     let config = format!(
         "ListenAddress 127.0.0.1\n\
@@ -284,7 +291,7 @@ fn write_config(dir: &Path, port: u16, user: &str) -> PathBuf {
          PubkeyAuthentication yes\n\
          PasswordAuthentication yes\n\
          KbdInteractiveAuthentication no\n\
-         Subsystem sftp internal-sftp\n\
+         Subsystem sftp internal-sftp {sftp_flags}\n\
          LogLevel VERBOSE\n"
     );
     let file = dir.join("sshd_config");
@@ -293,11 +300,11 @@ fn write_config(dir: &Path, port: u16, user: &str) -> PathBuf {
 }
 
 /// A free port can be taken by someone else before sshd binds it: then try another.
-fn spawn_on_free_port(dir: &Path, user: &str) -> (u16, Child) {
+fn spawn_on_free_port(dir: &Path, user: &str, sftp_flags: &str) -> (u16, Child) {
     let log = dir.join("sshd.log");
     for _ in 0..START_ATTEMPTS {
         let port = free_port();
-        let config = write_config(dir, port, user);
+        let config = write_config(dir, port, user, sftp_flags);
         let _ = fs::remove_file(&log);
         let mut process = Command::new(SSHD)
             .arg("-D")
