@@ -83,6 +83,17 @@ impl Sshd {
         }
     }
 
+    /// Hand `path` under the root, and everything below it, to the login user (files a
+    /// test puts there as root are then the user's to replace and delete).
+    pub fn give(&self, path: &Path) {
+        give_to(path, &self.user);
+        if path.is_dir() && !path.is_symlink() {
+            for entry in fs::read_dir(path).expect("read folder") {
+                self.give(&entry.expect("entry").path());
+            }
+        }
+    }
+
     /// A valid private key that is not authorized.
     pub fn wrong_key(&self) -> PathBuf {
         let file = self.dir.path().join("wrong_ed25519");
@@ -238,7 +249,7 @@ fn give_to(path: &Path, user: &str) {
         .trim()
         .parse()
         .expect("gid");
-    std::os::unix::fs::chown(path, Some(uid), Some(gid)).expect("chown root folder");
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).expect("chown");
 }
 
 fn set_mode(path: &Path, mode: u32) {

@@ -119,6 +119,7 @@ fn main() {
         delete,
         rename: RenameMode::Refuse,
         renames: &renames,
+        refused: &[],
         stable_for: Duration::ZERO,
         now: SystemTime::now(),
     };

@@ -68,6 +68,9 @@ fn walk_dir(dir: &Dir, walk: &mut Checked) -> std::io::Result<()> {
     let walked = local::walk(dir, "", &mut |listed| match listed {
         Listed::Entry(entry) => walk.entries.push(entry.to_plugin_entry()),
         Listed::Unlisted { path, error } => walk.unreadable.push((path, error.message)),
+        Listed::Refused { path, reason } | Listed::Skipped { path, reason } => {
+            walk.unreadable.push((path, reason))
+        }
     });
     walked.map_err(|e| std::io::Error::other(e.message))
 }

@@ -115,12 +115,23 @@ pub struct SyncConfig {
     pub retry_delay: Duration,
     /// A file modified more recently than this is left for the next run.
     pub stable_for: Duration,
+    pub upload: UploadMode,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeleteMode {
     Never,
     Mirror,
+}
+
+/// How an upload reaches its final name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UploadMode {
+    /// Under the policy's temporary name, renamed when complete and verified.
+    TempRename,
+    /// Straight to the final name (for servers that refuse rename): a partner may see a
+    /// file while it is being written, and an interrupted upload restarts from zero.
+    Direct,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,9 @@ use std::time::Duration;
 use toml::de::DeValue;
 
 use super::suggest::{Listing, explain_unknown};
-use super::{DeleteMode, RemoteConfig, RenameMode, SyncConfig, parse_duration, parse_rate};
+use super::{
+    DeleteMode, RemoteConfig, RenameMode, SyncConfig, UploadMode, parse_duration, parse_rate,
+};
 use crate::toml_reader::{Field, Table, TomlError};
 
 const SYNC_KEYS: &[&str] = &[
@@ -20,12 +22,17 @@ const SYNC_KEYS: &[&str] = &[
     "retries",
     "retry_delay",
     "stable_for",
+    "upload",
 ];
 const DELETE_MODES: &[(&str, DeleteMode)] =
     &[("never", DeleteMode::Never), ("mirror", DeleteMode::Mirror)];
 const RENAME_MODES: &[(&str, RenameMode)] = &[
     ("refuse", RenameMode::Refuse),
     ("sanitize", RenameMode::Sanitize),
+];
+const UPLOAD_MODES: &[(&str, UploadMode)] = &[
+    ("temp-rename", UploadMode::TempRename),
+    ("direct", UploadMode::Direct),
 ];
 const DEFAULT_RETRIES: u32 = 3;
 const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
@@ -69,6 +76,9 @@ pub(super) fn parse_sync(
         stable_for: table
             .optional("stable_for", |field| field.parse_text(parse_duration))?
             .unwrap_or(Duration::ZERO),
+        upload: table
+            .optional("upload", |field| choice(field, "upload mode", UPLOAD_MODES))?
+            .unwrap_or(UploadMode::TempRename),
     })
 }
 

@@ -5,14 +5,14 @@
 use std::io::{ErrorKind, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use cap_std::ambient_authority;
-use cap_std::fs::{Dir, OpenOptions};
+use cap_std::fs::{Dir, MetadataExt, OpenOptions};
 use rustix::io::{Errno, ReadWriteFlags};
 
-use super::{Kind, Listed, Reader, Remote, RemoteEntry, RemoteError, Writer};
+use super::{Kind, Listed, Reader, Remote, RemoteEntry, RemoteError, Version, Writer};
 use crate::plugin::{ErrorCode, Operation, Protocol};
 
 pub struct LocalRemote {
@@ -124,7 +124,8 @@ impl LocalRemote {
 }
 
 /// Every entry under `dir`, depth first, handed to `sink`. Folders that cannot be read
-/// and names that are not UTF-8 are reported as [`Listed::Unlisted`].
+/// are reported as [`Listed::Unlisted`], names that are not UTF-8 as [`Listed::Refused`],
+/// symlinks not followed as [`Listed::Skipped`].
 pub fn walk(dir: &Dir, prefix: &str, sink: &mut dyn FnMut(Listed)) -> Result<(), RemoteError> {
     let list_error = |e: std::io::Error| {
         RemoteError::io(Operation::List, Some(prefix.trim_end_matches('/')), &e)
@@ -134,14 +135,13 @@ pub fn walk(dir: &Dir, prefix: &str, sink: &mut dyn FnMut(Listed)) -> Result<(),
         let raw_name = item.file_name();
         let Some(name) = raw_name.to_str() else {
             let path = format!("{prefix}{}", raw_name.to_string_lossy());
-            let error =
-                RemoteError::new(Operation::List, Some(&path), "the name is not valid UTF-8");
-            sink(Listed::Unlisted { path, error });
+            let reason = "the name is not valid UTF-8".to_string();
+            sink(Listed::Refused { path, reason });
             continue;
         };
         let path = format!("{prefix}{name}");
         match entry_at(dir, name, &path) {
-            Ok((entry, false)) if entry.kind == Kind::Directory => {
+            Ok((entry, Link::No)) if entry.kind == Kind::Directory => {
                 sink(Listed::Entry(entry));
                 let below = item
                     .open_dir()
@@ -152,9 +152,13 @@ pub fn walk(dir: &Dir, prefix: &str, sink: &mut dyn FnMut(Listed)) -> Result<(),
                 }
             }
             // A symlinked folder is not descended into (it could loop or lead outside).
-            Ok((entry, _)) if entry.kind == Kind::Directory => {}
+            Ok((entry, Link::Followed)) if entry.kind == Kind::Directory => {
+                let reason = "a symbolic link to a folder: not followed".to_string();
+                sink(Listed::Skipped { path, reason });
+            }
             Ok((entry, _)) => sink(Listed::Entry(entry)),
-            Err(error) => sink(Listed::Unlisted { path, error }),
+            Err(LinkOrError::Link(reason)) => sink(Listed::Skipped { path, reason }),
+            Err(LinkOrError::Error(error)) => sink(Listed::Unlisted { path, error }),
         }
     }
     Ok(())
@@ -223,17 +227,54 @@ fn on_local_file_system(path: &Path) -> bool {
     rustix::fs::statfs(path).is_ok_and(|fs| LOCAL_FILE_SYSTEMS.contains(&(fs.f_type as i64)))
 }
 
+/// Whether a listed entry is a symlink that was followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Link {
+    No,
+    Followed,
+}
+
+/// Why an entry could not be listed: a symlink not followed (with why), or an error.
+enum LinkOrError {
+    Link(String),
+    Error(RemoteError),
+}
+
 /// The entry `name` in `dir`, following a symlink as long as it stays inside the root,
 /// and whether it is a symlink. Only a symlink costs more than one `fstatat` (following
 /// one safely means opening it beneath the root).
-fn entry_at(dir: &Dir, name: &str, path: &str) -> Result<(RemoteEntry, bool), RemoteError> {
-    let stat_error = |e| RemoteError::io(Operation::Stat, Some(path), &e);
-    let own = dir.symlink_metadata(name).map_err(stat_error)?;
+fn entry_at(dir: &Dir, name: &str, path: &str) -> Result<(RemoteEntry, Link), LinkOrError> {
+    let own = dir
+        .symlink_metadata(name)
+        .map_err(|e| LinkOrError::Error(RemoteError::io(Operation::Stat, Some(path), &e)))?;
     if !own.file_type().is_symlink() {
-        return Ok((entry_from(&own, path), false));
+        return Ok((entry_from(&own, path), Link::No));
     }
-    let target = dir.metadata(name).map_err(stat_error)?;
-    Ok((entry_from(&target, path), true))
+    // cap-std refuses to follow a link out of the root: such a link is skipped, not an
+    // unreadable folder (which would hold back every mirror delete).
+    let target = dir.metadata(name).map_err(|e| {
+        LinkOrError::Link(match e.kind() {
+            ErrorKind::NotFound => "a symbolic link that leads nowhere".to_string(),
+            _ => "a symbolic link that leads outside the root: not followed".to_string(),
+        })
+    })?;
+    Ok((entry_from(&target, path), Link::Followed))
+}
+
+/// The version of the file at `path` (size, mtime and ctime), `None` if there is none.
+fn version_at(root: &Dir, path: &str) -> Result<Option<Version>, RemoteError> {
+    let meta = match root.metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(RemoteError::io(Operation::Stat, Some(path), &e)),
+    };
+    let ctime = std::time::UNIX_EPOCH
+        .checked_add(Duration::new(meta.ctime().max(0) as u64, meta.ctime_nsec() as u32));
+    Ok(Some(Version {
+        size: meta.len(),
+        mtime: meta.modified().ok().map(|t| t.into_std()),
+        ctime,
+    }))
 }
 
 fn entry_from(meta: &cap_std::fs::Metadata, path: &str) -> RemoteEntry {
@@ -290,6 +331,16 @@ impl Remote for LocalRemote {
             Err(e) => Err(RemoteError::io(Operation::Stat, Some(&path), &e)),
         })
         .await
+    }
+
+    /// On a local disk the stat is made on the calling thread: the file was just read,
+    /// its inode is cached, and a thread hop would cost more than the stat.
+    async fn version(&self, path: &str) -> Result<Option<Version>, RemoteError> {
+        if self.reads_inline {
+            return version_at(&self.root, path);
+        }
+        let path = path.to_string();
+        self.blocking(move |root| version_at(root, &path)).await
     }
 
     async fn read(&self, path: &str, offset: u64) -> Result<Reader, RemoteError> {
@@ -498,19 +549,39 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("root/a/b")).unwrap();
         std::fs::write(dir.path().join("root/a/b/c.txt"), b"abc").unwrap();
         std::os::unix::fs::symlink(dir.path(), dir.path().join("root/loop")).unwrap();
-        let mut paths = Vec::new();
+        std::os::unix::fs::symlink("a", dir.path().join("root/inside")).unwrap();
+        std::os::unix::fs::symlink("a/b/c.txt", dir.path().join("root/file-link")).unwrap();
+        std::os::unix::fs::symlink("../outside.txt", dir.path().join("root/out")).unwrap();
+        std::fs::write(dir.path().join("outside.txt"), b"secret").unwrap();
+        std::os::unix::fs::symlink("nowhere", dir.path().join("root/dangling")).unwrap();
+        let (mut paths, mut skipped) = (Vec::new(), Vec::new());
         remote
-            .list(&mut |listed| {
-                if let Listed::Entry(entry) = listed {
-                    paths.push((entry.path, entry.size));
-                }
+            .list(&mut |listed| match listed {
+                Listed::Entry(entry) => paths.push((entry.path, entry.size)),
+                Listed::Skipped { path, reason } => skipped.push(format!("{path}: {reason}")),
+                other => panic!("{other:?}"),
             })
             .await
             .unwrap();
         paths.sort();
+        skipped.sort();
         assert_eq!(
             paths,
-            vec![("a".into(), 0), ("a/b".into(), 0), ("a/b/c.txt".into(), 3)]
+            vec![
+                ("a".into(), 0),
+                ("a/b".into(), 0),
+                ("a/b/c.txt".into(), 3),
+                ("file-link".into(), 3)
+            ]
+        );
+        assert_eq!(
+            skipped,
+            vec![
+                "dangling: a symbolic link that leads nowhere",
+                "inside: a symbolic link to a folder: not followed",
+                "loop: a symbolic link that leads outside the root: not followed",
+                "out: a symbolic link that leads outside the root: not followed",
+            ]
         );
     }
 
@@ -530,6 +601,7 @@ mod tests {
                 Listed::Unlisted { path, error } => {
                     seen.push(format!("refused {path}: {:?}", error.code))
                 }
+                other => panic!("{other:?}"),
             })
             .await
             .unwrap();

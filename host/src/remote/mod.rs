@@ -87,11 +87,50 @@ impl RemoteEntry {
 }
 
 /// What a listing yields: an entry, or a folder that could not be listed (the listing
-/// goes on; a caller that deletes must know the listing was incomplete).
+/// goes on; a caller that deletes must know the listing was incomplete), or an entry
+/// that is left out on purpose, with why.
 #[derive(Debug)]
 pub enum Listed {
     Entry(RemoteEntry),
     Unlisted { path: String, error: RemoteError },
+    /// A name that cannot be synced as it is (not UTF-8, `..`, a separator inside it):
+    /// never retried until it changes. `path` is shown escaped, never used as a path.
+    Refused { path: String, reason: String },
+    /// A symbolic link not followed (it leads outside the root, to a folder, or nowhere).
+    Skipped { path: String, reason: String },
+}
+
+/// Why a listed name cannot be used as a path component, if it cannot: empty, `.` or
+/// `..`, holding `/`, `\` (a separator on Windows servers) or NUL, or not valid UTF-8
+/// (a server's name that was not UTF-8 reaches us with U+FFFD in its place).
+pub fn unusable_name(name: &str) -> Option<&'static str> {
+    match name {
+        "" => Some("the name is empty"),
+        "." | ".." => Some("the name is a relative folder reference (. or ..)"),
+        _ if name.contains('/') => Some("the name holds '/', a path separator"),
+        _ if name.contains('\\') => {
+            Some("the name holds '\\', a path separator on Windows servers")
+        }
+        _ if name.contains('\0') => Some("the name holds a NUL character"),
+        _ if name.contains('\u{FFFD}') => Some("the name is not valid UTF-8"),
+        _ => None,
+    }
+}
+
+/// Where a transport that cannot rename over an existing file keeps the old one while
+/// the new one takes its place: beside it, so that a crash in between leaves it findable.
+pub fn aside_name(path: &str) -> String {
+    format!("{path}.ferry-old")
+}
+
+/// Which version of a file a path holds: what tells that it changed while it was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Version {
+    pub size: u64,
+    pub mtime: Option<SystemTime>,
+    /// The inode change time, where the remote has one: it moves even when a writer puts
+    /// the modification time back.
+    pub ctime: Option<SystemTime>,
 }
 
 /// An error as the transport saw it. It becomes the plugin's `raw-error`.
@@ -160,6 +199,15 @@ pub trait Remote: Send + Sync {
     /// The entry at `path`, or `None` if there is none.
     async fn stat(&self, path: &str) -> Result<Option<RemoteEntry>, RemoteError>;
 
+    /// The version of the file at `path`, `None` if there is none.
+    async fn version(&self, path: &str) -> Result<Option<Version>, RemoteError> {
+        Ok(self.stat(path).await?.map(|entry| Version {
+            size: entry.size,
+            mtime: entry.mtime,
+            ctime: None,
+        }))
+    }
+
     /// Read the file at `path` from byte `offset` on.
     async fn read(&self, path: &str, offset: u64) -> Result<Reader, RemoteError>;
 
@@ -199,7 +247,8 @@ pub trait Remote: Send + Sync {
         Ok(())
     }
 
-    /// Rename `from` to `to`, replacing `to` if it exists.
+    /// Rename `from` to `to`, replacing `to` if it exists. The file at `to` is never
+    /// removed before `from` is in its place: an error leaves `to` as it was.
     async fn rename(&self, from: &str, to: &str) -> Result<(), RemoteError>;
 
     /// Create the folder `path` and any missing parents; an existing folder is fine.

@@ -33,7 +33,7 @@ use russh_sftp::protocol::{FileAttributes, FileType, OpenFlags, Packet, StatusCo
 use tokio::io::{AsyncSeekExt, AsyncWrite};
 use tokio::net::{TcpSocket, TcpStream};
 
-use super::{Kind, Listed, Reader, Remote, RemoteEntry, RemoteError, Writer};
+use super::{Kind, Listed, Reader, Remote, RemoteEntry, RemoteError, Writer, unusable_name};
 use crate::config::{SftpAuth, SftpConfig};
 use crate::plugin::{ErrorCode, Operation, Protocol};
 
@@ -79,6 +79,8 @@ pub struct SftpRemote {
     files: SftpSession,
     control: RawSftpSession,
     has_posix_rename: bool,
+    /// The root with every symlink resolved, asked once (to keep followed links inside).
+    real_root: tokio::sync::OnceCell<String>,
     /// The largest write the server takes.
     write_len: u32,
     root: String,
@@ -208,17 +210,64 @@ impl SftpRemote {
         Ok(0)
     }
 
-    async fn rename_replacing(&self, from: String, to: String) -> Result<(), SftpError> {
+    /// Rename `from` to `to`, replacing it: atomically where the server offers
+    /// posix-rename; otherwise the old file is moved aside first and put back if the new
+    /// one cannot take its place, so `to` is never removed before `from` is in it.
+    async fn rename_replacing(&self, from: &str, to: &str) -> Result<(), RemoteError> {
+        let failed = |error| self.request_error(Operation::Rename, from, error);
+        let (remote_from, remote_to) = (self.under_root(from), self.under_root(to));
         if self.has_posix_rename {
-            let request = ssh_strings(&[&from, &to]);
-            return status_ok(self.control.extended(POSIX_RENAME, request).await?);
+            let request = ssh_strings(&[&remote_from, &remote_to]);
+            match self.control.extended(POSIX_RENAME, request).await.and_then(status_ok) {
+                Ok(()) => return Ok(()),
+                // Refused (some servers list the extension and deny it): a plain rename
+                // may still be allowed.
+                Err(SftpError::Status(status)) => {
+                    tracing::debug!("posix-rename of {from} refused: {status:?}");
+                }
+                Err(error) => return Err(failed(error)),
+            }
         }
         // Plain SFTP rename refuses an existing target.
-        match self.control.remove(to.clone()).await {
-            Err(error) if !is_not_found(&error) => return Err(error),
-            _ => {}
+        let Err(refused) = self.control.rename(&remote_from, &remote_to).await else {
+            return Ok(());
+        };
+        // Only a file is moved aside: a folder in the way fails the rename.
+        match self.control.lstat(&remote_to).await {
+            Ok(found) if found.attrs.file_type().is_file() => {
+                self.replace_by_moving_aside(from, to).await
+            }
+            _ => Err(failed(refused)),
         }
-        self.control.rename(from, to).await.map(drop)
+    }
+
+    /// Replace the file at `to` by `from` where the server renames only onto free names:
+    /// the old one is moved to [`super::aside_name`], the new one takes its place, then the
+    /// old one is removed; the old one is put back if the new one cannot take its place.
+    async fn replace_by_moving_aside(&self, from: &str, to: &str) -> Result<(), RemoteError> {
+        let aside = super::aside_name(to);
+        let (remote_from, remote_to, remote_aside) =
+            (self.under_root(from), self.under_root(to), self.under_root(&aside));
+        let _ = self.control.remove(&remote_aside).await;
+        self.control
+            .rename(&remote_to, &remote_aside)
+            .await
+            .map_err(|error| self.request_error(Operation::Rename, to, error))?;
+        if let Err(error) = self.control.rename(&remote_from, &remote_to).await {
+            let restored = self.control.rename(&remote_aside, &remote_to).await;
+            let mut error = self.request_error(Operation::Rename, from, error);
+            if restored.is_err() {
+                error.message = format!(
+                    "{}; the old file could not be put back and is kept as {aside}",
+                    error.message
+                );
+            }
+            return Err(error);
+        }
+        if let Err(error) = self.control.remove(&remote_aside).await {
+            tracing::warn!("the replaced file {aside} could not be removed: {error}");
+        }
+        Ok(())
     }
 
     /// One step of reading a folder: open it if needed, then read one batch of entries
@@ -226,7 +275,7 @@ impl SftpRemote {
     async fn read_dir_step(
         &self,
         mut dir: DirRead,
-    ) -> (DirRead, Result<Option<Vec<Found>>, SftpError>) {
+    ) -> (DirRead, Result<Option<Vec<Listed>>, SftpError>) {
         let result = self.read_dir_batch(&mut dir).await;
         if let (Some(handle), Ok(None) | Err(_)) = (&dir.handle, &result) {
             // Closing is best effort: the listing's outcome is known already.
@@ -235,7 +284,7 @@ impl SftpRemote {
         (dir, result)
     }
 
-    async fn read_dir_batch(&self, dir: &mut DirRead) -> Result<Option<Vec<Found>>, SftpError> {
+    async fn read_dir_batch(&self, dir: &mut DirRead) -> Result<Option<Vec<Listed>>, SftpError> {
         let handle = match &dir.handle {
             Some(handle) => handle.clone(),
             None => {
@@ -260,26 +309,77 @@ impl SftpRemote {
                 continue;
             }
             let path = join(&dir.path, &name.filename);
-            if let Some(attrs) = self.follow_symlink_to_file(&path, name.attrs).await {
-                found.push(Found { path, attrs });
+            // The server chooses these names: one that is not a plain name never becomes
+            // a path (`../x`, `a/b`, `..\\x` would reach another folder).
+            if let Some(reason) = unusable_name(&name.filename) {
+                let reason = reason.to_string();
+                found.push(Listed::Refused { path, reason });
+                continue;
             }
+            found.extend(self.listed(path, name.attrs).await);
         }
         Ok(Some(found))
     }
 
-    /// A listing's attributes describe the entry itself; a symlink is followed to a file,
-    /// and skipped when it leads to a folder (not descended) or nowhere.
-    async fn follow_symlink_to_file(
-        &self,
-        path: &str,
-        attrs: FileAttributes,
-    ) -> Option<FileAttributes> {
+    /// What a listed name is: its own attributes, or for a symlink those of the file it
+    /// leads to when that stays inside the root; a symlink to a folder, out of the root or
+    /// to nothing is skipped with why. Devices, sockets and the like are left out.
+    async fn listed(&self, path: String, attrs: FileAttributes) -> Option<Listed> {
         if !attrs.file_type().is_symlink() {
-            return Some(attrs);
+            return entry(path, &attrs).map(Listed::Entry);
         }
-        let target = self.control.stat(self.under_root(path)).await.ok()?.attrs;
-        target.file_type().is_file().then_some(target)
+        let followed = match self.symlink_target(&path).await {
+            Ok(attrs) => attrs,
+            Err(reason) => return Some(Listed::Skipped { path, reason }),
+        };
+        match entry(path.clone(), &followed) {
+            Some(entry) if entry.kind == Kind::File => Some(Listed::Entry(entry)),
+            _ => Some(Listed::Skipped {
+                path,
+                reason: "a symbolic link to a folder: not followed".into(),
+            }),
+        }
     }
+
+    /// The attributes of what the symlink at `path` leads to, if that is inside the root.
+    async fn symlink_target(&self, path: &str) -> Result<FileAttributes, String> {
+        let remote = self.under_root(path);
+        let resolved = self
+            .control
+            .realpath(remote.clone())
+            .await
+            .ok()
+            .and_then(|name| name.files.into_iter().next())
+            .map(|file| file.filename)
+            .ok_or("a symbolic link that leads nowhere")?;
+        let root = self.real_root().await.ok_or("the root cannot be resolved")?;
+        if !inside(&resolved, &root) {
+            return Err(format!(
+                "a symbolic link to {resolved:?}, outside the root: not followed"
+            ));
+        }
+        let target = self.control.stat(remote).await;
+        target
+            .map(|found| found.attrs)
+            .map_err(|_| "a symbolic link that leads nowhere".to_string())
+    }
+
+    /// The root as the server resolves it (symlinks followed), asked once.
+    async fn real_root(&self) -> Option<&str> {
+        let resolve = || async {
+            let name = self.control.realpath(self.under_root("")).await?;
+            let first = name.files.into_iter().next().map(|file| file.filename);
+            first.ok_or(SftpError::UnexpectedBehavior("an empty realpath reply".into()))
+        };
+        let root = self.real_root.get_or_try_init(resolve).await;
+        root.ok().map(String::as_str)
+    }
+}
+
+/// Whether the resolved path `path` is `root` or below it.
+fn inside(path: &str, root: &str) -> bool {
+    let root = root.trim_end_matches('/');
+    path == root || root.is_empty() || path.strip_prefix(root).is_some_and(|rest| rest.starts_with('/'))
 }
 
 #[async_trait]
@@ -295,14 +395,13 @@ impl Remote for SftpRemote {
         while let Some((dir, result)) = reads.next().await {
             match result {
                 Ok(Some(batch)) => {
-                    for found in batch {
-                        let Some(entry) = entry(found.path, &found.attrs) else {
-                            continue;
-                        };
-                        if entry.kind == Kind::Directory {
+                    for listed in batch {
+                        if let Listed::Entry(entry) = &listed
+                            && entry.kind == Kind::Directory
+                        {
                             waiting.push_back(DirRead::new(entry.path.clone()));
                         }
-                        sink(Listed::Entry(entry));
+                        sink(listed);
                     }
                     reads.push(self.read_dir_step(dir));
                 }
@@ -361,11 +460,9 @@ impl Remote for SftpRemote {
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<(), RemoteError> {
-        let remote_from = self.remote_path(Operation::Rename, from)?;
-        let remote_to = self.remote_path(Operation::Rename, to)?;
-        self.rename_replacing(remote_from, remote_to)
-            .await
-            .map_err(|error| self.request_error(Operation::Rename, from, error))
+        check_path(Operation::Rename, from)?;
+        check_path(Operation::Rename, to)?;
+        self.rename_replacing(from, to).await
     }
 
     async fn mkdir_all(&self, path: &str) -> Result<(), RemoteError> {
@@ -499,12 +596,6 @@ impl DirRead {
     fn new(path: String) -> Self {
         DirRead { path, handle: None }
     }
-}
-
-/// One listed name, with the attributes of what it is (or, for a symlink, leads to).
-struct Found {
-    path: String,
-    attrs: FileAttributes,
 }
 
 /// A `File` whose flush returns at once. `shutdown` still waits for the status of every
@@ -717,6 +808,7 @@ async fn establish(
         files,
         control,
         has_posix_rename: has_extension(&extensions, POSIX_RENAME),
+        real_root: tokio::sync::OnceCell::new(),
         write_len,
         root: config.root.clone(),
         local_address,

@@ -14,15 +14,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc::{Receiver, Sender};
 
 use super::listing::{Listing, unix_nanos};
-use super::plan::{Deletion, Plan, Rejection, Transfer};
+use super::plan::{Deletion, Plan, Reason, Rejection, Transfer};
 use super::policy::PolicyHandle;
 use super::recorder::Recorder;
 use super::throttle::Throttle;
 use crate::plugin::{
-    Operation, PluginError, Protocol, TempForm, category_name, describe, retry_name,
-    violation_category,
+    LengthScope, Operation, PluginError, Protocol, TempForm, Violation, category_name, describe,
+    retry_name, violation_category,
 };
-use crate::remote::{Reader, Remote, RemoteError, Writer};
+use crate::config::UploadMode;
+use crate::remote::{Kind, Reader, Remote, RemoteError, Version, Writer, aside_name};
 use crate::state::{FileOutcome, FileStatus, Partial};
 
 /// Bytes read and written per step of a copy.
@@ -37,12 +38,16 @@ const CHECK_BLOCK: u64 = 64 * 1024;
 pub(super) const TEMP_BATCH: usize = 1024;
 
 /// A transfer with what sending it needs from the source listing.
+#[derive(Clone)]
 pub(super) struct Job {
     path: String,
     renamed_to: Option<Box<str>>,
     size: u64,
     mtime: Option<SystemTime>,
     temp_form: TempForm,
+    /// A folder at the destination is where this file goes: it takes the folder's place
+    /// only after mirror's deletions have removed it.
+    replaces_folder: bool,
 }
 
 impl Job {
@@ -54,6 +59,7 @@ impl Job {
             size: file.size,
             mtime: file.mtime(),
             temp_form: transfer.temp_form,
+            replaces_folder: transfer.reason == Reason::ReplacesFolder,
         }
     }
 
@@ -89,18 +95,26 @@ pub struct Executor {
     /// In-run retries of errors to retry now, and the first pause between them.
     pub retries: u32,
     pub retry_delay: Duration,
+    pub upload: UploadMode,
+    /// Files uploaded under their temporary name that replace a folder: put in place
+    /// after the deletions (job, temporary name, bytes sent).
+    pub deferred: Mutex<Vec<(Job, String, u64)>>,
 }
 
-/// A failed step, with the side it failed on.
-struct StepError {
-    protocol: Protocol,
-    error: RemoteError,
+/// A failed step: a remote's error, with the side it failed on, or a source file that
+/// changed while it was read.
+enum StepError {
+    Remote {
+        protocol: Protocol,
+        error: RemoteError,
+    },
+    Changed(String),
 }
 
 type Step<T> = Result<T, StepError>;
 
 fn on(protocol: Protocol) -> impl Fn(RemoteError) -> StepError {
-    move |error| StepError { protocol, error }
+    move |error| StepError::Remote { protocol, error }
 }
 
 impl Executor {
@@ -113,12 +127,73 @@ impl Executor {
         for (source, destination) in &plan.renamed_folders {
             self.recorder.remember_rename(source, destination);
         }
+        let moved_aside = self.move_aside(&plan.replaced_files).await;
         for folder in &plan.mkdirs {
             self.make_folder(folder, &created).await;
         }
         self.transfer_all(plan.transfers, source, created).await;
         for deletion in &plan.deletions {
             self.delete(deletion).await;
+        }
+        self.put_deferred_in_place().await;
+        for (path, aside) in moved_aside {
+            self.remove_replaced(&path, &aside).await;
+        }
+    }
+
+    /// Move each file a folder replaces out of the folder's way (mirror only); the ones
+    /// moved, with where to. A file that cannot be moved stays, and its folder fails.
+    async fn move_aside(&self, files: &[String]) -> Vec<(String, String)> {
+        let mut moved = Vec::new();
+        for path in files {
+            let aside = aside_name(path);
+            match self.destination.rename(path, &aside).await {
+                Ok(()) => moved.push((path.clone(), aside)),
+                Err(error) => {
+                    let step = on(self.destination.protocol())(error);
+                    let failure = self.failure(path, 0, None, step).await;
+                    self.recorder.record(failure);
+                }
+            }
+        }
+        moved
+    }
+
+    /// Remove a file a folder replaced: put back if the folder could not be made.
+    async fn remove_replaced(&self, path: &str, aside: &str) {
+        let folder_made = matches!(
+            self.destination.stat(path).await,
+            Ok(Some(entry)) if entry.kind == Kind::Directory
+        );
+        let done = match folder_made {
+            true => self.destination.delete(aside, Kind::File).await,
+            false => self.destination.rename(aside, path).await,
+        };
+        match done {
+            Ok(()) if folder_made => self.recorder.record(deleted(path)),
+            Ok(()) => {}
+            Err(error) => {
+                let step = on(self.destination.protocol())(error);
+                let failure = self.failure(aside, 0, None, step).await;
+                self.recorder.record(failure);
+            }
+        }
+    }
+
+    /// Put each file that replaces a folder in the folder's place, now that mirror's
+    /// deletions have run; one whose folder is still there fails, and its upload goes.
+    async fn put_deferred_in_place(&self) {
+        let deferred = std::mem::take(&mut *self.deferred.lock().unwrap());
+        for (job, temp, bytes) in deferred {
+            let outcome = match self.place(&job, &temp).await {
+                Ok(()) => sent(&job, bytes, job.mtime.map(unix_nanos)),
+                Err(step) => {
+                    let _ = self.destination.delete(&temp, Kind::File).await;
+                    let (size, mtime_ns) = (job.size, job.mtime.map(unix_nanos));
+                    self.failure(&job.path, size, mtime_ns, step).await
+                }
+            };
+            self.recorder.record(outcome);
         }
     }
 
@@ -206,6 +281,12 @@ impl Executor {
     ) {
         let outcome = self.transfer(job, temp, created, progress).await;
         let sent = outcome.status == FileStatus::Transferred;
+        if sent && job.replaces_folder {
+            let job = job.clone();
+            let entry = (job, temp.to_string(), outcome.bytes);
+            self.deferred.lock().unwrap().push(entry);
+            return;
+        }
         self.recorder.record(outcome);
         if let (true, Some(renamed_to)) = (sent, &job.renamed_to) {
             self.recorder.remember_rename(&job.path, renamed_to);
@@ -236,7 +317,9 @@ impl Executor {
         }
     }
 
-    /// One attempt: the bytes sent by it (a resumed upload sends only the rest).
+    /// One attempt: the bytes sent by it (a resumed upload sends only the rest). The
+    /// upload goes to `temp` and is renamed to its final name, unless it goes straight
+    /// there (`upload = "direct"`) or waits for a folder to make way (put in place later).
     async fn send(
         &self,
         job: &Job,
@@ -248,19 +331,58 @@ impl Executor {
         self.ensure_parent(job.destination(), created)
             .await
             .map_err(on(dst))?;
-        let sent = if job.size < RESUMABLE {
-            self.send_whole(job, temp, progress).await?
-        } else {
-            self.send_streamed(job, temp, progress).await?
+        let target = match self.upload {
+            UploadMode::Direct => job.destination(),
+            UploadMode::TempRename => temp,
         };
-        self.destination
-            .rename(temp, job.destination())
-            .await
-            .map_err(on(dst))?;
+        let sent = if job.size < RESUMABLE {
+            self.send_whole(job, target, progress).await
+        } else {
+            self.send_streamed(job, target, progress).await
+        };
+        if let Err(StepError::Changed(_)) = &sent {
+            self.discard(job, target).await;
+        }
+        let sent = sent?;
+        if self.upload == UploadMode::TempRename && !job.replaces_folder {
+            self.place(job, temp).await?;
+        }
+        Ok(sent)
+    }
+
+    /// Throw away the upload of a source that changed while it was read: it is neither
+    /// version, and the next attempt starts over. Under `upload = "direct"` it is the
+    /// final file, and stays (the next run replaces it).
+    async fn discard(&self, job: &Job, temp: &str) {
+        if self.upload == UploadMode::TempRename {
+            let _ = self.destination.delete(temp, Kind::File).await;
+        }
         if job.size >= RESUMABLE {
             self.recorder.clear_partial(&job.path);
         }
-        Ok(sent)
+    }
+
+    /// Rename the complete upload at `temp` to its final name. When that fails, the
+    /// final name keeps what it held, and a small upload is removed (a large one is
+    /// kept: the next attempt resumes from it).
+    async fn place(&self, job: &Job, temp: &str) -> Step<()> {
+        let dst = self.destination.protocol();
+        if let Err(mut error) = self.destination.rename(temp, job.destination()).await {
+            error.message = format!(
+                "{}; the upload {temp} could not be renamed to {}, which keeps what it held. \
+                 A server that refuses every rename needs upload = \"direct\" on the sync",
+                error.message,
+                job.destination()
+            );
+            if job.size < RESUMABLE {
+                let _ = self.destination.delete(temp, Kind::File).await;
+            }
+            return Err(on(dst)(error));
+        }
+        if job.size >= RESUMABLE {
+            self.recorder.clear_partial(&job.path);
+        }
+        Ok(())
     }
 
     /// A small file in one piece: read whole, then written with its mtime at once (a few
@@ -273,7 +395,7 @@ impl Executor {
             .await
             .map_err(on(src))?;
         let read = data.len() as u64;
-        unchanged_while_sent(job, read).map_err(on(src))?;
+        self.unchanged_since_listed(job, read, None).await?;
         if let Some(throttle) = &self.throttle {
             throttle.acquire(data.len()).await;
         }
@@ -288,12 +410,14 @@ impl Executor {
     /// A large file as a stream, continued where an interrupted attempt stopped.
     async fn send_streamed(&self, job: &Job, temp: &str, progress: &ProgressBar) -> Step<u64> {
         let (src, dst) = (self.source.protocol(), self.destination.protocol());
+        let before = self.source.version(&job.path).await.map_err(on(src))?;
+        self.unchanged_since_listed(job, job.size, None).await?;
         let start = self.resume_point(job, temp).await;
         progress.inc(start);
         let reader = self.source.read(&job.path, start).await.map_err(on(src))?;
         let writer = self.destination.write(temp, start).await.map_err(on(dst))?;
         let sent = self.copy(reader, writer, job, temp, progress).await?;
-        unchanged_while_sent(job, start + sent).map_err(on(src))?;
+        self.unchanged_since_listed(job, start + sent, before).await?;
         let stored = self.destination.stat(temp).await.map_err(on(dst))?;
         holds_every_byte(temp, stored.map(|entry| entry.size), job.size).map_err(on(dst))?;
         if let Some(mtime) = job.mtime {
@@ -396,19 +520,7 @@ impl Executor {
 
     async fn delete(&self, deletion: &Deletion) {
         let outcome = match self.destination.delete(&deletion.path, deletion.kind).await {
-            Ok(()) => FileOutcome {
-                path: deletion.path.clone(),
-                status: FileStatus::Deleted,
-                operation: "delete".into(),
-                bytes: 0,
-                size: 0,
-                mtime_ns: None,
-                category: None,
-                retry: None,
-                message: None,
-                advice: None,
-                at: SystemTime::now(),
-            },
+            Ok(()) => deleted(&deletion.path),
             Err(error) => {
                 self.failure(
                     &deletion.path,
@@ -429,15 +541,41 @@ impl Executor {
         mtime_ns: Option<i64>,
         step: StepError,
     ) -> FileOutcome {
-        classified(
-            &self.policy,
-            path,
-            size,
-            mtime_ns,
-            step.protocol,
-            step.error,
-        )
-        .await
+        match step {
+            StepError::Remote { protocol, error } => {
+                classified(&self.policy, path, size, mtime_ns, protocol, error).await
+            }
+            StepError::Changed(message) => changed_while_sent(path, size, mtime_ns, message),
+        }
+    }
+
+    /// The source still holds the version listed: `read` bytes were read of it, and its
+    /// size and mtime (and its ctime, against `before` the read) are as they were. A file
+    /// written while it was read would leave a copy equal to neither version.
+    async fn unchanged_since_listed(
+        &self,
+        job: &Job,
+        read: u64,
+        before: Option<Version>,
+    ) -> Step<()> {
+        let now = self
+            .source
+            .version(&job.path)
+            .await
+            .map_err(on(self.source.protocol()))?;
+        let listed = Version {
+            size: job.size,
+            mtime: job.mtime,
+            ctime: before.and_then(|b| b.ctime),
+        };
+        let now_seen = now.map(|now| Version {
+            ctime: now.ctime.filter(|_| listed.ctime.is_some()),
+            ..now
+        });
+        if read == job.size && now_seen == Some(listed) {
+            return Ok(());
+        }
+        Err(StepError::Changed(change_message(job, read, now)))
     }
 }
 
@@ -471,16 +609,41 @@ pub(super) async fn classified(
     }
 }
 
-/// A source that yields another length than it was listed with changed meanwhile.
-fn unchanged_while_sent(job: &Job, read: u64) -> Result<(), RemoteError> {
-    if read == job.size {
-        return Ok(());
+/// What changed in the source file since it was listed, in words.
+fn change_message(job: &Job, read: u64, now: Option<Version>) -> String {
+    let what = match now {
+        None => "it is gone".to_string(),
+        Some(now) if now.size != job.size => {
+            format!("it was listed with {} bytes and now has {}", job.size, now.size)
+        }
+        Some(now) if now.mtime != job.mtime => "its modification time moved".to_string(),
+        Some(_) if read != job.size => format!("{} bytes were listed, {read} were read", job.size),
+        Some(_) => "it was rewritten in place (its change time moved)".to_string(),
+    };
+    format!("the source file changed while it was sent: {what}")
+}
+
+/// A file that changed while it was sent: its copy is discarded and the destination keeps
+/// what it held; the next run sends the new version.
+fn changed_while_sent(path: &str, size: u64, mtime_ns: Option<i64>, message: String) -> FileOutcome {
+    FileOutcome {
+        path: path.to_string(),
+        status: FileStatus::Failed,
+        operation: "read".into(),
+        bytes: 0,
+        size,
+        mtime_ns,
+        category: Some("unknown".into()),
+        retry: Some("next-run".into()),
+        message: Some(message),
+        advice: Some(
+            "Its copy was discarded; the destination keeps what it held, and the next run sends the new version. \
+             If files are written in place while syncs run, set stable_for (e.g. \"2m\") on the sync: files changed \
+             more recently than that are left for the next run."
+                .into(),
+        ),
+        at: SystemTime::now(),
     }
-    let message = format!(
-        "the source file changed while it was sent: {} bytes were listed, {read} were read",
-        job.size
-    );
-    Err(RemoteError::new(Operation::Read, Some(&job.path), message))
 }
 
 /// The temporary file must hold every byte before it gets the final name.
@@ -513,6 +676,22 @@ fn backoff(first: Duration, attempt: u32) -> Duration {
 
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
+fn deleted(path: &str) -> FileOutcome {
+    FileOutcome {
+        path: path.to_string(),
+        status: FileStatus::Deleted,
+        operation: "delete".into(),
+        bytes: 0,
+        size: 0,
+        mtime_ns: None,
+        category: None,
+        retry: None,
+        message: None,
+        advice: None,
+        at: SystemTime::now(),
+    }
+}
+
 fn sent(job: &Job, bytes: u64, mtime_ns: Option<i64>) -> FileOutcome {
     FileOutcome {
         path: job.path.clone(),
@@ -540,14 +719,7 @@ pub(super) fn rejected(rejection: &Rejection) -> FileOutcome {
         .map(describe)
         .collect::<Vec<_>>()
         .join("; ");
-    let advice = match &rejection.suggestion {
-        Some(name) => {
-            format!("Rename it before the next run, e.g. to {name:?}; it is not sent until then.")
-        }
-        None => {
-            "The remote cannot take this file as it is; it is not sent until it changes.".into()
-        }
-    };
+    let advice = rejection_advice(rejection);
     let category = rejection
         .violations
         .first()
@@ -566,6 +738,36 @@ pub(super) fn rejected(rejection: &Rejection) -> FileOutcome {
         message: Some(message),
         advice: Some(advice),
         at: SystemTime::now(),
+    }
+}
+
+/// What to do about a rejection: the host's own advice, a suggested name, or what fits
+/// the first rule broken.
+fn rejection_advice(rejection: &Rejection) -> String {
+    if let Some(advice) = &rejection.advice {
+        return advice.clone();
+    }
+    if let Some(name) = &rejection.suggestion {
+        return format!("Rename it before the next run, e.g. to {name:?}; it is not sent until then.");
+    }
+    match rejection.violations.first() {
+        Some(Violation::NameTooLong(length) | Violation::PathTooLong(length))
+            if length.scope == LengthScope::FullPathWithTempSuffix =>
+        {
+            "The remote counts the temporary upload name too, and even the short one does not fit: \
+             shorten the name or the folders above it. It is not sent until then."
+                .into()
+        }
+        Some(Violation::NameTooLong(_) | Violation::PathTooLong(_)) => {
+            "Shorten the name or the folders above it; it is not sent until then.".into()
+        }
+        Some(Violation::TooLarge(_)) => {
+            "The remote does not take files this large: split or compress it, or ask the partner to raise the limit. It is not sent until it changes.".into()
+        }
+        Some(Violation::ZeroByteUnsupported) => {
+            "The remote does not take empty files: give it content, or exclude it from the sync. It is not sent until it changes.".into()
+        }
+        _ => "The remote cannot take this file as it is: rename it to fit the rule above. It is not sent until it changes.".into(),
     }
 }
 

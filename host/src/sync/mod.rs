@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-use crate::config::{Config, ConfigError, PolicyValue, RemoteConfig, SyncConfig};
+use crate::config::{Config, ConfigError, PolicyValue, RemoteConfig, SyncConfig, UploadMode};
 use crate::plugin::{
     CHECK_BATCH, PluginError, PluginSource, Protocol, Runtime, SettingInput, SettingValue,
     TempForm, Verdict, parse_settings,
@@ -241,6 +241,14 @@ impl Run<'_> {
         )?;
         phases.connect = source_connect.max(destination_connect);
         self.record_unlisted(&source_scan, source.protocol()).await;
+        notes.extend(skipped_links(&source_scan));
+        if self.sync.upload == UploadMode::Direct {
+            notes.push(
+                "upload = \"direct\": files are written straight to their final names, so the partner \
+                 may see a file while it is being written"
+                    .into(),
+            );
+        }
         if !destination_scan.complete() {
             notes.push(format!(
                 "{} folder(s) at the destination could not be listed; files there are sent again",
@@ -284,6 +292,8 @@ impl Run<'_> {
                 .unwrap_or(DEFAULT_TRANSFERS),
             retries: self.sync.retries,
             retry_delay: self.sync.retry_delay,
+            upload: self.sync.upload,
+            deferred: Mutex::new(Vec::new()),
         });
         executor.execute(plan, Arc::new(source_scan.entries)).await;
         phases.transfer = lap(&mut clock);
@@ -320,6 +330,7 @@ impl Run<'_> {
             delete: self.sync.delete,
             rename: self.sync.rename,
             renames: self.renames,
+            refused: &source.refused,
             stable_for: self.sync.stable_for,
             now: SystemTime::now(),
         };
@@ -394,6 +405,11 @@ impl Run<'_> {
             )
         }));
         notes.extend(
+            plan.replaced_files
+                .iter()
+                .map(|path| format!("would replace the file {path} by a folder")),
+        );
+        notes.extend(
             plan.deletions
                 .iter()
                 .map(|d| format!("would delete {}", d.path)),
@@ -407,6 +423,29 @@ impl Run<'_> {
             bytes: files().map(|file| file.size).sum(),
         }
     }
+}
+
+/// Symbolic links shown in a note at most.
+const LINKS_SHOWN: usize = 20;
+
+/// The symbolic links the source listing did not follow, in one note, with why.
+fn skipped_links(scan: &Scan) -> Option<String> {
+    if scan.skipped.is_empty() {
+        return None;
+    }
+    let shown: Vec<String> = scan
+        .skipped
+        .iter()
+        .take(LINKS_SHOWN)
+        .map(|(path, why)| format!("{path} ({why})"))
+        .collect();
+    let more = scan.skipped.len().saturating_sub(LINKS_SHOWN);
+    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+    Some(format!(
+        "{} symbolic link(s) in the source were not followed: {}{more}",
+        scan.skipped.len(),
+        shown.join(", ")
+    ))
 }
 
 /// Connect to one side and list it; and how long connecting took.
@@ -542,6 +581,7 @@ pub async fn check(
         delete: crate::config::DeleteMode::Never,
         rename: sync.rename,
         renames: &HashMap::new(),
+        refused: &scan.refused,
         stable_for: std::time::Duration::ZERO,
         now: SystemTime::now(),
     });

@@ -71,6 +71,9 @@ pub enum Reason {
     MtimeChanged,
     /// The destination keeps no time; the state store does not know this version.
     NotSyncedBefore,
+    /// The destination holds a folder where the source holds this file (mirror only):
+    /// the file is uploaded first and takes the folder's place once it is deleted.
+    ReplacesFolder,
 }
 
 /// A file to send: an entry of the source listing (a plan of a million files holds no
@@ -94,6 +97,8 @@ pub struct Rejection {
     pub mtime: Option<SystemTime>,
     pub violations: Vec<Violation>,
     pub suggestion: Option<String>,
+    /// What to do about it, when the host (not the policy) refused it.
+    pub advice: Option<String>,
 }
 
 /// A file not tried again, and what its state store says about its last failure.
@@ -128,6 +133,9 @@ pub struct Plan {
     pub deferred: Vec<String>,
     /// Why mirror deletes were not planned, when they were not.
     pub deletions_withheld: Option<String>,
+    /// Destination files where the source now holds a folder (mirror only): each is moved
+    /// aside before its folder is created, and removed once the transfers are done.
+    pub replaced_files: Vec<String>,
 }
 
 impl Plan {
@@ -156,6 +164,8 @@ pub struct Inputs<'a> {
     pub rename: RenameMode,
     /// Source path → destination path remembered from earlier runs (both directions).
     pub renames: &'a HashMap<String, String>,
+    /// Source names that cannot be synced as they are (path, why), from the scan.
+    pub refused: &'a [(String, String)],
     /// Files younger than this are deferred; zero defers nothing.
     pub stable_for: Duration,
     pub now: SystemTime,
@@ -213,6 +223,7 @@ fn existing<'d>(destination: &'d Listing, item: Item, renamed: Option<&str>) -> 
 
 pub fn plan(inputs: &Inputs) -> Plan {
     let mut plan = Plan::default();
+    plan.rejections.extend(unusable_names(inputs));
     let mut placement = place(inputs, &mut plan.rejections);
     reject_collisions(inputs, &mut placement, &mut plan.rejections);
     // Mirror deletes every destination entry no source entry is placed at.
@@ -226,7 +237,10 @@ pub fn plan(inputs: &Inputs) -> Plan {
         item.write_path(&mut path);
         let renamed = placement.renamed.get(&index).map(Cow::as_ref);
         let existing = existing(inputs.destination, item, renamed);
-        if let Some(existing) = existing.filter(|_| !kept.is_empty()) {
+        // A folder a file replaces goes, with everything in it.
+        let replaced_folder = item.kind == Kind::File
+            && existing.is_some_and(|existing| existing.kind == Kind::Directory);
+        if let Some(existing) = existing.filter(|_| !kept.is_empty() && !replaced_folder) {
             kept[existing.index as usize] = true;
         }
         plan_entry(&mut plan, inputs, item, &path, renamed, existing);
@@ -262,8 +276,13 @@ fn plan_entry(
                 plan.renamed_folders
                     .push((path.to_string(), renamed.to_string()));
             }
-            if existing.is_none() && inputs.filter.selects_folders() {
-                plan.mkdirs.push(target.to_string());
+            match existing {
+                Some(file) if file.kind == Kind::File => {
+                    plan.replaced_files.push(target.to_string());
+                    plan.mkdirs.push(target.to_string());
+                }
+                None if inputs.filter.selects_folders() => plan.mkdirs.push(target.to_string()),
+                _ => {}
             }
         }
         Kind::File if is_settling(item, inputs) => plan.deferred.push(path.to_string()),
@@ -275,8 +294,11 @@ fn plan_entry(
         }
         Kind::File => match change(item, existing, inputs.states.get(path)) {
             Some(reason) => plan.transfers.push(Transfer {
+                reason: match existing {
+                    Some(folder) if folder.kind == Kind::Directory => Reason::ReplacesFolder,
+                    _ => reason,
+                },
                 entry: item.index,
-                reason,
                 temp_form: inputs
                     .verdicts
                     .get(&item.index)
@@ -297,6 +319,49 @@ struct Placement<'a> {
     renamed: HashMap<u32, Cow<'a, str>>,
 }
 
+/// The source names the scan refused, as rejections: never sent, with why.
+fn unusable_names<'i>(inputs: &'i Inputs) -> impl Iterator<Item = Rejection> + 'i {
+    inputs
+        .refused
+        .iter()
+        .filter(|(path, _)| inputs.filter.allows(path, Kind::File))
+        .map(|(path, reason)| Rejection {
+            path: path.clone(),
+            kind: Kind::File,
+            size: 0,
+            mtime: None,
+            violations: vec![custom("unusable-name", reason.clone())],
+            suggestion: None,
+            advice: Some(
+                "This name cannot be used as a path here; ferry never sends it. Rename it where it is kept."
+                    .into(),
+            ),
+        })
+}
+
+/// Why `item` (at destination `target`) cannot take the place of what the destination
+/// holds there, if it cannot: a folder where a file is, or a file where a folder is, is
+/// replaced only under mirror (which removes what is there).
+fn type_conflict(inputs: &Inputs, item: Item, path: &str, target: &str) -> Option<Rejection> {
+    if inputs.delete == DeleteMode::Mirror {
+        return None;
+    }
+    let existing = inputs.destination.find(target)?;
+    if existing.kind == item.kind {
+        return None;
+    }
+    let (was, is) = match item.kind {
+        Kind::File => ("a folder", "a file"),
+        Kind::Directory => ("a file", "a folder"),
+    };
+    let message = format!("the destination holds {was} at {target:?}; the source holds {is}");
+    let mut rejection = rejection(item, path, vec![custom("type-changed", message)], None);
+    rejection.advice = Some(format!(
+        "With delete = \"never\" ferry does not replace {was} by {is}. Remove {target:?} at the destination, or set delete = \"mirror\" on the sync."
+    ));
+    Some(rejection)
+}
+
 /// Where each covered source entry goes; refused ones become rejections.
 fn place<'a>(inputs: &Inputs<'a>, rejections: &mut Vec<Rejection>) -> Placement<'a> {
     let mut placement = Placement::default();
@@ -308,7 +373,15 @@ fn place<'a>(inputs: &Inputs<'a>, rejections: &mut Vec<Rejection>) -> Placement<
         if !inputs.filter.allows(&path, item.kind) {
             continue;
         }
-        match target(item, &path, inputs, &folder_targets, &rejected_folders) {
+        let placed = target(item, &path, inputs, &folder_targets, &rejected_folders)
+            .and_then(|renamed| {
+                let target = renamed.as_deref().unwrap_or(&path);
+                match type_conflict(inputs, item, &path, target) {
+                    Some(conflict) => Err(conflict),
+                    None => Ok(renamed),
+                }
+            });
+        match placed {
             Ok(renamed) => {
                 if let Some(target) = renamed {
                     if item.kind == Kind::Directory {
@@ -471,6 +544,7 @@ fn rejection(
         mtime: item.mtime(),
         violations,
         suggestion,
+        advice: None,
     }
 }
 
@@ -592,6 +666,7 @@ mod tests {
         delete: DeleteMode,
         rename: RenameMode,
         renames: HashMap<String, String>,
+        refused: Vec<(String, String)>,
         stable_for: Duration,
     }
 
@@ -607,6 +682,7 @@ mod tests {
                 delete: DeleteMode::Never,
                 rename: RenameMode::Refuse,
                 renames: HashMap::new(),
+                refused: Vec::new(),
                 stable_for: Duration::ZERO,
             }
         }
@@ -658,6 +734,7 @@ mod tests {
                 delete: self.delete,
                 rename: self.rename,
                 renames: &self.renames,
+                refused: &self.refused,
                 stable_for: self.stable_for,
                 now: at(1_000).unwrap(),
             }

@@ -8,6 +8,10 @@ use crate::remote::{Listed, Remote, RemoteError};
 pub struct Scan {
     pub entries: Listing,
     pub unlisted: Vec<(String, RemoteError)>,
+    /// Names that cannot be synced as they are (path, why): refused, never retried.
+    pub refused: Vec<(String, String)>,
+    /// Symbolic links not followed (path, why).
+    pub skipped: Vec<(String, String)>,
 }
 
 impl Scan {
@@ -20,7 +24,7 @@ impl Scan {
 /// listing cannot hold is reported as unlisted, with why.
 pub async fn scan(remote: &dyn Remote) -> Result<Scan, RemoteError> {
     let mut entries = ListingBuilder::default();
-    let mut unlisted = Vec::new();
+    let (mut unlisted, mut refused, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
     remote
         .list(&mut |listed| match listed {
             Listed::Entry(entry) => {
@@ -31,11 +35,15 @@ pub async fn scan(remote: &dyn Remote) -> Result<Scan, RemoteError> {
                 }
             }
             Listed::Unlisted { path, error } => unlisted.push((path, error)),
+            Listed::Refused { path, reason } => refused.push((path, reason)),
+            Listed::Skipped { path, reason } => skipped.push((path, reason)),
         })
         .await?;
     Ok(Scan {
         entries: entries.finish(),
         unlisted,
+        refused,
+        skipped,
     })
 }
 
