@@ -138,8 +138,15 @@ fn a_server_that_refuses_rename_keeps_the_partners_file_and_direct_upload_delive
     );
 
     let (code, report) = setup.run(&["push-direct"]);
-    assert_eq!((code, &report["status"]), (0, &Value::from("success")), "{report:#}");
-    assert!(notes(&report).contains("straight to their final names"), "{report:#}");
+    assert_eq!(
+        (code, &report["status"]),
+        (0, &Value::from("success")),
+        "{report:#}"
+    );
+    assert!(
+        notes(&report).contains("straight to their final names"),
+        "{report:#}"
+    );
     assert_eq!(tree(&setup.sshd.root), tree(&setup.local("")));
 }
 
@@ -149,7 +156,11 @@ fn without_posix_rename_an_existing_file_is_replaced_without_being_removed_first
     setup.write_remote("report.csv", b"old");
     setup.write_local("report.csv", b"new and longer");
     let (code, report) = setup.run(&["push"]);
-    assert_eq!((code, &report["status"]), (0, &Value::from("success")), "{report:#}");
+    assert_eq!(
+        (code, &report["status"]),
+        (0, &Value::from("success")),
+        "{report:#}"
+    );
     assert_eq!(
         tree(&setup.sshd.root),
         vec![("report.csv".into(), b"new and longer".to_vec())],
@@ -176,7 +187,11 @@ fn pull_never_follows_a_symlink_out_of_the_root_and_says_which_it_skipped() {
     }
 
     let (code, report) = setup.run(&["pull"]);
-    assert_eq!((code, &report["status"]), (0, &Value::from("success")), "{report:#}");
+    assert_eq!(
+        (code, &report["status"]),
+        (0, &Value::from("success")),
+        "{report:#}"
+    );
     let pulled = setup.dir.path().join("pulled");
     assert_eq!(
         tree(&pulled),
@@ -193,9 +208,14 @@ fn pull_never_follows_a_symlink_out_of_the_root_and_says_which_it_skipped() {
         ("to-sub", "to a folder"),
         ("nowhere", "leads nowhere"),
     ] {
-        assert!(notes.contains(&format!("{name} (a symbolic link")), "{notes}");
         assert!(
-            notes.lines().any(|line| line.contains(name) && line.contains(why)),
+            notes.contains(&format!("{name} (a symbolic link")),
+            "{notes}"
+        );
+        assert!(
+            notes
+                .lines()
+                .any(|line| line.contains(name) && line.contains(why)),
             "{name}: {notes}"
         );
     }
@@ -227,10 +247,12 @@ fn pull_refuses_names_that_are_not_plain_names_the_same_in_a_dry_run_and_never_r
             "--dry-run says what the run does"
         );
     }
-    assert!(failure(&planned, "..\\..\\evil.txt")["message"]
-        .as_str()
-        .unwrap()
-        .contains("separator"));
+    assert!(
+        failure(&planned, "..\\..\\evil.txt")["message"]
+            .as_str()
+            .unwrap()
+            .contains("separator")
+    );
     assert_eq!(
         files_under(&setup.dir.path().join("pulled")),
         vec!["good.txt"]
@@ -265,7 +287,11 @@ fn a_file_rewritten_in_place_while_it_is_sent_fails_and_the_remote_keeps_its_old
         let setup = Setup::new("", "never");
         setup.write_remote("big.bin", b"the partner's old version");
         setup.write_local("big.bin", &pseudo_random(12 << 20, 7));
-        let writer = rewrite_later(setup.local("big.bin"), Duration::from_millis(1000), keep_mtime);
+        let writer = rewrite_later(
+            setup.local("big.bin"),
+            Duration::from_millis(1000),
+            keep_mtime,
+        );
         let (code, report) = setup.run(&["push", "--bwlimit", "4M"]);
         writer.join().unwrap();
         assert_eq!(code, 1, "keep_mtime {keep_mtime}: {report:#}");
@@ -342,7 +368,10 @@ fn a_path_that_changed_between_file_and_folder_is_replaced_under_mirror_over_sft
     let (_, report) = mirror.run(&["push"]);
     assert_types_replaced(&report, &mirror.sshd.root);
     let (code, report) = mirror.run(&["push"]);
-    assert_eq!((code, &report["status"]), (0, &Value::from("nothing_to_do")));
+    assert_eq!(
+        (code, &report["status"]),
+        (0, &Value::from("nothing_to_do"))
+    );
 }
 
 #[test]

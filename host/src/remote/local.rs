@@ -268,8 +268,10 @@ fn version_at(root: &Dir, path: &str) -> Result<Option<Version>, RemoteError> {
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(RemoteError::io(Operation::Stat, Some(path), &e)),
     };
-    let ctime = std::time::UNIX_EPOCH
-        .checked_add(Duration::new(meta.ctime().max(0) as u64, meta.ctime_nsec() as u32));
+    let ctime = std::time::UNIX_EPOCH.checked_add(Duration::new(
+        meta.ctime().max(0) as u64,
+        meta.ctime_nsec() as u32,
+    ));
     Ok(Some(Version {
         size: meta.len(),
         mtime: meta.modified().ok().map(|t| t.into_std()),

@@ -92,12 +92,21 @@ impl RemoteEntry {
 #[derive(Debug)]
 pub enum Listed {
     Entry(RemoteEntry),
-    Unlisted { path: String, error: RemoteError },
+    Unlisted {
+        path: String,
+        error: RemoteError,
+    },
     /// A name that cannot be synced as it is (not UTF-8, `..`, a separator inside it):
     /// never retried until it changes. `path` is shown escaped, never used as a path.
-    Refused { path: String, reason: String },
+    Refused {
+        path: String,
+        reason: String,
+    },
     /// A symbolic link not followed (it leads outside the root, to a folder, or nowhere).
-    Skipped { path: String, reason: String },
+    Skipped {
+        path: String,
+        reason: String,
+    },
 }
 
 /// Why a listed name cannot be used as a path component, if it cannot: empty, `.` or
@@ -259,4 +268,36 @@ pub trait Remote: Send + Sync {
 
     /// Set the modification time; `Ok(false)` where the remote cannot.
     async fn set_mtime(&self, path: &str, mtime: SystemTime) -> Result<bool, RemoteError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_names_become_path_components() {
+        for name in [
+            "report.csv",
+            "..hidden",
+            "a..b",
+            "ü ñ",
+            "x\u{1b}[2J",
+            " trailing ",
+        ] {
+            assert_eq!(unusable_name(name), None, "{name:?}");
+        }
+        for (name, why) in [
+            ("", "empty"),
+            (".", "relative folder"),
+            ("..", "relative folder"),
+            ("a/b", "'/'"),
+            ("../../etc", "'/'"),
+            ("..\\..\\evil.txt", "Windows"),
+            ("nul\0byte", "NUL"),
+            ("bad-\u{FFFD}-name", "UTF-8"),
+        ] {
+            let reason = unusable_name(name).unwrap_or_else(|| panic!("{name:?} passed"));
+            assert!(reason.contains(why), "{name:?}: {reason}");
+        }
+    }
 }

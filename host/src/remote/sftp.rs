@@ -218,7 +218,12 @@ impl SftpRemote {
         let (remote_from, remote_to) = (self.under_root(from), self.under_root(to));
         if self.has_posix_rename {
             let request = ssh_strings(&[&remote_from, &remote_to]);
-            match self.control.extended(POSIX_RENAME, request).await.and_then(status_ok) {
+            match self
+                .control
+                .extended(POSIX_RENAME, request)
+                .await
+                .and_then(status_ok)
+            {
                 Ok(()) => return Ok(()),
                 // Refused (some servers list the extension and deny it): a plain rename
                 // may still be allowed.
@@ -246,8 +251,11 @@ impl SftpRemote {
     /// old one is removed; the old one is put back if the new one cannot take its place.
     async fn replace_by_moving_aside(&self, from: &str, to: &str) -> Result<(), RemoteError> {
         let aside = super::aside_name(to);
-        let (remote_from, remote_to, remote_aside) =
-            (self.under_root(from), self.under_root(to), self.under_root(&aside));
+        let (remote_from, remote_to, remote_aside) = (
+            self.under_root(from),
+            self.under_root(to),
+            self.under_root(&aside),
+        );
         let _ = self.control.remove(&remote_aside).await;
         self.control
             .rename(&remote_to, &remote_aside)
@@ -352,8 +360,11 @@ impl SftpRemote {
             .and_then(|name| name.files.into_iter().next())
             .map(|file| file.filename)
             .ok_or("a symbolic link that leads nowhere")?;
-        let root = self.real_root().await.ok_or("the root cannot be resolved")?;
-        if !inside(&resolved, &root) {
+        let root = self
+            .real_root()
+            .await
+            .ok_or("the root cannot be resolved")?;
+        if !inside(&resolved, root) {
             return Err(format!(
                 "a symbolic link to {resolved:?}, outside the root: not followed"
             ));
@@ -369,7 +380,9 @@ impl SftpRemote {
         let resolve = || async {
             let name = self.control.realpath(self.under_root("")).await?;
             let first = name.files.into_iter().next().map(|file| file.filename);
-            first.ok_or(SftpError::UnexpectedBehavior("an empty realpath reply".into()))
+            first.ok_or(SftpError::UnexpectedBehavior(
+                "an empty realpath reply".into(),
+            ))
         };
         let root = self.real_root.get_or_try_init(resolve).await;
         root.ok().map(String::as_str)
@@ -379,7 +392,11 @@ impl SftpRemote {
 /// Whether the resolved path `path` is `root` or below it.
 fn inside(path: &str, root: &str) -> bool {
     let root = root.trim_end_matches('/');
-    path == root || root.is_empty() || path.strip_prefix(root).is_some_and(|rest| rest.starts_with('/'))
+    path == root
+        || root.is_empty()
+        || path
+            .strip_prefix(root)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 #[async_trait]
@@ -1166,6 +1183,17 @@ fn entry(path: String, attrs: &FileAttributes) -> Option<RemoteEntry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resolved_link_is_inside_only_below_the_root() {
+        assert!(inside("/srv/in/a.txt", "/srv/in"));
+        assert!(inside("/srv/in/a.txt", "/srv/in/"));
+        assert!(inside("/srv/in", "/srv/in"));
+        assert!(inside("/anything", "/"));
+        assert!(!inside("/srv/inbox/a.txt", "/srv/in"));
+        assert!(!inside("/etc/passwd", "/srv/in"));
+        assert!(!inside("/srv", "/srv/in"));
+    }
 
     #[test]
     fn relative_paths_inside_the_root_pass() {

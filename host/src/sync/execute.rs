@@ -18,11 +18,11 @@ use super::plan::{Deletion, Plan, Reason, Rejection, Transfer};
 use super::policy::PolicyHandle;
 use super::recorder::Recorder;
 use super::throttle::Throttle;
+use crate::config::UploadMode;
 use crate::plugin::{
     LengthScope, Operation, PluginError, Protocol, TempForm, Violation, category_name, describe,
     retry_name, violation_category,
 };
-use crate::config::UploadMode;
 use crate::remote::{Kind, Reader, Remote, RemoteError, Version, Writer, aside_name};
 use crate::state::{FileOutcome, FileStatus, Partial};
 
@@ -417,7 +417,8 @@ impl Executor {
         let reader = self.source.read(&job.path, start).await.map_err(on(src))?;
         let writer = self.destination.write(temp, start).await.map_err(on(dst))?;
         let sent = self.copy(reader, writer, job, temp, progress).await?;
-        self.unchanged_since_listed(job, start + sent, before).await?;
+        self.unchanged_since_listed(job, start + sent, before)
+            .await?;
         let stored = self.destination.stat(temp).await.map_err(on(dst))?;
         holds_every_byte(temp, stored.map(|entry| entry.size), job.size).map_err(on(dst))?;
         if let Some(mtime) = job.mtime {
@@ -614,7 +615,10 @@ fn change_message(job: &Job, read: u64, now: Option<Version>) -> String {
     let what = match now {
         None => "it is gone".to_string(),
         Some(now) if now.size != job.size => {
-            format!("it was listed with {} bytes and now has {}", job.size, now.size)
+            format!(
+                "it was listed with {} bytes and now has {}",
+                job.size, now.size
+            )
         }
         Some(now) if now.mtime != job.mtime => "its modification time moved".to_string(),
         Some(_) if read != job.size => format!("{} bytes were listed, {read} were read", job.size),
@@ -625,7 +629,12 @@ fn change_message(job: &Job, read: u64, now: Option<Version>) -> String {
 
 /// A file that changed while it was sent: its copy is discarded and the destination keeps
 /// what it held; the next run sends the new version.
-fn changed_while_sent(path: &str, size: u64, mtime_ns: Option<i64>, message: String) -> FileOutcome {
+fn changed_while_sent(
+    path: &str,
+    size: u64,
+    mtime_ns: Option<i64>,
+    message: String,
+) -> FileOutcome {
     FileOutcome {
         path: path.to_string(),
         status: FileStatus::Failed,
@@ -748,7 +757,9 @@ fn rejection_advice(rejection: &Rejection) -> String {
         return advice.clone();
     }
     if let Some(name) = &rejection.suggestion {
-        return format!("Rename it before the next run, e.g. to {name:?}; it is not sent until then.");
+        return format!(
+            "Rename it before the next run, e.g. to {name:?}; it is not sent until then."
+        );
     }
     match rejection.violations.first() {
         Some(Violation::NameTooLong(length) | Violation::PathTooLong(length))

@@ -440,7 +440,11 @@ fn skipped_links(scan: &Scan) -> Option<String> {
         .map(|(path, why)| format!("{path} ({why})"))
         .collect();
     let more = scan.skipped.len().saturating_sub(LINKS_SHOWN);
-    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
     Some(format!(
         "{} symbolic link(s) in the source were not followed: {}{more}",
         scan.skipped.len(),

@@ -373,11 +373,11 @@ fn place<'a>(inputs: &Inputs<'a>, rejections: &mut Vec<Rejection>) -> Placement<
         if !inputs.filter.allows(&path, item.kind) {
             continue;
         }
-        let placed = target(item, &path, inputs, &folder_targets, &rejected_folders)
-            .and_then(|renamed| {
+        let placed =
+            target(item, &path, inputs, &folder_targets, &rejected_folders).and_then(|renamed| {
                 let target = renamed.as_deref().unwrap_or(&path);
                 match type_conflict(inputs, item, &path, target) {
-                    Some(conflict) => Err(conflict),
+                    Some(conflict) => Err(Box::new(conflict)),
                     None => Ok(renamed),
                 }
             });
@@ -395,7 +395,7 @@ fn place<'a>(inputs: &Inputs<'a>, rejections: &mut Vec<Rejection>) -> Placement<
                 if item.kind == Kind::Directory {
                     rejected_folders.push(path.clone());
                 }
-                rejections.push(rejection);
+                rejections.push(*rejection);
             }
         }
     }
@@ -411,19 +411,20 @@ fn target<'a>(
     inputs: &Inputs<'a>,
     folder_targets: &HashMap<String, String>,
     rejected_folders: &[String],
-) -> Result<Option<Cow<'a, str>>, Rejection> {
+) -> Result<Option<Cow<'a, str>>, Box<Rejection>> {
     if let Some(folder) = rejected_folders.iter().find(|f| {
         path.strip_prefix(f.as_str())
             .is_some_and(|rest| rest.starts_with('/'))
     }) {
-        let message =
-            format!("its folder {folder:?} is rejected by the remote, so it cannot be created");
-        return Err(rejection(
+        let message = format!(
+            "its folder {folder:?} is refused (see its own failure), so it cannot be created"
+        );
+        return Err(Box::new(rejection(
             item,
             path,
             vec![custom("folder-rejected", message)],
             None,
-        ));
+        )));
     }
     if let Some(remembered) = inputs.renames.get(path) {
         return Ok((remembered != path).then_some(Cow::Borrowed(remembered)));
@@ -444,12 +445,12 @@ fn target<'a>(
         None => Ok(Some(join(item.name))),
         Some(verdict) => match sanitized_name(verdict, inputs.rename) {
             Some(new_name) => Ok(Some(join(new_name))),
-            None => Err(rejection(
+            None => Err(Box::new(rejection(
                 item,
                 path,
                 verdict.violations.clone(),
                 verdict.suggested_path.clone(),
-            )),
+            ))),
         },
     }
 }
