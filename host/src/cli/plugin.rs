@@ -13,6 +13,7 @@ use crate::plugin::{
     CHECK_BATCH, ComponentCache, GoldenError, Limits, LoadedPlugin, PluginSource, Runtime,
     SettingInput, SettingType, bundled_names, parse_settings, run_cases,
 };
+use crate::text::inert;
 
 #[derive(Subcommand, Debug)]
 pub enum PluginCommand {
@@ -82,7 +83,7 @@ fn test(plugin: &Arc<LoadedPlugin>, cases: &std::path::Path, json: bool) -> Resu
         );
     } else {
         for mismatch in &report.mismatches {
-            out!("{mismatch}");
+            out!("{}", inert(&mismatch.to_string()));
         }
         out!("{} passed, {} failed", report.passed, report.failed());
     }
@@ -114,9 +115,9 @@ fn list(json: bool) -> Result<u8, CliError> {
             let meta = plugin.metadata();
             out!(
                 "{:<22} {:<8} {}",
-                meta.name,
-                meta.version,
-                meta.remote_kinds.join(", ")
+                inert(&meta.name).to_string(),
+                inert(&meta.version).to_string(),
+                inert(&meta.remote_kinds.join(", "))
             );
         }
     }
@@ -155,23 +156,23 @@ fn inspect(plugin: &LoadedPlugin, json: bool) -> Result<u8, CliError> {
         return Ok(exit::OK);
     }
     let meta = plugin.metadata();
-    out!("{} {}", meta.name, meta.version);
-    out!("{}", meta.description);
-    out!("remote kinds: {}", meta.remote_kinds.join(", "));
+    out!("{} {}", inert(&meta.name), inert(&meta.version));
+    out!("{}", inert(&meta.description));
+    out!("remote kinds: {}", inert(&meta.remote_kinds.join(", ")));
     out!("\nsettings (policy_settings in ferry.toml, or --set KEY=VALUE):");
     for setting in &meta.settings {
         // Quoted when blanks at either end would be invisible.
         let default = match setting.default_value.as_str() {
             "" => "(empty)".to_string(),
-            value if value.trim() != value => format!("{value:?}"),
-            value => value.to_string(),
+            value if value.trim() != value => format!("\"{}\"", inert(value)),
+            value => inert(value).to_string(),
         };
         out!(
             "  {} ({}, default: {default})",
-            setting.name,
+            inert(&setting.name),
             type_name(setting.kind)
         );
-        out!("      {}", setting.doc);
+        out!("      {}", inert(&setting.doc));
     }
     Ok(exit::OK)
 }
@@ -249,23 +250,23 @@ fn print_text(plugin: &LoadedPlugin, checked: usize, rejections: &[Rejection]) {
         if first_of_path && r.root.is_some() && shown_root != Some(&r.root) {
             out!(
                 "in {} (paths relative to it):",
-                r.root.as_deref().unwrap_or_default()
+                inert(r.root.as_deref().unwrap_or_default())
             );
             shown_root = Some(&r.root);
         }
         if first_of_path {
-            out!("{}", r.path);
+            out!("{}", inert(&r.path));
         }
-        out!("  {}: {}", r.rule, r.detail);
+        out!("  {}: {}", inert(&r.rule), inert(&r.detail));
         if let Some(suggestion) = r.suggestion.as_ref().filter(|_| last_of_path) {
-            out!("  suggested name: {suggestion}");
+            out!("  suggested name: {}", inert(suggestion));
         }
     }
     let meta = plugin.metadata();
     out!(
         "{checked} checked against {} {}: {} rejected, {} violations",
-        meta.name,
-        meta.version,
+        inert(&meta.name),
+        inert(&meta.version),
         rejections::count_entries(rejections),
         rejections.len()
     );
