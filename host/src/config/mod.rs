@@ -22,6 +22,7 @@ pub use error::ConfigError;
 pub use secret::Secret;
 pub use units::{parse_duration, parse_rate};
 
+pub use crate::toml_reader::Place;
 use crate::toml_reader::{Source, Table, TomlError};
 use reader::{PHRASING, resolved_path_or};
 use suggest::{Listing, explain_unknown};
@@ -46,8 +47,19 @@ pub struct RemoteConfig {
     pub transport: Transport,
     /// A bundled policy's name or a path to a .wasm component, as written.
     pub policy: Option<String>,
+    /// Where `policy` is written, or the remote's header when it is not.
+    pub policy_place: Place,
     /// `[remotes.NAME.policy_settings]`, sorted by key.
-    pub policy_settings: Vec<(String, PolicyValue)>,
+    pub policy_settings: Vec<PolicySetting>,
+}
+
+/// One key of `[remotes.NAME.policy_settings]`, with where it is written: the plugin
+/// checks it only when it is loaded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PolicySetting {
+    pub name: String,
+    pub value: PolicyValue,
+    pub place: Place,
 }
 
 #[derive(Clone, Debug, PartialEq)]

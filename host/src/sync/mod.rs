@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-use crate::config::{Config, ConfigError, PolicyValue, RemoteConfig, SyncConfig};
+use crate::config::{Config, ConfigError, Place, PolicyValue, RemoteConfig, SyncConfig};
 use crate::plugin::{
     CHECK_BATCH, PluginError, PluginSource, Protocol, Runtime, SettingInput, SettingValue,
     TempForm, Verdict, parse_settings,
@@ -53,6 +53,15 @@ pub enum SyncError {
     Filter { sync: String, error: globset::Error },
     #[error("remote {remote}: {error}")]
     Plugin { remote: String, error: PluginError },
+    /// The policy a remote names, or its settings, cannot be used: placed at the key in
+    /// the config file.
+    #[error("{}", place.locate(file, &error.to_string()))]
+    Policy {
+        file: std::path::PathBuf,
+        place: Place,
+        #[source]
+        error: PluginError,
+    },
     #[error(transparent)]
     State(#[from] StateError),
 }
@@ -63,23 +72,37 @@ pub fn load_policy(
     config: &Config,
     remote: &RemoteConfig,
 ) -> Result<PolicyHandle, SyncError> {
-    let wrap = |error| SyncError::Plugin {
-        remote: remote.name.clone(),
+    let located = |error: PluginError| SyncError::Policy {
+        file: config.file.clone(),
+        place: policy_error_place(remote, &error).clone(),
         error,
     };
     let spec = remote.policy.as_deref().unwrap_or("generic");
     let base = config.file.parent().unwrap_or(std::path::Path::new("."));
     let plugin = runtime
-        .load(&PluginSource::resolve(spec, base).map_err(wrap)?)
-        .map_err(wrap)?;
-    let given = remote
+        .load(&PluginSource::resolve(spec, base).map_err(located)?)
+        .map_err(located)?;
+    let given = remote.policy_settings.iter().map(|setting| {
+        let value = SettingInput::Typed(setting_value(&setting.value));
+        (setting.name.clone(), value)
+    });
+    let policy = plugin
+        .configure(parse_settings(&plugin, given).map_err(located)?)
+        .map_err(located)?;
+    Ok(PolicyHandle::new(policy))
+}
+
+/// Where in the config a plugin's complaint points: the setting it names, else `policy`.
+fn policy_error_place<'a>(remote: &'a RemoteConfig, error: &PluginError) -> &'a Place {
+    let key = match error {
+        PluginError::UnknownSetting { key, .. } | PluginError::BadSetting { key, .. } => key,
+        _ => return &remote.policy_place,
+    };
+    remote
         .policy_settings
         .iter()
-        .map(|(key, value)| (key.clone(), SettingInput::Typed(setting_value(value))));
-    let policy = plugin
-        .configure(parse_settings(&plugin, given).map_err(wrap)?)
-        .map_err(wrap)?;
-    Ok(PolicyHandle::new(policy))
+        .find(|setting| &setting.name == key)
+        .map_or(&remote.policy_place, |setting| &setting.place)
 }
 
 fn setting_value(value: &PolicyValue) -> SettingValue {

@@ -12,8 +12,8 @@ use std::path::Path;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-pub use error::TomlError;
 pub(crate) use error::located;
+pub use error::{Place, TomlError};
 pub(crate) use field::Field;
 pub(crate) use table::Table;
 
@@ -43,13 +43,23 @@ impl<'a> Source<'a> {
     }
 
     pub fn error(&self, span: &Range<usize>, key: &str, message: impl Into<String>) -> TomlError {
-        let (line, column) = self.line_and_column(span.start);
+        let Place { line, column, key } = self.place(span, key);
         TomlError {
             file: self.file.to_path_buf(),
             line,
             column,
-            key: key.to_string(),
+            key,
             message: message.into(),
+        }
+    }
+
+    /// Where the text at `span` starts, for complaints about `key` found later.
+    pub fn place(&self, span: &Range<usize>, key: &str) -> Place {
+        let (line, column) = self.line_and_column(span.start);
+        Place {
+            line,
+            column,
+            key: key.to_string(),
         }
     }
 
