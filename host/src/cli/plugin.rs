@@ -14,6 +14,7 @@ use crate::plugin::{
     SettingInput, SettingType, bundled_names, parse_settings, run_cases,
 };
 use crate::text::inert;
+use crate::toml_reader;
 
 #[derive(Subcommand, Debug)]
 pub enum PluginCommand {
@@ -61,12 +62,13 @@ pub fn run(command: PluginCommand, json: bool) -> Result<u8, CliError> {
 }
 
 fn test(plugin: &Arc<LoadedPlugin>, cases: &std::path::Path, json: bool) -> Result<u8, CliError> {
-    let text = std::fs::read_to_string(cases).map_err(|e| {
+    let bytes = std::fs::read(cases).map_err(|e| {
         CliError::Usage(format!(
             "cannot read the cases file {}: {e}",
             cases.display()
         ))
     })?;
+    let text = toml_reader::utf8(cases, bytes).map_err(|e| CliError::Usage(e.to_string()))?;
     let report = run_cases(plugin, &text, cases).map_err(|e| match e {
         GoldenError::Plugin(e) => CliError::Plugin(e),
         invalid => CliError::Usage(invalid.to_string()),

@@ -23,7 +23,7 @@ pub use secret::Secret;
 pub use units::{parse_duration, parse_rate};
 
 pub use crate::toml_reader::Place;
-use crate::toml_reader::{Source, Table, TomlError};
+use crate::toml_reader::{self, Source, Table, TomlError};
 use reader::{PHRASING, resolved_path_or};
 use suggest::{Listing, explain_unknown};
 
@@ -147,8 +147,8 @@ impl Config {
     /// `explicit` (--config), else $FERRY_CONFIG, else ./ferry.toml in `cwd`.
     pub fn load(explicit: Option<&Path>, cwd: &Path) -> Result<Config, ConfigError> {
         let (file, hint) = locate(explicit, std::env::var_os(CONFIG_ENV), cwd);
-        match std::fs::read_to_string(&file) {
-            Ok(text) => Config::parse(&text, &file),
+        match std::fs::read(&file) {
+            Ok(bytes) => Config::parse(&toml_reader::utf8(&file, bytes)?, &file),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 Err(ConfigError::NotFound {
                     file,

@@ -536,3 +536,20 @@ fn locate_prefers_flag_then_environment_then_cwd() {
     assert_eq!(file, Path::new("/work/ferry.toml"));
     assert!(hint.contains("--config FILE") && hint.contains("FERRY_CONFIG"));
 }
+
+#[test]
+fn load_places_invalid_utf8_at_its_line_and_byte_offset() {
+    let file =
+        std::env::temp_dir().join(format!("ferry-config-test-{}-latin1", std::process::id()));
+    std::fs::write(&file, b"[state]\ndir = \"caf\xe9\"\n").unwrap();
+    let message = Config::load(Some(&file), Path::new("/"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        message,
+        format!(
+            "{}:2:11: not valid UTF-8 (byte 0xE9 at byte offset 18); save the file as UTF-8",
+            file.display()
+        )
+    );
+}
