@@ -21,8 +21,14 @@ fn setup() -> Setup {
 
 /// No raw ESC, bidi override or injected line; each name shown escaped.
 fn assert_inert(command: &str, stdout: &str) {
-    assert!(!stdout.contains('\u{1b}'), "{command}: raw ESC in {stdout:?}");
-    assert!(!stdout.contains('\u{202e}'), "{command}: raw U+202E in {stdout:?}");
+    assert!(
+        !stdout.contains('\u{1b}'),
+        "{command}: raw ESC in {stdout:?}"
+    );
+    assert!(
+        !stdout.contains('\u{202e}'),
+        "{command}: raw U+202E in {stdout:?}"
+    );
     assert!(
         !stdout
             .lines()
@@ -34,7 +40,10 @@ fn assert_inert(command: &str, stdout: &str) {
         "x\\nwhat to do: nothing, all files were sent?",
         "invoice\\u{202e}fdp?.exe",
     ] {
-        assert!(stdout.contains(shown), "{command}: {shown} missing in {stdout}");
+        assert!(
+            stdout.contains(shown),
+            "{command}: {shown} missing in {stdout}"
+        );
     }
 }
 
@@ -80,7 +89,14 @@ fn check_and_plugin_check_print_hostile_names_escaped_and_json_keeps_them_exact(
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(json_paths(&report, "rejected"), hostile_sorted());
     let outbox = setup.source("").display().to_string();
-    let args = ["plugin", "check", "generic", &outbox, "--set", "forbidden_chars=?"];
+    let args = [
+        "plugin",
+        "check",
+        "generic",
+        &outbox,
+        "--set",
+        "forbidden_chars=?",
+    ];
     let (code, stdout, _) = setup.ferry(&args);
     assert_eq!(code, 1, "{stdout}");
     assert_inert("plugin check", &stdout);
