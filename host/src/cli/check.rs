@@ -43,7 +43,7 @@ pub fn check(args: CheckArgs, config_path: Option<&Path>, json: bool) -> Result<
             &report,
             &format!(
                 "{} (destination {})",
-                inert(&policy.label()),
+                inert(policy.label()),
                 inert(&sync.destination)
             ),
         );

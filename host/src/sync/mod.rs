@@ -53,17 +53,21 @@ pub enum SyncError {
     Filter { sync: String, error: globset::Error },
     #[error("remote {remote}: {error}")]
     Plugin { remote: String, error: PluginError },
-    /// The policy a remote names, or its settings, cannot be used: placed at the key in
-    /// the config file.
-    #[error("{}", place.locate(file, &error.to_string()))]
-    Policy {
-        file: std::path::PathBuf,
-        place: Place,
-        #[source]
-        error: PluginError,
-    },
+    #[error(transparent)]
+    Policy(Box<PolicyConfigError>),
     #[error(transparent)]
     State(#[from] StateError),
+}
+
+/// The policy a remote names, or one of its settings, cannot be used: placed at the key
+/// in the config file.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", place.locate(file, &error.to_string()))]
+pub struct PolicyConfigError {
+    pub file: std::path::PathBuf,
+    pub place: Place,
+    #[source]
+    pub error: PluginError,
 }
 
 /// The destination's policy plugin, loaded and configured from the remote's settings.
@@ -72,10 +76,12 @@ pub fn load_policy(
     config: &Config,
     remote: &RemoteConfig,
 ) -> Result<PolicyHandle, SyncError> {
-    let located = |error: PluginError| SyncError::Policy {
-        file: config.file.clone(),
-        place: policy_error_place(remote, &error).clone(),
-        error,
+    let located = |error: PluginError| {
+        SyncError::Policy(Box::new(PolicyConfigError {
+            file: config.file.clone(),
+            place: policy_error_place(remote, &error).clone(),
+            error,
+        }))
     };
     let spec = remote.policy.as_deref().unwrap_or("generic");
     let base = config.file.parent().unwrap_or(std::path::Path::new("."));
