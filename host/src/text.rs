@@ -1,8 +1,9 @@
 //! Untrusted text made inert before it reaches a terminal. A file name chosen by a server,
 //! a plugin's message or a remote's error text may hold escape sequences, line breaks or
 //! bidirectional overrides; [`inert`] shows each such character as a visible escape
-//! (`\e`, `\n`, `\u{202e}`), doubles the backslash so that no two texts print the same,
-//! and cuts text longer than [`MAX_SHOWN`] characters.
+//! (`\e`, `\n`, `\u{202e}`), doubles a backslash that would read as the start of such an
+//! escape (so that no two texts print the same), and cuts text longer than [`MAX_SHOWN`]
+//! characters.
 
 use std::fmt::{self, Display, Write};
 
@@ -20,15 +21,11 @@ pub struct Inert<'a>(&'a str);
 
 impl Display for Inert<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.0.chars().take(MAX_SHOWN) {
-            match c {
-                '\\' => f.write_str("\\\\")?,
-                '\n' => f.write_str("\\n")?,
-                '\r' => f.write_str("\\r")?,
-                '\t' => f.write_str("\\t")?,
-                '\u{1b}' => f.write_str("\\e")?,
-                c if is_invisible(c) => write!(f, "\\u{{{:x}}}", u32::from(c))?,
-                c => f.write_char(c)?,
+        for (at, c) in self.0.char_indices().take(MAX_SHOWN) {
+            match escape(c) {
+                Some(escaped) => f.write_str(&escaped)?,
+                None if c == '\\' && reads_as_escape(&self.0[at + 1..]) => f.write_str("\\\\")?,
+                None => f.write_char(c)?,
             }
         }
         let cut = self.0.chars().skip(MAX_SHOWN).count();
@@ -36,6 +33,30 @@ impl Display for Inert<'_> {
             write!(f, "…[{cut} more characters]")?;
         }
         Ok(())
+    }
+}
+
+/// How `c` is shown when it cannot be shown as itself.
+fn escape(c: char) -> Option<String> {
+    match c {
+        '\n' => Some("\\n".into()),
+        '\r' => Some("\\r".into()),
+        '\t' => Some("\\t".into()),
+        '\u{1b}' => Some("\\e".into()),
+        c if is_invisible(c) => Some(format!("\\u{{{:x}}}", u32::from(c))),
+        _ => None,
+    }
+}
+
+/// Whether a backslash followed by `rest` would read as one of [`escape`]'s escapes (or as
+/// a doubled backslash): only then is the backslash doubled, so "D:\\Shares" stays as it is.
+fn reads_as_escape(rest: &str) -> bool {
+    let mut next = rest.chars();
+    match next.next() {
+        Some('\\' | 'e' | 'n' | 'r' | 't') => true,
+        Some('u') => next.next() == Some('{'),
+        Some(c) => escape(c).is_some(),
+        None => false,
     }
 }
 
@@ -101,23 +122,58 @@ mod tests {
         }
     }
 
+    /// Reads printed text back: every escape, and a backslash that starts none.
+    fn decoded(printed: &str) -> String {
+        let mut text = String::new();
+        let mut rest = printed;
+        while let Some(c) = rest.chars().next() {
+            rest = &rest[c.len_utf8()..];
+            if c != '\\' {
+                text.push(c);
+                continue;
+            }
+            let (decoded, used) = match rest.chars().next() {
+                Some('\\') => ('\\', 1),
+                Some('e') => ('\u{1b}', 1),
+                Some('n') => ('\n', 1),
+                Some('r') => ('\r', 1),
+                Some('t') => ('\t', 1),
+                Some('u') if rest[1..].starts_with('{') => {
+                    let end = rest.find('}').unwrap();
+                    let code = u32::from_str_radix(&rest[2..end], 16).unwrap();
+                    (char::from_u32(code).unwrap(), end + 1)
+                }
+                _ => ('\\', 0),
+            };
+            text.push(decoded);
+            rest = &rest[used..];
+        }
+        text
+    }
+
     #[test]
-    fn different_texts_never_print_the_same() {
-        let texts = [
-            "a\nb",
-            "a\\nb",
-            "a\\\nb",
-            "\u{1b}",
-            "\\e",
-            "\\u{1b}",
-            "\u{202e}",
-            "\\u{202e}",
+    fn every_text_reads_back_from_what_is_printed() {
+        let alphabet = [
+            '\\', 'e', 'n', 'u', '{', '1', 'b', '}', '\n', '\u{1b}', '\u{202e}',
         ];
-        let mut printed: Vec<String> = texts.iter().map(|t| shown(t)).collect();
-        printed.sort();
-        printed.dedup();
-        assert_eq!(printed.len(), texts.len(), "{printed:?}");
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = texts
+                .iter()
+                .flat_map(|text| alphabet.iter().map(move |c| format!("{text}{c}")))
+                .collect();
+            texts.extend(longer);
+        }
+        for text in &texts {
+            assert_eq!(&decoded(&shown(text)), text, "printed as {}", shown(text));
+        }
         assert_eq!(shown("a\\nb"), "a\\\\nb");
+    }
+
+    #[test]
+    fn a_backslash_that_starts_no_escape_is_shown_as_itself() {
+        assert_eq!(shown("D:\\Shares\\acme\\"), "D:\\Shares\\acme\\");
+        assert_eq!(shown("/\\u0000"), "/\\u0000");
     }
 
     #[test]
