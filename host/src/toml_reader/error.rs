@@ -15,7 +15,7 @@ pub struct TomlError {
 
 /// Where a key or table is written in a TOML file, kept for complaints about it found after
 /// reading (a plugin refusing a setting). `key` is the dotted path.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Place {
     pub line: usize,
     pub column: usize,
