@@ -7,4 +7,5 @@ pub mod plugin;
 pub mod remote;
 pub mod state;
 pub mod sync;
+pub mod text;
 pub mod toml_reader;

@@ -159,3 +159,131 @@ fn size_cap_2gb_refuses_larger_files_before_upload() {
         "{detail}"
     );
 }
+
+/// Every TOML text the docs show: README.md's ```toml blocks, and under examples/ every
+/// .toml file and every ```toml block of a .md file, each with where it comes from.
+fn documented_toml() -> Vec<(String, String)> {
+    let mut found = toml_blocks(&workspace().join("README.md"));
+    let mut stack = vec![workspace().join("examples")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            match path.extension().and_then(|e| e.to_str()) {
+                _ if path.is_dir() && !path.ends_with("target") => stack.push(path),
+                Some("toml") => found.push((
+                    path.display().to_string(),
+                    std::fs::read_to_string(&path).unwrap(),
+                )),
+                Some("md") => found.extend(toml_blocks(&path)),
+                _ => {}
+            }
+        }
+    }
+    found
+}
+
+/// The ```toml blocks of a Markdown file, each named FILE:LINE of its fence.
+fn toml_blocks(file: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(file).unwrap();
+    let mut blocks = Vec::new();
+    let mut open: Option<(usize, String)> = None;
+    for (number, line) in text.lines().enumerate() {
+        match (&mut open, line.trim_start()) {
+            (None, "```toml") => open = Some((number + 1, String::new())),
+            (Some(_), "```") => {
+                let (fence, block) = open.take().unwrap();
+                blocks.push((format!("{}:{fence}", file.display()), block));
+            }
+            (Some((_, block)), _) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    assert!(
+        open.is_none(),
+        "{}: a ```toml block is not closed",
+        file.display()
+    );
+    blocks
+}
+
+/// What a TOML text is, from its top-level keys.
+enum Kind {
+    FerryConfig,
+    /// A plugin crate's Cargo.toml, or a plugin's golden cases: not ferry.toml.
+    Other,
+}
+
+fn kind(origin: &str, document: &toml::Table) -> Kind {
+    let all_in = |keys: &[&str]| document.keys().all(|key| keys.contains(&key.as_str()));
+    if all_in(&["state", "remotes", "syncs"]) {
+        Kind::FerryConfig
+    } else if all_in(&["package", "lib", "dependencies", "profile", "workspace"])
+        || all_in(&["settings", "entry", "temp_name", "classify"])
+    {
+        Kind::Other
+    } else {
+        panic!("{origin}: neither a ferry.toml, a Cargo.toml nor a cases file: {document:?}")
+    }
+}
+
+/// `text` with a local remote added for every remote a sync names that the fragment does
+/// not define (appended, so that errors keep the block's line numbers).
+fn completed(text: &str, document: &toml::Table) -> String {
+    let defined = |name: &str| {
+        document
+            .get("remotes")
+            .and_then(|remotes| remotes.get(name))
+            .is_some()
+    };
+    let mut text = text.to_string();
+    let syncs = document.get("syncs").and_then(toml::Value::as_table);
+    for sync in syncs.into_iter().flat_map(|syncs| syncs.values()) {
+        for side in ["source", "destination"] {
+            let name = sync[side].as_str().unwrap();
+            if !defined(name) && !text.contains(&format!("[remotes.{name}]")) {
+                text.push_str(&format!(
+                    "\n[remotes.{name}]\ntype = \"local\"\npath = \"{name}\"\n"
+                ));
+            }
+        }
+    }
+    text
+}
+
+/// Every documented ferry.toml loads with the real loader, and each remote's bundled
+/// policy takes its settings: an unknown key or setting, or a refused value, fails.
+#[test]
+fn every_documented_config_parses_and_its_policy_settings_are_accepted() {
+    use ferry::config::Config;
+    use ferry::plugin::{ComponentCache, Limits, PluginSource, Runtime};
+    let runtime = Runtime::new(
+        ComponentCache::at(&ferry_tests::component_cache()),
+        Limits::default(),
+    )
+    .unwrap();
+    let mut configs = 0;
+    for (origin, text) in documented_toml() {
+        let document: toml::Table =
+            toml::from_str(&text).unwrap_or_else(|e| panic!("{origin}: not TOML: {e}"));
+        if let Kind::Other = kind(&origin, &document) {
+            continue;
+        }
+        let file = Path::new(&origin).with_file_name("ferry.toml");
+        let config = Config::parse(&completed(&text, &document), &file)
+            .unwrap_or_else(|e| panic!("{origin}: {e}"));
+        for remote in config.remotes.values() {
+            let spec = remote.policy.as_deref().unwrap_or("generic");
+            if let PluginSource::Bundled { .. } = PluginSource::resolve(spec, Path::new("."))
+                .unwrap_or_else(|e| panic!("{origin}: {e}"))
+            {
+                ferry::sync::load_policy(&runtime, &config, remote)
+                    .unwrap_or_else(|e| panic!("{origin}: {e}"));
+            }
+        }
+        configs += 1;
+    }
+    assert!(configs >= 6, "only {configs} configs found");
+}

@@ -23,8 +23,13 @@ fn push_sends_accepted_files_and_lists_every_rejected_one() {
     assert_eq!(code, 3, "partial failure is exit 3: {report:#}");
     assert_eq!(report["status"], "partial_failure");
     assert_eq!(
-        (report["transferred"].as_u64(), report["failed"].as_u64()),
-        (Some(2), Some(3))
+        (
+            report["transferred"].as_u64(),
+            report["failed"].as_u64(),
+            report["rejected"].as_u64()
+        ),
+        (Some(2), Some(0), Some(3)),
+        "rejections are not failures, in JSON as in text"
     );
     let failures = report["failures"].as_array().unwrap();
     let mut rules: Vec<(&str, &str)> = failures

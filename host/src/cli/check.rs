@@ -12,6 +12,7 @@ use super::rejections::{self, Rejection};
 use super::run::{load_config, tokio_runtime};
 use crate::plugin::{ComponentCache, Limits, Runtime};
 use crate::sync::{self, CheckError, CheckReport};
+use crate::text::inert;
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
@@ -40,7 +41,11 @@ pub fn check(args: CheckArgs, config_path: Option<&Path>, json: bool) -> Result<
         print_grouped(
             &rows,
             &report,
-            &format!("{} (destination {})", policy.label(), sync.destination),
+            &format!(
+                "{} (destination {})",
+                inert(policy.label()),
+                inert(&sync.destination)
+            ),
         );
     }
     Ok(if rows.is_empty() {
@@ -70,14 +75,15 @@ fn print_grouped(rows: &[Rejection], report: &CheckReport, policy: &str) {
     }
     for (rule, rows) in &by_rule {
         out!(
-            "{rule} ({} {})",
+            "{} ({} {})",
+            inert(rule),
             rows.len(),
             if rows.len() == 1 { "entry" } else { "entries" }
         );
         for row in rows {
-            out!("  {}: {}", row.path, row.detail);
+            out!("  {}: {}", inert(&row.path), inert(&row.detail));
             if let Some(suggestion) = &row.suggestion {
-                out!("    fix: rename to {suggestion}");
+                out!("    fix: rename to {}", inert(suggestion));
             }
         }
     }

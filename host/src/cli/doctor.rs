@@ -19,6 +19,7 @@ use crate::plugin::{Classification, ComponentCache, Limits, Runtime, category_na
 use crate::remote::probe::{self, Cleanup, Outcome, Probe, Step};
 use crate::remote::{RemoteError, protocol_of};
 use crate::sync::{self, PolicyHandle};
+use crate::text::inert;
 
 /// Wide enough for every step's name and a gap.
 const STEP_COLUMN: usize = 15;
@@ -141,7 +142,7 @@ impl Diagnosis<'_> {
             "remote {}: {}, policy {}\n",
             self.remote.name,
             kind_name(self.remote),
-            self.policy
+            inert(self.policy)
         );
         if !self.addresses.is_empty() {
             let addresses: Vec<String> = self.addresses.iter().map(ToString::to_string).collect();
@@ -230,8 +231,8 @@ fn failure_text(error: &RemoteError, reading: &Classification) -> String {
         "{indent}{} (retry: {}): {}\n{indent}advice: {}\n",
         category_name(reading.category),
         retry_name(reading.retry),
-        error.message,
-        reading.advice
+        inert(&error.message),
+        inert(&reading.advice)
     )
 }
 
@@ -251,7 +252,8 @@ fn cleanup_text(cleanup: &Cleanup) -> String {
         ),
         Err(error) => format!(
             "could not remove the scratch folder {}: {}; remove it by hand\n",
-            cleanup.folder, error.message
+            cleanup.folder,
+            inert(&error.message)
         ),
     }
 }

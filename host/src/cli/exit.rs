@@ -55,7 +55,7 @@ impl From<SyncError> for CliError {
         match error {
             SyncError::Config(e) => CliError::Config(e),
             SyncError::State(e) => CliError::State(e),
-            SyncError::Plugin { .. } | SyncError::Filter { .. } => {
+            SyncError::Plugin { .. } | SyncError::Policy(_) | SyncError::Filter { .. } => {
                 CliError::Usage(error.to_string())
             }
         }

@@ -77,7 +77,7 @@ pub fn main() -> ExitCode {
     match outcome {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", crate::text::inert(&error.to_string()));
             ExitCode::from(error.exit_code())
         }
     }

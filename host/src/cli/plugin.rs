@@ -13,6 +13,8 @@ use crate::plugin::{
     CHECK_BATCH, ComponentCache, GoldenError, Limits, LoadedPlugin, PluginSource, Runtime,
     SettingInput, SettingType, bundled_names, parse_settings, run_cases,
 };
+use crate::text::inert;
+use crate::toml_reader;
 
 #[derive(Subcommand, Debug)]
 pub enum PluginCommand {
@@ -60,12 +62,13 @@ pub fn run(command: PluginCommand, json: bool) -> Result<u8, CliError> {
 }
 
 fn test(plugin: &Arc<LoadedPlugin>, cases: &std::path::Path, json: bool) -> Result<u8, CliError> {
-    let text = std::fs::read_to_string(cases).map_err(|e| {
+    let bytes = std::fs::read(cases).map_err(|e| {
         CliError::Usage(format!(
             "cannot read the cases file {}: {e}",
             cases.display()
         ))
     })?;
+    let text = toml_reader::utf8(cases, bytes).map_err(|e| CliError::Usage(e.to_string()))?;
     let report = run_cases(plugin, &text, cases).map_err(|e| match e {
         GoldenError::Plugin(e) => CliError::Plugin(e),
         invalid => CliError::Usage(invalid.to_string()),
@@ -82,7 +85,7 @@ fn test(plugin: &Arc<LoadedPlugin>, cases: &std::path::Path, json: bool) -> Resu
         );
     } else {
         for mismatch in &report.mismatches {
-            out!("{mismatch}");
+            out!("{}", inert(&mismatch.to_string()));
         }
         out!("{} passed, {} failed", report.passed, report.failed());
     }
@@ -114,9 +117,9 @@ fn list(json: bool) -> Result<u8, CliError> {
             let meta = plugin.metadata();
             out!(
                 "{:<22} {:<8} {}",
-                meta.name,
-                meta.version,
-                meta.remote_kinds.join(", ")
+                inert(&meta.name).to_string(),
+                inert(&meta.version).to_string(),
+                inert(&meta.remote_kinds.join(", "))
             );
         }
     }
@@ -155,23 +158,23 @@ fn inspect(plugin: &LoadedPlugin, json: bool) -> Result<u8, CliError> {
         return Ok(exit::OK);
     }
     let meta = plugin.metadata();
-    out!("{} {}", meta.name, meta.version);
-    out!("{}", meta.description);
-    out!("remote kinds: {}", meta.remote_kinds.join(", "));
+    out!("{} {}", inert(&meta.name), inert(&meta.version));
+    out!("{}", inert(&meta.description));
+    out!("remote kinds: {}", inert(&meta.remote_kinds.join(", ")));
     out!("\nsettings (policy_settings in ferry.toml, or --set KEY=VALUE):");
     for setting in &meta.settings {
         // Quoted when blanks at either end would be invisible.
         let default = match setting.default_value.as_str() {
             "" => "(empty)".to_string(),
-            value if value.trim() != value => format!("{value:?}"),
-            value => value.to_string(),
+            value if value.trim() != value => format!("\"{}\"", inert(value)),
+            value => inert(value).to_string(),
         };
         out!(
             "  {} ({}, default: {default})",
-            setting.name,
+            inert(&setting.name),
             type_name(setting.kind)
         );
-        out!("      {}", setting.doc);
+        out!("      {}", inert(&setting.doc));
     }
     Ok(exit::OK)
 }
@@ -249,23 +252,23 @@ fn print_text(plugin: &LoadedPlugin, checked: usize, rejections: &[Rejection]) {
         if first_of_path && r.root.is_some() && shown_root != Some(&r.root) {
             out!(
                 "in {} (paths relative to it):",
-                r.root.as_deref().unwrap_or_default()
+                inert(r.root.as_deref().unwrap_or_default())
             );
             shown_root = Some(&r.root);
         }
         if first_of_path {
-            out!("{}", r.path);
+            out!("{}", inert(&r.path));
         }
-        out!("  {}: {}", r.rule, r.detail);
+        out!("  {}: {}", inert(&r.rule), inert(&r.detail));
         if let Some(suggestion) = r.suggestion.as_ref().filter(|_| last_of_path) {
-            out!("  suggested name: {suggestion}");
+            out!("  suggested name: {}", inert(suggestion));
         }
     }
     let meta = plugin.metadata();
     out!(
         "{checked} checked against {} {}: {} rejected, {} violations",
-        meta.name,
-        meta.version,
+        inert(&meta.name),
+        inert(&meta.version),
         rejections::count_entries(rejections),
         rejections.len()
     );

@@ -11,6 +11,7 @@ use crate::plugin::{ComponentCache, Limits, Runtime};
 use crate::state::{RunId, Store};
 use crate::sync::report::RunReport;
 use crate::sync::{self, RunOptions};
+use crate::text::inert;
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -141,11 +142,11 @@ pub fn retry(args: RetryArgs, config_path: Option<&Path>, json: bool) -> Result<
             .path
             .as_deref()
             .map_or("failed path(s)".to_string(), |p| {
-                format!("failure(s) of {p}")
+                format!("failure(s) of {}", inert(p))
             });
         out!(
             "{}: forgot {cleared} {what}; the next run tries them again",
-            args.sync
+            inert(&args.sync)
         );
     }
     Ok(exit::OK)

@@ -22,7 +22,8 @@ pub use error::ConfigError;
 pub use secret::Secret;
 pub use units::{parse_duration, parse_rate};
 
-use crate::toml_reader::{Source, Table, TomlError};
+pub use crate::toml_reader::Place;
+use crate::toml_reader::{self, Source, Table, TomlError};
 use reader::{PHRASING, resolved_path_or};
 use suggest::{Listing, explain_unknown};
 
@@ -46,8 +47,19 @@ pub struct RemoteConfig {
     pub transport: Transport,
     /// A bundled policy's name or a path to a .wasm component, as written.
     pub policy: Option<String>,
+    /// Where `policy` is written, or the remote's header when it is not.
+    pub policy_place: Place,
     /// `[remotes.NAME.policy_settings]`, sorted by key.
-    pub policy_settings: Vec<(String, PolicyValue)>,
+    pub policy_settings: Vec<PolicySetting>,
+}
+
+/// One key of `[remotes.NAME.policy_settings]`, with where it is written: the plugin
+/// checks it only when it is loaded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PolicySetting {
+    pub name: String,
+    pub value: PolicyValue,
+    pub place: Place,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -146,8 +158,8 @@ impl Config {
     /// `explicit` (--config), else $FERRY_CONFIG, else ./ferry.toml in `cwd`.
     pub fn load(explicit: Option<&Path>, cwd: &Path) -> Result<Config, ConfigError> {
         let (file, hint) = locate(explicit, std::env::var_os(CONFIG_ENV), cwd);
-        match std::fs::read_to_string(&file) {
-            Ok(text) => Config::parse(&text, &file),
+        match std::fs::read(&file) {
+            Ok(bytes) => Config::parse(&toml_reader::utf8(&file, bytes)?, &file),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 Err(ConfigError::NotFound {
                     file,

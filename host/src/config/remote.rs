@@ -6,7 +6,8 @@ use toml::de::DeValue;
 use super::reader::{resolved_path, resolved_path_or};
 use super::suggest::{Listing, explain_unknown};
 use super::{
-    LocalConfig, PolicyValue, RemoteConfig, Secret, SftpAuth, SftpConfig, Transport, parse_duration,
+    LocalConfig, PolicySetting, PolicyValue, RemoteConfig, Secret, SftpAuth, SftpConfig, Transport,
+    parse_duration,
 };
 use crate::toml_reader::{Field, Table, TomlError};
 
@@ -47,10 +48,12 @@ pub(super) fn parse_remote(
     table: &Table<'_>,
     base: &Path,
 ) -> Result<RemoteConfig, TomlError> {
+    let policy = table.get("policy");
     Ok(RemoteConfig {
         name: name.to_string(),
         transport: parse_transport(table, base)?,
-        policy: table.optional("policy", Field::string)?,
+        policy: policy.as_ref().map(Field::string).transpose()?,
+        policy_place: policy.map_or_else(|| table.place(), |field| field.place()),
         policy_settings: table
             .optional("policy_settings", policy_settings)?
             .unwrap_or_default(),
@@ -181,11 +184,17 @@ fn secret_from_file(path: &Path) -> Result<String, String> {
         .map_err(|error| format!("cannot read {path:?}: {error}"))
 }
 
-fn policy_settings(field: &Field<'_>) -> Result<Vec<(String, PolicyValue)>, TomlError> {
+fn policy_settings(field: &Field<'_>) -> Result<Vec<PolicySetting>, TomlError> {
     field
         .table()?
-        .entries()
-        .map(|(key, value)| Ok((key.to_string(), policy_value(&value)?)))
+        .placed_entries()
+        .map(|(name, place, value)| {
+            Ok(PolicySetting {
+                name: name.to_string(),
+                value: policy_value(&value)?,
+                place,
+            })
+        })
         .collect()
 }
 

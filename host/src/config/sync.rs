@@ -4,6 +4,7 @@ use std::time::Duration;
 use toml::de::DeValue;
 
 use super::suggest::{Listing, explain_unknown};
+use super::units::parse_duration_or_zero;
 use super::{
     DeleteMode, RemoteConfig, RenameMode, SyncConfig, UploadMode, parse_duration, parse_rate,
 };
@@ -74,7 +75,9 @@ pub(super) fn parse_sync(
             .optional("retry_delay", |field| field.parse_text(parse_duration))?
             .unwrap_or(DEFAULT_RETRY_DELAY),
         stable_for: table
-            .optional("stable_for", |field| field.parse_text(parse_duration))?
+            .optional("stable_for", |field| {
+                field.parse_text(parse_duration_or_zero)
+            })?
             .unwrap_or(Duration::ZERO),
         upload: table
             .optional("upload", |field| choice(field, "upload mode", UPLOAD_MODES))?
@@ -141,10 +144,12 @@ fn parse_schedule(text: &str) -> Result<Duration, String> {
     }
 }
 
-/// A rate string ("10M", "off") or a plain integer of bytes per second.
+/// A rate string with its unit ("10M", "512K", "off"); a bare number is refused.
 fn bwlimit(field: &Field<'_>) -> Result<Option<u64>, TomlError> {
     match field.value() {
-        DeValue::Integer(bytes) => parse_rate(&bytes.to_string()).map_err(|why| field.error(why)),
+        DeValue::Integer(_) | DeValue::Float(_) => {
+            Err(field.expected("a rate with its unit in a string, e.g. \"10M\" (MiB/s)"))
+        }
         _ => field.parse_text(parse_rate),
     }
 }

@@ -100,16 +100,27 @@ transfers = 4
     );
     assert_eq!(outbox.policy.as_deref(), Some("generic"));
     assert_eq!(
-        outbox.policy_settings,
+        (outbox.policy_place.line, outbox.policy_place.key.as_str()),
+        (8, "remotes.outbox.policy")
+    );
+    let settings: Vec<_> = outbox
+        .policy_settings
+        .iter()
+        .map(|s| (s.name.as_str(), &s.value, s.place.line, s.place.column))
+        .collect();
+    let reserved = PolicyValue::TextList(vec!["CON".to_string(), "PRN".to_string()]);
+    assert_eq!(
+        settings,
         vec![
-            ("max_name_length".to_string(), PolicyValue::Integer(160)),
-            (
-                "reserved".to_string(),
-                PolicyValue::TextList(vec!["CON".to_string(), "PRN".to_string()])
-            ),
-            ("strict".to_string(), PolicyValue::Boolean(true)),
-            ("style".to_string(), PolicyValue::Text("short".to_string())),
+            ("max_name_length", &PolicyValue::Integer(160), 10, 1),
+            ("reserved", &reserved, 11, 1),
+            ("strict", &PolicyValue::Boolean(true), 12, 1),
+            ("style", &PolicyValue::Text("short".to_string()), 13, 1),
         ]
+    );
+    assert_eq!(
+        outbox.policy_settings[0].place.key,
+        "remotes.outbox.policy_settings.max_name_length"
     );
 
     let partner = config.remote("partner").unwrap();
@@ -351,11 +362,9 @@ fn sync_values_are_validated() {
     assert!(sync("schedule = \"every 0m\"").starts_with(
         r#"ferry.toml:13:12: syncs.s.schedule: invalid duration "0m" (must be greater than zero)"#
     ));
-    assert!(
-        sync("bwlimit = \"10MB\"").starts_with(
-            r#"ferry.toml:13:11: syncs.s.bwlimit: invalid rate "10MB" (not a number)"#
-        )
-    );
+    assert!(sync("bwlimit = \"10MB\"").starts_with(
+        r#"ferry.toml:13:11: syncs.s.bwlimit: invalid rate "10MB" (unknown unit "MB")"#
+    ));
     assert_eq!(
         sync("transfers = 65"),
         "ferry.toml:13:13: syncs.s.transfers: expected an integer from 1 to 64, got 65"
@@ -367,16 +376,38 @@ fn sync_values_are_validated() {
 }
 
 #[test]
-fn bwlimit_accepts_plain_integers_and_off() {
-    let parse = |value: &str| {
-        let text = format!(
+fn bwlimit_takes_a_unit_or_off_and_refuses_a_bare_number() {
+    let text = |value: &str| {
+        format!(
             "{REMOTES}[syncs.s]\nsource = \"outbox\"\ndestination = \"partner\"\nbwlimit = {value}\n"
-        );
-        Config::parse(&text, Path::new("ferry.toml")).unwrap().syncs["s"].bwlimit
+        )
     };
-    assert_eq!(parse("1024"), Some(1024));
+    let parse = |value: &str| {
+        Config::parse(&text(value), Path::new("ferry.toml"))
+            .unwrap()
+            .syncs["s"]
+            .bwlimit
+    };
     assert_eq!(parse("\"512K\""), Some(512 * 1024));
+    assert_eq!(parse("\"1.5MiB\""), Some(3 * 512 * 1024));
     assert_eq!(parse("\"off\""), None);
+    assert_eq!(
+        error_of(&text("10")),
+        r#"ferry.toml:13:11: syncs.s.bwlimit: expected a rate with its unit in a string, e.g. "10M" (MiB/s), got 10"#
+    );
+    assert!(
+        error_of(&text("\"10\""))
+            .starts_with(r#"ferry.toml:13:11: syncs.s.bwlimit: invalid rate "10" (no unit)"#)
+    );
+}
+
+#[test]
+fn stable_for_may_be_zero() {
+    let text = format!(
+        "{REMOTES}[syncs.s]\nsource = \"outbox\"\ndestination = \"partner\"\nstable_for = \"0s\"\n"
+    );
+    let config = Config::parse(&text, Path::new("ferry.toml")).unwrap();
+    assert_eq!(config.syncs["s"].stable_for, Duration::ZERO);
 }
 
 #[test]
@@ -504,4 +535,21 @@ fn locate_prefers_flag_then_environment_then_cwd() {
     let (file, hint) = locate(None, None, cwd);
     assert_eq!(file, Path::new("/work/ferry.toml"));
     assert!(hint.contains("--config FILE") && hint.contains("FERRY_CONFIG"));
+}
+
+#[test]
+fn load_places_invalid_utf8_at_its_line_and_byte_offset() {
+    let file =
+        std::env::temp_dir().join(format!("ferry-config-test-{}-latin1", std::process::id()));
+    std::fs::write(&file, b"[state]\ndir = \"caf\xe9\"\n").unwrap();
+    let message = Config::load(Some(&file), Path::new("/"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        message,
+        format!(
+            "{}:2:11: not valid UTF-8 (byte 0xE9 at byte offset 18); save the file as UTF-8",
+            file.display()
+        )
+    );
 }

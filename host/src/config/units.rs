@@ -10,17 +10,33 @@ const DURATION_UNITS: [(&str, u64); 5] = [
     ("d", 86_400_000),
 ];
 
-const RATE_SUFFIXES: [(char, u64); 3] = [('K', 1 << 10), ('M', 1 << 20), ('G', 1 << 30)];
+/// The units of a rate.
+const RATE_UNITS: [(&str, u64); 7] = [
+    ("KiB", 1 << 10),
+    ("MiB", 1 << 20),
+    ("GiB", 1 << 30),
+    ("K", 1 << 10),
+    ("M", 1 << 20),
+    ("G", 1 << 30),
+    ("B", 1),
+];
+
+/// How a rate's unit is explained in its errors.
+const RATE_HINT: &str = "expected a number and a unit per second: B, K or KiB, M or MiB, \
+                             G or GiB (K, M, G in either case), e.g. \"10M\" or \"512K\", or \"off\"";
 
 /// Parses a whole number followed by a unit: "1500ms", "30s", "5m", "1h", "1d".
 /// Zero is rejected: no timeout or interval in ferry can be zero.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let invalid = |why: &str| {
-        format!(
-            "invalid duration {text:?} ({why}); expected a whole number and a unit \
-             (ms, s, m, h, d), e.g. \"30s\""
-        )
-    };
+    match parse_duration_or_zero(text)? {
+        Duration::ZERO => Err(duration_error(text, "must be greater than zero")),
+        duration => Ok(duration),
+    }
+}
+
+/// As [`parse_duration`], zero ("0s") included: for waits that may be left out.
+pub fn parse_duration_or_zero(text: &str) -> Result<Duration, String> {
+    let invalid = |why: &str| duration_error(text, why);
     let trimmed = text.trim();
     let (digits, unit) = trimmed.split_at(
         trimmed
@@ -43,31 +59,32 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok()
         .and_then(|count| count.checked_mul(*unit_millis))
         .ok_or_else(|| invalid("too long"))?;
-    if millis == 0 {
-        return Err(invalid("must be greater than zero"));
-    }
     Ok(Duration::from_millis(millis))
 }
 
-/// Parses a rate in bytes per second: "1048576", "512K", "10M", "1.5G" (K, M, G are
-/// KiB, MiB, GiB per second, either case), or "off" for no limit (`None`).
+fn duration_error(text: &str, why: &str) -> String {
+    format!(
+        "invalid duration {text:?} ({why}); expected a whole number and a unit \
+         (ms, s, m, h, d), e.g. \"30s\""
+    )
+}
+
+/// Parses a rate in bytes per second: "512K", "10M", "1.5MiB", "1G", "4096B" (K, M, G
+/// are KiB, MiB, GiB per second), or "off" for no limit (`None`). A bare number is
+/// refused: "10" reads like 10 MB/s to some and 10 B/s to others.
 pub fn parse_rate(text: &str) -> Result<Option<u64>, String> {
-    let invalid = |why: &str| {
-        format!(
-            "invalid rate {text:?} ({why}); expected bytes per second with an optional \
-             K, M or G suffix (KiB, MiB, GiB), e.g. \"10M\", or \"off\""
-        )
-    };
+    let invalid = |why: &str| format!("invalid rate {text:?} ({why}); {RATE_HINT}");
     let trimmed = text.trim();
     if trimmed.eq_ignore_ascii_case("off") {
         return Ok(None);
     }
-    let (number, multiplier) = split_rate_suffix(trimmed);
-    let is_decimal = !number.is_empty() && number.chars().all(|c| c.is_ascii_digit() || c == '.');
-    let value = is_decimal
-        .then(|| number.parse::<f64>().ok())
-        .flatten()
-        .ok_or_else(|| invalid("not a number"))?;
+    let (number, unit) = trimmed.split_at(
+        trimmed
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(trimmed.len()),
+    );
+    let value = number.parse::<f64>().map_err(|_| invalid("not a number"))?;
+    let multiplier = rate_unit(unit.trim()).map_err(|why| invalid(&why))?;
     let bytes = (value * multiplier as f64).round();
     if bytes < 1.0 {
         return Err(invalid(
@@ -80,15 +97,18 @@ pub fn parse_rate(text: &str) -> Result<Option<u64>, String> {
     Ok(Some(bytes as u64))
 }
 
-fn split_rate_suffix(text: &str) -> (&str, u64) {
-    RATE_SUFFIXES
+/// The bytes of `unit`; K, M and G may be lower case.
+fn rate_unit(unit: &str) -> Result<u64, String> {
+    if unit.is_empty() {
+        return Err("no unit".into());
+    }
+    RATE_UNITS
         .iter()
-        .find_map(|(suffix, multiplier)| {
-            text.strip_suffix(*suffix)
-                .or_else(|| text.strip_suffix(suffix.to_ascii_lowercase()))
-                .map(|number| (number, *multiplier))
+        .find(|(name, _)| {
+            *name == unit || (matches!(*name, "K" | "M" | "G") && name.eq_ignore_ascii_case(unit))
         })
-        .unwrap_or((text, 1))
+        .map(|(_, bytes)| *bytes)
+        .ok_or_else(|| format!("unknown unit {unit:?}"))
 }
 
 #[cfg(test)]
@@ -136,6 +156,8 @@ mod tests {
         );
         assert!(parse_duration("-5s").is_err());
         assert!(parse_duration("1.5h").is_err());
+        assert_eq!(parse_duration_or_zero("0s"), Ok(Duration::ZERO));
+        assert!(parse_duration_or_zero("0").is_err());
     }
 
     #[test]
@@ -144,30 +166,42 @@ mod tests {
         assert_eq!(parse_rate("512K"), Ok(Some(512 * 1024)));
         assert_eq!(parse_rate("512k"), Ok(Some(512 * 1024)));
         assert_eq!(parse_rate("1.5G"), Ok(Some(3 * 512 * 1024 * 1024)));
-        assert_eq!(parse_rate("1048576"), Ok(Some(1_048_576)));
+        assert_eq!(parse_rate("1048576B"), Ok(Some(1_048_576)));
+        assert_eq!(parse_rate("1.5MiB"), Ok(Some(3 * 512 * 1024)));
+        assert_eq!(parse_rate("2 KiB"), Ok(Some(2048)));
         assert_eq!(parse_rate("off"), Ok(None));
         assert_eq!(parse_rate("OFF"), Ok(None));
     }
 
     #[test]
     fn bad_rates_say_why() {
-        let hint = "expected bytes per second with an optional K, M or G suffix (KiB, MiB, GiB), \
-                    e.g. \"10M\", or \"off\"";
+        assert_eq!(
+            parse_rate("10"),
+            Err(format!("invalid rate \"10\" (no unit); {RATE_HINT}"))
+        );
         assert_eq!(
             parse_rate("10MB"),
-            Err(format!("invalid rate \"10MB\" (not a number); {hint}"))
-        );
-        assert_eq!(
-            parse_rate("0"),
             Err(format!(
-                "invalid rate \"0\" (less than 1 byte per second; use \"off\" for no limit); {hint}"
+                "invalid rate \"10MB\" (unknown unit \"MB\"); {RATE_HINT}"
             ))
         );
-        assert!(parse_rate("").is_err());
-        assert!(parse_rate("M").is_err());
-        assert!(parse_rate("1.2.3K").is_err());
-        assert!(parse_rate("-1").is_err());
-        assert!(parse_rate("1e9").is_err());
-        assert!(parse_rate("99999999999999999999G").is_err());
+        assert_eq!(
+            parse_rate("0K"),
+            Err(format!(
+                "invalid rate \"0K\" (less than 1 byte per second; use \"off\" for no limit); {RATE_HINT}"
+            ))
+        );
+        for bad in [
+            "",
+            "M",
+            "1.2.3K",
+            "-1K",
+            "1e9B",
+            "99999999999999999999G",
+            "10b",
+            "5mib",
+        ] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
     }
 }

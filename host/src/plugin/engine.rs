@@ -75,11 +75,20 @@ impl ComponentCache {
     }
 }
 
+/// The first bytes of every WebAssembly binary.
+const WASM_MAGIC: &[u8] = b"\0asm";
+
 fn compile(engine: &Engine, wasm: &[u8], origin: &str) -> Result<Component, PluginError> {
-    Component::new(engine, wasm).map_err(|e| PluginError::Invalid {
+    let invalid = |reason: String| PluginError::Invalid {
         origin: origin.to_string(),
-        reason: format!("{e:#}"),
-    })
+        reason,
+    };
+    if !wasm.starts_with(WASM_MAGIC) {
+        return Err(invalid(
+            "not WebAssembly (a .wasm file starts with the bytes \\0asm)".into(),
+        ));
+    }
+    Component::new(engine, wasm).map_err(|e| invalid(format!("{e:#}")))
 }
 
 fn cache_key(engine: &Engine, wasm: &[u8]) -> String {

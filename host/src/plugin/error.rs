@@ -20,6 +20,10 @@ pub enum PluginError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("plugin file {path}: not a regular file (a .wasm component is expected)")]
+    NotAFile { path: PathBuf },
+    #[error("plugin file {path}: larger than {limit} bytes, the most a plugin may be")]
+    TooLarge { path: PathBuf, limit: u64 },
     #[error("{origin} is not a ferry policy plugin (a component of ferry:policy@0.1.0): {reason}")]
     Invalid { origin: String, reason: String },
     #[error("plugin {plugin} has no setting {key:?}{suggestion}; its settings: {available}")]

@@ -2,9 +2,13 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::error::PluginError;
+
+/// The largest plugin file read, in bytes: bundled plugins are well under 1 MiB.
+const MAX_PLUGIN_BYTES: u64 = 64 << 20;
 
 mod bundled {
     include!(concat!(env!("OUT_DIR"), "/bundled_plugins.rs"));
@@ -45,16 +49,36 @@ impl PluginSource {
     pub fn bytes(&self) -> Result<Cow<'static, [u8]>, PluginError> {
         match self {
             PluginSource::Bundled { wasm, .. } => Ok(Cow::Borrowed(wasm)),
-            PluginSource::File(path) => {
-                std::fs::read(path)
-                    .map(Cow::Owned)
-                    .map_err(|source| PluginError::Read {
-                        path: path.clone(),
-                        source,
-                    })
-            }
+            PluginSource::File(path) => read_plugin_file(path).map(Cow::Owned),
         }
     }
+}
+
+/// The bytes of a plugin file: a regular file of at most [`MAX_PLUGIN_BYTES`] (a device
+/// or a pipe could be read forever).
+fn read_plugin_file(path: &Path) -> Result<Vec<u8>, PluginError> {
+    let read_error = |source| PluginError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let metadata = file.metadata().map_err(read_error)?;
+    if !metadata.is_file() {
+        return Err(PluginError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_PLUGIN_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_PLUGIN_BYTES {
+        return Err(PluginError::TooLarge {
+            path: path.to_path_buf(),
+            limit: MAX_PLUGIN_BYTES,
+        });
+    }
+    Ok(bytes)
 }
 
 impl fmt::Display for PluginSource {

@@ -15,7 +15,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-use crate::config::{Config, ConfigError, PolicyValue, RemoteConfig, SyncConfig, UploadMode};
+use crate::config::{
+    Config, ConfigError, Place, PolicyValue, RemoteConfig, SyncConfig, UploadMode,
+};
 use crate::plugin::{
     CHECK_BATCH, PluginError, PluginSource, Protocol, Runtime, SettingInput, SettingValue,
     TempForm, Verdict, parse_settings,
@@ -54,7 +56,20 @@ pub enum SyncError {
     #[error("remote {remote}: {error}")]
     Plugin { remote: String, error: PluginError },
     #[error(transparent)]
+    Policy(Box<PolicyConfigError>),
+    #[error(transparent)]
     State(#[from] StateError),
+}
+
+/// The policy a remote names, or one of its settings, cannot be used: placed at the key
+/// in the config file.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", place.locate(file, &error.to_string()))]
+pub struct PolicyConfigError {
+    pub file: std::path::PathBuf,
+    pub place: Place,
+    #[source]
+    pub error: PluginError,
 }
 
 /// The destination's policy plugin, loaded and configured from the remote's settings.
@@ -63,23 +78,39 @@ pub fn load_policy(
     config: &Config,
     remote: &RemoteConfig,
 ) -> Result<PolicyHandle, SyncError> {
-    let wrap = |error| SyncError::Plugin {
-        remote: remote.name.clone(),
-        error,
+    let located = |error: PluginError| {
+        SyncError::Policy(Box::new(PolicyConfigError {
+            file: config.file.clone(),
+            place: policy_error_place(remote, &error).clone(),
+            error,
+        }))
     };
     let spec = remote.policy.as_deref().unwrap_or("generic");
     let base = config.file.parent().unwrap_or(std::path::Path::new("."));
     let plugin = runtime
-        .load(&PluginSource::resolve(spec, base).map_err(wrap)?)
-        .map_err(wrap)?;
-    let given = remote
+        .load(&PluginSource::resolve(spec, base).map_err(located)?)
+        .map_err(located)?;
+    let given = remote.policy_settings.iter().map(|setting| {
+        let value = SettingInput::Typed(setting_value(&setting.value));
+        (setting.name.clone(), value)
+    });
+    let policy = plugin
+        .configure(parse_settings(&plugin, given).map_err(located)?)
+        .map_err(located)?;
+    Ok(PolicyHandle::new(policy))
+}
+
+/// Where in the config a plugin's complaint points: the setting it names, else `policy`.
+fn policy_error_place<'a>(remote: &'a RemoteConfig, error: &PluginError) -> &'a Place {
+    let key = match error {
+        PluginError::UnknownSetting { key, .. } | PluginError::BadSetting { key, .. } => key,
+        _ => return &remote.policy_place,
+    };
+    remote
         .policy_settings
         .iter()
-        .map(|(key, value)| (key.clone(), SettingInput::Typed(setting_value(value))));
-    let policy = plugin
-        .configure(parse_settings(&plugin, given).map_err(wrap)?)
-        .map_err(wrap)?;
-    Ok(PolicyHandle::new(policy))
+        .find(|setting| &setting.name == key)
+        .map_or(&remote.policy_place, |setting| &setting.place)
 }
 
 fn setting_value(value: &PolicyValue) -> SettingValue {

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::state::{FileOutcome, RunRecord, RunStatus, Totals};
+use crate::text::inert;
 
 /// One file that did not make it, and why.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -99,7 +100,7 @@ impl RunReport {
             "status": self.status.as_str(),
             "dry_run": self.dry_run,
             "transferred": self.totals.transferred,
-            "failed": self.totals.failed + self.totals.rejected,
+            "failed": self.totals.failed,
             "rejected": self.totals.rejected,
             "skipped": self.totals.skipped,
             "deleted": self.totals.deleted,
@@ -127,7 +128,7 @@ impl RunReport {
         let t = &self.totals;
         text.push_str(&format!(
             "{}{run}: {} — {} transferred ({}), {} failed, {} rejected, {} unchanged, {} deleted in {:.1}s\n",
-            self.sync,
+            inert(&self.sync),
             self.status.as_str().replace('_', " "),
             t.transferred,
             crate::plugin::human_size(t.bytes),
@@ -138,7 +139,7 @@ impl RunReport {
             self.duration.as_secs_f64(),
         ));
         for note in &self.notes {
-            text.push_str(&format!("note: {note}\n"));
+            text.push_str(&format!("note: {}\n", inert(note)));
         }
         if !self.failures.is_empty() {
             text.push_str(&format!(
@@ -148,20 +149,22 @@ impl RunReport {
         }
         for f in &self.failures {
             let path = if f.path.is_empty() {
-                "(the whole run)"
+                "(the whole run)".to_string()
             } else {
-                &f.path
+                inert(&f.path).to_string()
             };
             let what = match f.operation.as_str() {
                 "check" => "rejected before upload".to_string(),
-                operation => format!("{operation} failed"),
+                operation => format!("{} failed", inert(operation)),
             };
             text.push_str(&format!(
                 "  {path}\n    {what}: {} [{}, retry: {}]\n",
-                f.message, f.category, f.retry
+                inert(&f.message),
+                inert(&f.category),
+                inert(&f.retry)
             ));
             if !f.advice.is_empty() {
-                text.push_str(&format!("    what to do: {}\n", f.advice));
+                text.push_str(&format!("    what to do: {}\n", inert(&f.advice)));
             }
         }
         text

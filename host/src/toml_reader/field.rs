@@ -4,7 +4,7 @@ use std::ops::{Range, RangeInclusive};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::{Source, Table, TomlError};
+use super::{Place, Source, Table, TomlError};
 
 /// One value with its dotted key path and span.
 pub(crate) struct Field<'a> {
@@ -25,6 +25,11 @@ impl<'a> Field<'a> {
 
     pub fn span(&self) -> Range<usize> {
         self.span.clone()
+    }
+
+    /// Where the value is written, for complaints found later.
+    pub fn place(&self) -> Place {
+        self.source.place(&self.span, &self.path)
     }
 
     /// "expected `what`, got <the value>".

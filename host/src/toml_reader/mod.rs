@@ -12,10 +12,41 @@ use std::path::Path;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-pub use error::TomlError;
 pub(crate) use error::located;
+pub use error::{Place, TomlError};
 pub(crate) use field::Field;
 pub(crate) use table::Table;
+
+/// The text of a file read as `bytes`; where it is not UTF-8 the error gives the line,
+/// the column (in characters, all valid before it) and the byte offset in the file.
+pub fn utf8(file: &Path, bytes: Vec<u8>) -> Result<String, TomlError> {
+    String::from_utf8(bytes).map_err(|error| {
+        let offset = error.utf8_error().valid_up_to();
+        let bytes = error.as_bytes();
+        let valid = std::str::from_utf8(&bytes[..offset]).expect("valid up to here");
+        let (line, column) = line_and_column(valid, offset);
+        TomlError {
+            file: file.to_path_buf(),
+            line,
+            column,
+            key: String::new(),
+            message: format!(
+                "not valid UTF-8 (byte 0x{:02X} at byte offset {offset}); save the file as UTF-8",
+                bytes[offset]
+            ),
+        }
+    })
+}
+
+/// The 1-based line and column (in characters) of the byte `offset` of `text`.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
+}
 
 /// How messages about one kind of file write what the kinds of file differ in.
 #[derive(Clone, Copy)]
@@ -43,23 +74,28 @@ impl<'a> Source<'a> {
     }
 
     pub fn error(&self, span: &Range<usize>, key: &str, message: impl Into<String>) -> TomlError {
-        let (line, column) = self.line_and_column(span.start);
+        let Place { line, column, key } = self.place(span, key);
         TomlError {
             file: self.file.to_path_buf(),
             line,
             column,
-            key: key.to_string(),
+            key,
             message: message.into(),
         }
     }
 
+    /// Where the text at `span` starts, for complaints about `key` found later.
+    pub fn place(&self, span: &Range<usize>, key: &str) -> Place {
+        let (line, column) = self.line_and_column(span.start);
+        Place {
+            line,
+            column,
+            key: key.to_string(),
+        }
+    }
+
     fn line_and_column(&self, offset: usize) -> (usize, usize) {
-        let before = self.text.get(..offset).unwrap_or(self.text);
-        let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
-        (
-            before.matches('\n').count() + 1,
-            before[line_start..].chars().count() + 1,
-        )
+        line_and_column(self.text, offset)
     }
 
     /// A value as it would read in the file, or its kind when it is long.

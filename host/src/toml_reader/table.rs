@@ -3,7 +3,7 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::{Field, Source, TomlError};
+use super::{Field, Place, Source, TomlError};
 
 /// A TOML table with its dotted key path ("" for the document) and its span (the header
 /// for `[a.b]` and `[[a]]` tables).
@@ -27,6 +27,20 @@ impl<'a> Table<'a> {
     /// An error about the table as a whole, placed at its header.
     pub fn error(&self, message: impl Into<String>) -> TomlError {
         self.source.error(&self.span, &self.path, message)
+    }
+
+    /// Where the table's header is.
+    pub fn place(&self) -> Place {
+        self.source.place(&self.span, &self.path)
+    }
+
+    /// As [`Table::entries`], each with where its key is written.
+    pub fn placed_entries(&self) -> impl Iterator<Item = (&'a str, Place, Field<'a>)> + '_ {
+        self.entries.iter().map(|(key, value)| {
+            let name = key.get_ref().as_ref();
+            let field = self.field(name, value);
+            (name, self.source.place(&key.span(), &field.path), field)
+        })
     }
 
     /// The line of the table's header.
