@@ -131,3 +131,15 @@ fn files_that_are_not_utf8_are_placed_at_the_line_and_byte_offset() {
         "{error}"
     );
 }
+
+#[test]
+fn a_config_or_cases_file_that_is_a_device_is_refused_without_reading_it() {
+    let setup = Setup::new("never", "");
+    let config = usage_error(&setup, &["check", "push", "--config", "/dev/zero"]);
+    assert!(
+        config.contains("/dev/zero: cannot read config file: not a regular file"),
+        "{config}"
+    );
+    let cases = usage_error(&setup, &["plugin", "test", "generic", "/dev/zero"]);
+    assert!(cases.contains("not a regular file"), "{cases}");
+}

@@ -9,6 +9,7 @@ use super::exit::{self, CliError};
 use super::local_tree;
 use super::output::out;
 use super::rejections::{self, Rejection};
+use crate::bounded::read_regular_file;
 use crate::plugin::{
     CHECK_BATCH, ComponentCache, GoldenError, Limits, LoadedPlugin, PluginSource, Runtime,
     SettingInput, SettingType, bundled_names, parse_settings, run_cases,
@@ -61,8 +62,11 @@ pub fn run(command: PluginCommand, json: bool) -> Result<u8, CliError> {
     }
 }
 
+/// The largest cases file read.
+const MAX_CASES_BYTES: u64 = 16 << 20;
+
 fn test(plugin: &Arc<LoadedPlugin>, cases: &std::path::Path, json: bool) -> Result<u8, CliError> {
-    let bytes = std::fs::read(cases).map_err(|e| {
+    let bytes = read_regular_file(cases, MAX_CASES_BYTES).map_err(|e| {
         CliError::Usage(format!(
             "cannot read the cases file {}: {e}",
             cases.display()

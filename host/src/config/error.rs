@@ -14,7 +14,7 @@ pub enum ConfigError {
     #[error("{}: cannot read config file: {source}", file.display())]
     Unreadable {
         file: PathBuf,
-        source: std::io::Error,
+        source: crate::bounded::BoundedReadError,
     },
     /// The file's content is wrong at a known place. `key` is the dotted path of the
     /// offending key or table; it is empty for TOML syntax errors and top-level keys.

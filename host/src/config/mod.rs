@@ -22,6 +22,7 @@ pub use error::ConfigError;
 pub use secret::Secret;
 pub use units::{parse_duration, parse_rate};
 
+use crate::bounded::read_regular_file;
 pub use crate::toml_reader::Place;
 use crate::toml_reader::{self, Source, Table, TomlError};
 use reader::{PHRASING, resolved_path_or};
@@ -154,18 +155,19 @@ pub enum RenameMode {
     Sanitize,
 }
 
+/// The largest config file read: far more than any real one.
+const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
 impl Config {
     /// `explicit` (--config), else $FERRY_CONFIG, else ./ferry.toml in `cwd`.
     pub fn load(explicit: Option<&Path>, cwd: &Path) -> Result<Config, ConfigError> {
         let (file, hint) = locate(explicit, std::env::var_os(CONFIG_ENV), cwd);
-        match std::fs::read(&file) {
+        match read_regular_file(&file, MAX_CONFIG_BYTES) {
             Ok(bytes) => Config::parse(&toml_reader::utf8(&file, bytes)?, &file),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                Err(ConfigError::NotFound {
-                    file,
-                    hint: hint.to_string(),
-                })
-            }
+            Err(error) if error.is_not_found() => Err(ConfigError::NotFound {
+                file,
+                hint: hint.to_string(),
+            }),
             Err(source) => Err(ConfigError::Unreadable { file, source }),
         }
     }

@@ -9,6 +9,7 @@ use super::{
     LocalConfig, PolicySetting, PolicyValue, RemoteConfig, Secret, SftpAuth, SftpConfig, Transport,
     parse_duration,
 };
+use crate::bounded::read_regular_file;
 use crate::toml_reader::{Field, Table, TomlError};
 
 /// The full-path limit of the local side, in characters (the seed's 550).
@@ -178,10 +179,14 @@ fn secret_from_env(variable: &str) -> Result<String, String> {
     })
 }
 
+/// The largest secret file read (a password or token, never megabytes).
+const MAX_SECRET_BYTES: u64 = 64 * 1024;
+
 fn secret_from_file(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path)
-        .map(|text| text.trim_end_matches(['\r', '\n']).to_string())
-        .map_err(|error| format!("cannot read {path:?}: {error}"))
+    let bytes = read_regular_file(path, MAX_SECRET_BYTES)
+        .map_err(|error| format!("cannot read {path:?}: {error}"))?;
+    let text = String::from_utf8(bytes).map_err(|_| format!("{path:?} is not valid UTF-8"))?;
+    Ok(text.trim_end_matches(['\r', '\n']).to_string())
 }
 
 fn policy_settings(field: &Field<'_>) -> Result<Vec<PolicySetting>, TomlError> {

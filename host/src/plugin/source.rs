@@ -2,10 +2,10 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::error::PluginError;
+use crate::bounded::{BoundedReadError, read_regular_file};
 
 /// The largest plugin file read, in bytes: bundled plugins are well under 1 MiB.
 const MAX_PLUGIN_BYTES: u64 = 64 << 20;
@@ -57,28 +57,18 @@ impl PluginSource {
 /// The bytes of a plugin file: a regular file of at most [`MAX_PLUGIN_BYTES`] (a device
 /// or a pipe could be read forever).
 fn read_plugin_file(path: &Path) -> Result<Vec<u8>, PluginError> {
-    let read_error = |source| PluginError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(read_error)?;
-    let metadata = file.metadata().map_err(read_error)?;
-    if !metadata.is_file() {
-        return Err(PluginError::NotAFile {
-            path: path.to_path_buf(),
-        });
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_PLUGIN_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_error)?;
-    if bytes.len() as u64 > MAX_PLUGIN_BYTES {
-        return Err(PluginError::TooLarge {
-            path: path.to_path_buf(),
-            limit: MAX_PLUGIN_BYTES,
-        });
-    }
-    Ok(bytes)
+    let path_buf = path.to_path_buf();
+    read_regular_file(path, MAX_PLUGIN_BYTES).map_err(|error| match error {
+        BoundedReadError::Io(source) => PluginError::Read {
+            path: path_buf,
+            source,
+        },
+        BoundedReadError::NotAFile => PluginError::NotAFile { path: path_buf },
+        BoundedReadError::TooLarge { limit } => PluginError::TooLarge {
+            path: path_buf,
+            limit,
+        },
+    })
 }
 
 impl fmt::Display for PluginSource {
