@@ -123,7 +123,7 @@ fn remedy(db: &Path) -> String {
     format!(
         "run `ferry state check` to see what is damaged and `ferry state repair` to keep what \
          can be read, or move {} aside to start over, which forgets every remembered failure, \
-         renamed name, partial upload and the run history",
+         sanitized name, partial upload and the run history",
         db.display()
     )
 }

@@ -92,9 +92,8 @@ pub fn check(dir: &Path) -> Result<Health, StateError> {
     if let Err(emptied) = refuse_truncated(dir, &db) {
         return Ok(Health::Damaged(vec![emptied.to_string()]));
     }
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_URI;
-    let conn = Connection::open_with_flags(&db, flags)
-        .map_err(|error| StateError::from_sqlite(&db, "opening it", error))?;
+    let conn =
+        open_existing(&db).map_err(|error| StateError::from_sqlite(&db, "opening it", error))?;
     match integrity(&conn) {
         Ok(found) if found == ["ok"] => Ok(Health::Ok),
         Ok(found) => Ok(Health::Damaged(found)),
@@ -105,6 +104,12 @@ pub fn check(dir: &Path) -> Result<Health, StateError> {
             other => Err(other),
         },
     }
+}
+
+/// A connection to the database `db`, which is not created when missing and whose schema
+/// is left as it is.
+fn open_existing(db: &Path) -> rusqlite::Result<Connection> {
+    Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_WRITE)
 }
 
 fn integrity(conn: &Connection) -> rusqlite::Result<Vec<String>> {
@@ -141,15 +146,15 @@ fn move_aside(dir: &Path) -> Result<PathBuf, StateError> {
     for suffix in ["", "-wal", "-shm"] {
         let from = PathBuf::from(format!("{}{suffix}", db.display()));
         let to = PathBuf::from(format!("{}{suffix}", aside.display()));
-        match fs::rename(&from, &to) {
-            Err(error) if suffix.is_empty() || from.exists() => {
-                return Err(StateError::File {
-                    path: from,
-                    doing: "move aside",
-                    error,
-                });
-            }
-            _ => {}
+        // The log and its index need not exist; the database must.
+        if let Err(error) = fs::rename(&from, &to)
+            && (suffix.is_empty() || from.exists())
+        {
+            return Err(StateError::File {
+                path: from,
+                doing: "move aside",
+                error,
+            });
         }
     }
     Ok(aside)
@@ -160,8 +165,7 @@ fn move_aside(dir: &Path) -> Result<PathBuf, StateError> {
 /// found there must not touch the new store's. Foreign keys are not enforced meanwhile:
 /// a path's remembered failure is worth keeping even when the run that recorded it is lost.
 fn recover(conn: &Connection, damaged: &Path) -> rusqlite::Result<Vec<TableRepair>> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_URI;
-    let source = Connection::open_with_flags(damaged, flags);
+    let source = open_existing(damaged);
     conn.pragma_update(None, "foreign_keys", false)?;
     let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     let mut tables = Vec::new();
@@ -211,7 +215,7 @@ fn copy_table(
                 .expect("keys are columns")
         })
         .collect();
-    let copy = Copy {
+    let copy = TableCopy {
         source,
         conn,
         table: repair.table,
@@ -242,7 +246,7 @@ fn column_names(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>>
 }
 
 /// One table's copy from the damaged database `source` to the new store `conn`.
-struct Copy<'c> {
+struct TableCopy<'c> {
     source: &'c Connection,
     conn: &'c Connection,
     table: &'static str,
@@ -266,7 +270,7 @@ enum Stop {
     Write(rusqlite::Error),
 }
 
-impl Copy<'_> {
+impl TableCopy<'_> {
     /// Copies rows in key order `order`, beyond `stop` (exclusive) when given, until
     /// the end or the first error reading the damaged table.
     fn pass(
