@@ -141,7 +141,7 @@ fn dry_run_changes_nothing() {
     );
     assert_eq!(files_under(&setup.destination("")), vec!["extra.txt"]);
     let (code, _, stderr) = setup.ferry(&["log"]);
-    assert_eq!(code, 2, "a dry run records no run: {stderr}");
+    assert_eq!(code, 1, "a dry run records no run: {stderr}");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Exit codes, in one place. `run`: 0 success or nothing to do, 1 failure, 2 bad usage or
-//! config, 3 partial failure. `check`: 0 nothing rejected, 1 something would be, 2 bad
-//! usage or config.
+//! config, 3 partial failure, 4 another run of the sync is in progress. `check`: 0 nothing
+//! rejected, 1 something would be, 2 bad usage or config.
 
 use crate::config::ConfigError;
 use crate::plugin::PluginError;
@@ -12,6 +12,7 @@ pub const REJECTED: u8 = 1;
 pub const FAILURE: u8 = 1;
 pub const USAGE: u8 = 2;
 pub const PARTIAL: u8 = 3;
+pub const BUSY: u8 = 4;
 
 /// The exit code of `run` for how the run ended.
 pub fn for_status(status: RunStatus) -> u8 {
@@ -35,6 +36,9 @@ pub enum CliError {
     State(#[from] StateError),
     #[error("{0}")]
     Io(String),
+    /// Nothing to show or do: no run recorded, no failure remembered.
+    #[error("{0}")]
+    Nothing(String),
 }
 
 impl CliError {
@@ -45,7 +49,8 @@ impl CliError {
             // problem; one that fails while working is a failure of the command.
             CliError::Plugin(PluginError::Call { .. } | PluginError::Contract { .. }) => FAILURE,
             CliError::Plugin(_) | CliError::Config(_) => USAGE,
-            CliError::State(_) | CliError::Io(_) => FAILURE,
+            CliError::State(StateError::RunInProgress { .. }) => BUSY,
+            CliError::State(_) | CliError::Io(_) | CliError::Nothing(_) => FAILURE,
         }
     }
 }

@@ -9,6 +9,7 @@ mod output;
 mod plugin;
 mod rejections;
 mod run;
+mod state;
 
 use std::process::ExitCode;
 
@@ -47,6 +48,10 @@ enum Command {
     /// allow-lists), authenticate, then list, create, write, read, rename, replace, set a
     /// time and delete in a scratch folder, one at a time, explaining each failure.
     Doctor(doctor::DoctorArgs),
+    /// Check, repair or back up the state database (runs, remembered failures, renames
+    /// and partial uploads).
+    #[command(subcommand)]
+    State(state::StateCommand),
     /// Inspect, list and try out policy plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -72,6 +77,7 @@ pub fn main() -> ExitCode {
         Command::Log(args) => run::log(args, cli.config.as_deref(), cli.json),
         Command::Retry(args) => run::retry(args, cli.config.as_deref(), cli.json),
         Command::Doctor(args) => doctor::doctor(args, cli.config.as_deref(), cli.json),
+        Command::State(command) => state::run(command, cli.config.as_deref(), cli.json),
         Command::Plugin(command) => plugin::run(command, cli.json),
     };
     match outcome {

@@ -1,4 +1,4 @@
-//! `ferry run SYNC` and `ferry log [RUN]`.
+//! `ferry run SYNC`, `ferry log [RUN]` and `ferry retry SYNC [PATH]`.
 
 use std::path::Path;
 
@@ -96,6 +96,9 @@ fn print_report(report: &RunReport, json: bool) {
 
 pub fn log(args: LogArgs, config_path: Option<&Path>, json: bool) -> Result<u8, CliError> {
     let config = load_config(config_path)?;
+    if let Some(sync) = &args.sync {
+        config.sync(sync)?;
+    }
     let store = Store::open(&config.state_dir)?;
     if let Some(count) = args.list {
         let runs = store.recent_runs(args.sync.as_deref(), count)?;
@@ -119,11 +122,18 @@ pub fn log(args: LogArgs, config_path: Option<&Path>, json: bool) -> Result<u8, 
             .ok_or_else(|| CliError::Usage(format!("there is no run {id}")))?,
         None => store
             .latest_run(args.sync.as_deref())?
-            .ok_or_else(|| CliError::Usage("no run has been recorded yet".into()))?,
+            .ok_or_else(|| no_runs(args.sync.as_deref()))?,
     };
     let outcomes = store.outcomes(record.id)?;
     print_report(&RunReport::from_record(&record, &outcomes), json);
     Ok(exit::OK)
+}
+
+fn no_runs(sync: Option<&str>) -> CliError {
+    CliError::Nothing(match sync {
+        Some(sync) => format!("sync {sync} has no recorded run yet"),
+        None => "no run has been recorded yet".into(),
+    })
 }
 
 /// Forget failures so the next run tries the files again, permanent ones included.
@@ -132,6 +142,13 @@ pub fn retry(args: RetryArgs, config_path: Option<&Path>, json: bool) -> Result<
     config.sync(&args.sync)?;
     let store = Store::open(&config.state_dir)?;
     let cleared = store.clear_failures(&args.sync, args.path.as_deref())?;
+    if let (Some(path), 0) = (&args.path, cleared) {
+        return Err(CliError::Nothing(format!(
+            "{}: no failure is remembered for {path}; nothing to retry (a path as `ferry log` \
+             lists it)",
+            args.sync
+        )));
+    }
     if json {
         out!(
             "{}",

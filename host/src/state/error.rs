@@ -9,7 +9,11 @@ use rusqlite::ErrorCode;
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("cannot create the state directory {dir}: {error}")]
-    CreateDir { dir: PathBuf, error: io::Error },
+    CreateDir {
+        dir: PathBuf,
+        #[source]
+        error: io::Error,
+    },
 
     #[error(
         "the state database {db} stayed locked while {doing}: another ferry is probably \
@@ -23,13 +27,54 @@ pub enum StateError {
     },
 
     #[error(
-        "{db} is not a ferry state database (found while {doing}: {error}); move the file \
-         aside or point [state] dir elsewhere"
+        "{db} is not a ferry state database (found while {doing}: {error}); {}",
+        remedy(.db)
     )]
     NotADatabase {
         db: PathBuf,
         doing: &'static str,
+        #[source]
         error: rusqlite::Error,
+    },
+
+    #[error("the state database {db} is damaged (found while {doing}: {error}); {}", remedy(.db))]
+    Damaged {
+        db: PathBuf,
+        doing: &'static str,
+        #[source]
+        error: rusqlite::Error,
+    },
+
+    #[error(
+        "the state database {db} is empty, but this state directory was in use (it has \
+         {marker}): the file was truncated; {}",
+        remedy(.db)
+    )]
+    Emptied { db: PathBuf, marker: PathBuf },
+
+    #[error(
+        "another run of sync {sync} is in progress: {holder} (it holds {lock}); wait for it \
+         to finish. The lock is released when that process ends, even if it is killed"
+    )]
+    RunInProgress {
+        sync: String,
+        holder: String,
+        lock: PathBuf,
+    },
+
+    #[error("cannot {doing} {path}: {error}")]
+    File {
+        path: PathBuf,
+        doing: &'static str,
+        #[source]
+        error: io::Error,
+    },
+
+    #[error("cannot use the run lock {lock}: {error}")]
+    LockFile {
+        lock: PathBuf,
+        #[source]
+        error: io::Error,
     },
 
     #[error(
@@ -67,7 +112,18 @@ impl StateError {
                 StateError::Locked { db, doing, error }
             }
             Some(ErrorCode::NotADatabase) => StateError::NotADatabase { db, doing, error },
+            Some(ErrorCode::DatabaseCorrupt) => StateError::Damaged { db, doing, error },
             _ => StateError::Sqlite { db, doing, error },
         }
     }
+}
+
+/// What to do about a damaged database, and what starting over costs.
+fn remedy(db: &Path) -> String {
+    format!(
+        "run `ferry state check` to see what is damaged and `ferry state repair` to keep what \
+         can be read, or move {} aside to start over, which forgets every remembered failure, \
+         sanitized name, partial upload and the run history",
+        db.display()
+    )
 }

@@ -8,17 +8,22 @@
 
 mod codec;
 mod error;
+mod health;
+mod lock;
 mod names;
 mod partials;
 mod rows;
 mod schema;
 mod store;
+mod time;
 mod types;
 
 #[cfg(test)]
 mod tests;
 
 pub use error::StateError;
+pub use health::{Health, Repair, TableRepair, Unreadable, check, database, repair};
+pub use lock::RunLock;
 pub use partials::Partial;
 pub use store::Store;
 pub use types::{FileOutcome, FileStatus, PathState, RunId, RunRecord, RunStatus, Totals};

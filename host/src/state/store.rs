@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 
 use super::codec::{Nanos, Unsigned};
 use super::error::StateError;
+use super::lock;
 use super::rows::{
     OUTCOME_COLUMNS, PATH_STATE_COLUMNS, RUN_COLUMNS, outcome_from_row, path_state_from_row,
     run_from_row,
@@ -14,7 +15,10 @@ use super::rows::{
 use super::schema::{self, Migrated, SCHEMA_VERSION};
 use super::types::{FileOutcome, FileStatus, PathState, RunId, RunRecord, RunStatus, Totals};
 
-const DATABASE_FILE: &str = "ferry.db";
+pub(super) const DATABASE_FILE: &str = "ferry.db";
+/// Written next to the database once it is created: a state directory that has it was in
+/// use, so an empty database there was truncated, not new.
+const MARKER_FILE: &str = "initialized";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The state database of one state directory. Every write is its own committed
@@ -22,6 +26,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// outcomes it had not committed yet.
 pub struct Store {
     conn: Connection,
+    dir: PathBuf,
     db: PathBuf,
 }
 
@@ -52,18 +57,27 @@ impl Store {
             error,
         })?;
         let db = dir.join(DATABASE_FILE);
+        refuse_truncated(dir, &db)?;
         let mut conn = connect(&db, busy_timeout)
             .map_err(|error| StateError::from_sqlite(&db, "opening it", error))?;
         let migrated = schema::migrate(&mut conn)
             .map_err(|error| StateError::from_sqlite(&db, "upgrading its schema", error))?;
-        match migrated {
-            Migrated::Current => Ok(Store { conn, db }),
-            Migrated::Unsupported(found) => Err(StateError::UnsupportedSchema {
+        if let Migrated::Unsupported(found) = migrated {
+            return Err(StateError::UnsupportedSchema {
                 db,
                 found,
                 supported: SCHEMA_VERSION,
-            }),
+            });
         }
+        // Damage to the schema or the first page shows here, before anything is planned.
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+            .map_err(|error| StateError::from_sqlite(&db, "reading its schema", error))?;
+        mark_in_use(dir)?;
+        Ok(Store {
+            conn,
+            dir: dir.to_path_buf(),
+            db,
+        })
     }
 
     pub fn path_states(&self, sync: &str) -> Result<HashMap<String, PathState>, StateError> {
@@ -157,14 +171,52 @@ impl Store {
                 0 => Err(WriteError::UnknownRun(run)),
                 _ => Ok(()),
             }
-        })
+        })?;
+        self.checkpoint();
+        Ok(())
+    }
+
+    /// Moves everything committed from the write-ahead log into the database file and
+    /// empties the log, so that a copy of the database file alone holds every run. A
+    /// reader in the way only delays this to the next run: it is logged, not fatal.
+    fn checkpoint(&self) {
+        let done = self.read("checkpointing its log", |conn| {
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                row.get::<_, i64>(0)
+            })
+        });
+        match done {
+            Ok(0) => {}
+            Ok(_) => tracing::warn!("{}: a reader kept part of the log", self.db.display()),
+            Err(error) => tracing::warn!("{error}"),
+        }
     }
 
     pub fn run(&self, id: RunId) -> Result<Option<RunRecord>, StateError> {
+        self.run_row(id)?
+            .map(|record| self.settled(record))
+            .transpose()
+    }
+
+    fn run_row(&self, id: RunId) -> Result<Option<RunRecord>, StateError> {
         self.read("reading a run", |conn| {
             let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1");
             conn.query_row(&sql, [id.0], run_from_row).optional()
         })
+    }
+
+    /// A run recorded as running while no run of its sync holds the sync's lock was
+    /// interrupted: its process is gone (the next run records it so).
+    fn settled(&self, record: RunRecord) -> Result<RunRecord, StateError> {
+        if record.status != RunStatus::Running || lock::is_held(&self.dir, &record.sync) {
+            return Ok(record);
+        }
+        // Read again: the run may have finished between the first read and the lock's.
+        let mut record = self.run_row(record.id)?.unwrap_or(record);
+        if record.status == RunStatus::Running {
+            record.status = RunStatus::Interrupted;
+        }
+        Ok(record)
     }
 
     pub fn latest_run(&self, sync: Option<&str>) -> Result<Option<RunRecord>, StateError> {
@@ -178,7 +230,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<RunRecord>, StateError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.read("reading recent runs", |conn| {
+        let runs: Vec<RunRecord> = self.read("reading recent runs", |conn| {
             let sql = format!(
                 "SELECT {RUN_COLUMNS} FROM runs WHERE ?1 IS NULL OR sync = ?1 \
                  ORDER BY id DESC LIMIT ?2"
@@ -186,7 +238,8 @@ impl Store {
             conn.prepare_cached(&sql)?
                 .query_map(params![sync, limit], run_from_row)?
                 .collect()
-        })
+        })?;
+        runs.into_iter().map(|run| self.settled(run)).collect()
     }
 
     /// In recording order.
@@ -247,6 +300,33 @@ impl Store {
             },
         })
     }
+}
+
+/// An empty database in a state directory that was in use was truncated: opening it would
+/// silently start over.
+pub(super) fn refuse_truncated(dir: &Path, db: &Path) -> Result<(), StateError> {
+    let marker = dir.join(MARKER_FILE);
+    let empty = fs::metadata(db).is_ok_and(|meta| meta.len() == 0);
+    match empty && marker.exists() {
+        true => Err(StateError::Emptied {
+            db: db.to_path_buf(),
+            marker,
+        }),
+        false => Ok(()),
+    }
+}
+
+fn mark_in_use(dir: &Path) -> Result<(), StateError> {
+    let marker = dir.join(MARKER_FILE);
+    if marker.exists() {
+        return Ok(());
+    }
+    let text = "ferry's state directory: an empty ferry.db here is damage, not a new store\n";
+    fs::write(&marker, text).map_err(|error| StateError::File {
+        path: marker,
+        doing: "write",
+        error,
+    })
 }
 
 fn connect(db: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {

@@ -342,14 +342,25 @@ fn a_batch_commits_together_and_undoes_a_failed_write_alone() {
     assert_eq!((totals.transferred, totals.failed), (1, 1));
 }
 
+/// The status the store holds for `run`, as written (not as read through the lock).
+fn stored_status(dir: &Path, run: RunId) -> String {
+    Connection::open(dir.join("ferry.db"))
+        .unwrap()
+        .query_row("SELECT status FROM runs WHERE id = ?1", [run.0], |row| {
+            row.get(0)
+        })
+        .unwrap()
+}
+
 #[test]
-fn crash_keeps_outcomes_and_next_run_marks_it_interrupted() {
+fn crash_keeps_outcomes_and_reads_as_interrupted_once_its_lock_is_gone() {
     let dir = tempfile::tempdir().unwrap();
     let recorded = [
         outcome("a.csv", FileStatus::Transferred),
         outcome("b.csv", FileStatus::Failed),
         outcome("c.csv", FileStatus::Transferred),
     ];
+    let lock = RunLock::acquire(dir.path(), SYNC).unwrap();
     let crashed = {
         let store = Store::open(dir.path()).unwrap();
         let run = store.start_run(SYNC, false).unwrap();
@@ -362,28 +373,53 @@ fn crash_keeps_outcomes_and_next_run_marks_it_interrupted() {
     let states = store.path_states(SYNC).unwrap();
     assert_eq!(states.len(), 3);
     assert_eq!(states["b.csv"].attempts, 1);
-    assert_eq!(
-        store.run(crashed).unwrap().unwrap().status,
-        RunStatus::Running
-    );
+    let status = |run| store.run(run).unwrap().unwrap().status;
+    assert_eq!(status(crashed), RunStatus::Running, "its lock is held");
 
-    let other_sync = store.start_run("other", false).unwrap();
+    drop(lock); // as the OS does when the process dies
+    assert_eq!(status(crashed), RunStatus::Interrupted);
     assert_eq!(
-        store.run(crashed).unwrap().unwrap().status,
-        RunStatus::Running
+        store.latest_run(Some(SYNC)).unwrap().unwrap().status,
+        RunStatus::Interrupted
     );
+    assert_eq!(stored_status(dir.path(), crashed), "running");
+
+    let _other_lock = RunLock::acquire(dir.path(), "other").unwrap();
+    let other_sync = store.start_run("other", false).unwrap();
+    assert_eq!(stored_status(dir.path(), crashed), "running");
+    let _next_lock = RunLock::acquire(dir.path(), SYNC).unwrap();
     let next = store.start_run(SYNC, false).unwrap();
+    assert_eq!(stored_status(dir.path(), crashed), "interrupted");
     let interrupted = store.run(crashed).unwrap().unwrap();
-    assert_eq!(interrupted.status, RunStatus::Interrupted);
     assert_eq!(interrupted.finished, None);
     assert_eq!(interrupted.totals.transferred, 2);
     assert_eq!(interrupted.totals.failed, 1);
     assert_eq!(interrupted.totals.bytes, 300);
-    assert_eq!(
-        store.run(other_sync).unwrap().unwrap().status,
-        RunStatus::Running
+    assert_eq!(status(other_sync), RunStatus::Running);
+    assert_eq!(status(next), RunStatus::Running);
+}
+
+#[test]
+fn a_second_run_of_a_sync_is_refused_and_told_who_holds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let held = RunLock::acquire(dir.path(), "a/b c").unwrap();
+    let error = RunLock::acquire(dir.path(), "a/b c").unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(error, StateError::RunInProgress { .. }),
+        "{error:?}"
     );
-    assert_eq!(store.run(next).unwrap().unwrap().status, RunStatus::Running);
+    assert!(
+        message.contains(&format!("pid {}", std::process::id())),
+        "{message}"
+    );
+    assert!(message.contains("a%2Fb%20c.lock"), "{message}");
+    assert!(
+        RunLock::acquire(dir.path(), "a").is_ok(),
+        "another sync runs"
+    );
+    drop(held);
+    assert!(RunLock::acquire(dir.path(), "a/b c").is_ok());
 }
 
 #[test]
@@ -699,4 +735,161 @@ fn a_partial_upload_is_remembered_until_cleared() {
     assert_eq!(store.partial("push", "big.bin").unwrap(), Some(partial));
     store.clear_partial("push", "big.bin").unwrap();
     assert_eq!(store.partial("push", "big.bin").unwrap(), None);
+}
+
+const PAGE: usize = 4096;
+
+/// A store in `dir` with one finished run that logged `count` skipped files
+/// (`skipped-0000`, …: in the log only) and one failed file with a remembered state.
+fn store_with_log(dir: &Path, count: usize) -> RunId {
+    let store = Store::open(dir).unwrap();
+    let run = store.start_run(SYNC, false).unwrap();
+    let mut outcomes: Vec<FileOutcome> = (0..count)
+        .map(|i| outcome(&format!("skipped-{i:04}"), FileStatus::Skipped))
+        .collect();
+    outcomes.push(outcome("failed.csv", FileStatus::Failed));
+    record_all(&store, run, &outcomes);
+    store
+        .finish_run(run, RunStatus::PartialFailure, &Totals::default())
+        .unwrap();
+    run
+}
+
+/// Overwrites the b-tree header of the database page that holds `needle`.
+fn damage_page_holding(db: &Path, needle: &str) {
+    let mut bytes = fs::read(db).unwrap();
+    let at = bytes
+        .windows(needle.len())
+        .position(|window| window == needle.as_bytes())
+        .unwrap_or_else(|| panic!("{needle} is not in {}", db.display()));
+    let page = at / PAGE * PAGE;
+    assert!(page > 0, "the first page holds the schema");
+    bytes[page..page + 12].fill(0xEE);
+    fs::write(db, bytes).unwrap();
+}
+
+#[test]
+fn a_damaged_page_is_named_with_the_remedy_when_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = store_with_log(dir.path(), 600);
+    let db = dir.path().join("ferry.db");
+    damage_page_holding(&db, "skipped-0300");
+    let store = Store::open(dir.path()).unwrap();
+    let error = store.outcomes(run).unwrap_err();
+    assert!(matches!(error, StateError::Damaged { .. }), "{error:?}");
+    let message = error.to_string();
+    for expected in [
+        db.display().to_string(),
+        "ferry state check".into(),
+        "ferry state repair".into(),
+        "remembered failure".into(),
+    ] {
+        assert!(message.contains(&expected), "{expected} in {message}");
+    }
+    let Health::Damaged(problems) = check(dir.path()).unwrap() else {
+        panic!("the check found nothing");
+    };
+    assert!(!problems.is_empty());
+}
+
+#[test]
+fn repair_keeps_the_rows_on_both_sides_of_a_damaged_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = store_with_log(dir.path(), 600);
+    damage_page_holding(&dir.path().join("ferry.db"), "skipped-0300");
+
+    let repair = repair(dir.path()).unwrap();
+    assert!(repair.moved_to.exists());
+    assert_eq!(check(dir.path()).unwrap(), Health::Ok);
+    let kept = |table| {
+        repair
+            .tables
+            .iter()
+            .find(|t| t.table == table)
+            .unwrap_or_else(|| panic!("no {table}"))
+    };
+    assert_eq!((kept("runs").kept, kept("path_states").kept), (1, 1));
+    let outcomes = kept("outcomes");
+    let lost = outcomes.lost.as_ref().expect("outcomes were lost");
+    assert!(lost.after.is_some() && lost.before.is_some(), "{lost:?}");
+    assert!(outcomes.kept > 400 && outcomes.kept < 601, "{outcomes:?}");
+
+    let store = Store::open(dir.path()).unwrap();
+    let logged: Vec<String> = store
+        .outcomes(run)
+        .unwrap()
+        .into_iter()
+        .map(|o| o.path)
+        .collect();
+    assert_eq!(logged.len() as u64, outcomes.kept);
+    assert!(logged.contains(&"skipped-0000".to_string()));
+    assert!(
+        logged.contains(&"failed.csv".to_string()),
+        "after the damage"
+    );
+    assert!(!logged.contains(&"skipped-0300".to_string()));
+    assert_eq!(state_of(&store, "failed.csv").unwrap().attempts, 1);
+    let _lock = RunLock::acquire(dir.path(), SYNC).unwrap();
+    assert!(
+        store.start_run(SYNC, false).unwrap() > run,
+        "run ids are not reused"
+    );
+}
+
+#[test]
+fn a_truncated_database_of_a_used_dir_is_refused_not_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_log(dir.path(), 1);
+    let db = dir.path().join("ferry.db");
+    fs::File::create(&db).unwrap(); // truncates it
+    let Err(error) = Store::open(dir.path()) else {
+        panic!("a truncated store opened as a new one");
+    };
+    assert!(matches!(error, StateError::Emptied { .. }), "{error:?}");
+    assert!(error.to_string().contains("ferry state repair"), "{error}");
+    assert!(matches!(check(dir.path()).unwrap(), Health::Damaged(_)));
+
+    let fresh = tempfile::tempdir().unwrap();
+    fs::File::create(fresh.path().join("ferry.db")).unwrap();
+    assert!(
+        Store::open(fresh.path()).is_ok(),
+        "an empty file in a new dir is new"
+    );
+}
+
+#[test]
+fn a_finished_run_is_in_the_database_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ferry.db");
+    let store = Store::open(dir.path()).unwrap();
+    // A second connection keeps the log from being folded in when the store closes.
+    let _reader = Connection::open(&db).unwrap();
+    let run = store.start_run(SYNC, false).unwrap();
+    record_status(&store, run, "a.csv", FileStatus::Transferred);
+    store
+        .finish_run(run, RunStatus::Success, &Totals::default())
+        .unwrap();
+    assert_eq!(
+        fs::metadata(dir.path().join("ferry.db-wal")).unwrap().len(),
+        0
+    );
+
+    let copy = tempfile::tempdir().unwrap();
+    fs::copy(&db, copy.path().join("ferry.db")).unwrap();
+    let copied = Store::open(copy.path()).unwrap();
+    assert_eq!(copied.run(run).unwrap().unwrap().status, RunStatus::Success);
+    assert!(state_of(&copied, "a.csv").is_some());
+}
+
+#[test]
+fn a_backup_holds_every_run_and_is_never_written_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = store_with_log(dir.path(), 3);
+    let store = Store::open(dir.path()).unwrap();
+    let copy = tempfile::tempdir().unwrap();
+    let target = copy.path().join("ferry.db");
+    store.back_up(&target).unwrap();
+    let copied = Store::open(copy.path()).unwrap();
+    assert_eq!(copied.outcomes(run).unwrap(), store.outcomes(run).unwrap());
+    assert!(store.back_up(&target).is_err(), "the copy was written over");
 }

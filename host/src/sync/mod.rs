@@ -23,7 +23,7 @@ use crate::plugin::{
     TempForm, Verdict, parse_settings,
 };
 use crate::remote::{self, RemoteError, Role};
-use crate::state::{FileOutcome, FileStatus, PathState, StateError, Store, Totals};
+use crate::state::{FileOutcome, FileStatus, PathState, RunLock, StateError, Store, Totals};
 use execute::Executor;
 use listing::Listing;
 use plan::{Filter, Inputs, Plan};
@@ -137,13 +137,18 @@ pub async fn run(
     })?;
     let source_config = config.remote(&sync.source)?;
     let destination_config = config.remote(&sync.destination)?;
-    let store = Store::open(&config.state_dir)?;
-    let renames = known_renames(&store, &sync.source, &sync.destination)?;
-    let run_id = if options.dry_run {
-        None
-    } else {
-        Some(store.start_run(name, false)?)
+    // One real run of a sync at a time, held until this returns. A dry run changes
+    // nothing, so it takes no lock and may look beside a real run.
+    let lock = match options.dry_run {
+        true => None,
+        false => Some(RunLock::acquire(&config.state_dir, name)?),
     };
+    let store = Store::open(&config.state_dir)?;
+    let run_id = lock
+        .as_ref()
+        .map(|_| store.start_run(name, false))
+        .transpose()?;
+    let renames = known_renames(&store, &sync.source, &sync.destination)?;
     let store = Arc::new(Mutex::new(store));
     let started = Instant::now();
     let recorder = Recorder::new(
@@ -218,7 +223,7 @@ impl Abort {
                 "plan",
                 "unknown",
                 error.to_string(),
-                "ferry could not read what earlier runs recorded. Check the disk and the permissions of the state directory the message names.",
+                "ferry could not read what earlier runs recorded. The message names the state database and what to do; check the disk and the permissions of its directory.",
             ),
         }
     }
