@@ -113,6 +113,11 @@ impl SftpRemote {
         self.local_address
     }
 
+    /// Whether the server offers posix-rename, which replaces a file in one step.
+    pub fn has_posix_rename(&self) -> bool {
+        self.has_posix_rename
+    }
+
     /// The error for a failed request. When the request failed because the connection
     /// ended, the error tells why it ended (as far as russh has reported it yet).
     fn request_error(&self, operation: Operation, path: &str, error: SftpError) -> RemoteError {

@@ -66,6 +66,16 @@ const CONFIGURATION: &[KnownError] = &[
     },
     KnownError {
         code: None,
+        operations: &[Operation::List],
+        message_has: &["the folder to test, "],
+        category: Category::NotFound,
+        retry: Retry::Never,
+        advice: Some(
+            "Give `ferry doctor` a folder that exists, relative to the remote's root (`root =`).",
+        ),
+    },
+    KnownError {
+        code: None,
         operations: &[],
         message_has: &["the local folder "],
         category: Category::NotFound,
