@@ -669,7 +669,8 @@ async fn check_root(control: &RawSftpSession, root: &str) -> Result<(), RemoteEr
     match control.stat(root.to_string()).await {
         Ok(found) if found.attrs.file_type().is_dir() => Ok(()),
         Ok(_) => Err(problem("is not a folder")),
-        Err(error) if is_not_found(&error) => Err(problem("does not exist")),
+        Err(error) if is_not_found(&error) => Err(problem("does not exist")
+            .with_code(ErrorCode::SftpStatus(StatusCode::NoSuchFile as u32))),
         Err(error) => Err(sftp_error(Operation::List, None, error)),
     }
 }
