@@ -301,6 +301,43 @@ fn a_server_that_refuses_rename_gets_upload_direct() {
 }
 
 #[test]
+fn what_cannot_be_removed_is_listed_exactly() {
+    let setup = Setup::with_sshd(Sshd::start_with("-P remove,rmdir"));
+    let (code, report) = setup.doctor_json("partner");
+    assert_eq!(code, 1, "{report:#}");
+    assert_failed(
+        &report,
+        "delete-file",
+        "permission",
+        "in the folder .ferry-doctor-",
+    );
+    let mut listed: Vec<String> = report["cleanup"]["left"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|left| left["path"].as_str().unwrap().to_string())
+        .collect();
+    listed.sort();
+    let folder = scratch_folders(&setup.sshd.root);
+    assert_eq!(folder.len(), 1, "{report:#}");
+    let mut there: Vec<String> = std::fs::read_dir(setup.sshd.root.join(&folder[0]))
+        .unwrap()
+        .map(|entry| {
+            format!(
+                "{}/{}",
+                folder[0],
+                entry.unwrap().file_name().to_string_lossy()
+            )
+        })
+        .chain(folder.iter().cloned())
+        .collect();
+    there.sort();
+    assert_eq!(listed, there, "{report:#}");
+    let (_, text, _) = setup.doctor(&["partner"]);
+    assert!(text.contains("LEFT BEHIND"), "{text}");
+}
+
+#[test]
 fn a_missing_root_fails_open_folder_naming_it() {
     let setup = Setup::new();
     let root = setup.sshd.root.display().to_string();
