@@ -39,7 +39,11 @@ pub fn doctor(args: DoctorArgs, config_path: Option<&Path>, json: bool) -> Resul
     let runtime = Runtime::new(ComponentCache::default_location(), Limits::default())?;
     // Plugins are loaded here, outside the async runtime: their WASI bindings block.
     let policy = sync::load_policy(&runtime, &config, remote)?;
-    let folder = args.folder.as_deref().unwrap_or("").trim_end_matches('/');
+    // Relative to the root however it is written: "/in/", "in" and "." for the root alike.
+    let folder = match args.folder.as_deref().unwrap_or("").trim_matches('/') {
+        "." => "",
+        folder => folder,
+    };
     let diagnosis = tokio_runtime()?.block_on(diagnose(remote, &policy, folder));
     if json {
         out!("{:#}", diagnosis.to_json());
