@@ -338,6 +338,17 @@ fn what_cannot_be_removed_is_listed_exactly() {
 }
 
 #[test]
+fn a_server_without_posix_rename_replaces_by_moving_the_old_file_aside() {
+    let setup = Setup::with_sshd(Sshd::start_with("-P posix-rename"));
+    let (code, report) = setup.doctor_json("partner");
+    assert_all_passed(code, &report);
+    assert_eq!(
+        report["replace"],
+        serde_json::json!({"strategy": "rename", "setting": null})
+    );
+}
+
+#[test]
 fn a_missing_root_fails_open_folder_naming_it() {
     let setup = Setup::new();
     let root = setup.sshd.root.display().to_string();
