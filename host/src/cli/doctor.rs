@@ -213,8 +213,12 @@ impl Diagnosis<'_> {
         }
         let failed = self.count(|status| matches!(status, Status::Failed { .. }));
         let skipped = self.count(|status| matches!(status, Status::Skipped { .. }));
+        let left = match self.cleanup.left.len() {
+            0 => String::new(),
+            left => format!("; {left} paths left behind"),
+        };
         format!(
-            "{failed} of {total} steps failed, {skipped} skipped, {} passed\n",
+            "{failed} of {total} steps failed, {skipped} skipped, {} passed{left}\n",
             total - failed - skipped
         )
     }

@@ -195,7 +195,7 @@ fn parse_line(number: usize, line: &str) -> Option<Entry> {
 }
 
 /// The host as known_hosts writes it: `[host]:port` unless the port is 22.
-pub fn host_port(host: &str, port: u16) -> String {
+fn host_port(host: &str, port: u16) -> String {
     match port {
         22 => host.to_string(),
         port => format!("[{host}]:{port}"),
