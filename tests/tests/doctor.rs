@@ -1,6 +1,8 @@
-//! `ferry doctor REMOTE` against a real OpenSSH sshd on 127.0.0.1 and a local folder: each
-//! step's result, the address the connection left from, the plugin's reading of each
-//! failure, and the scratch folder gone afterwards.
+//! `ferry doctor REMOTE [FOLDER]` against a real OpenSSH sshd on 127.0.0.1 (as partners run
+//! it: refusing mkdir or rename, read-only folders, a missing root, revoked or tab-separated
+//! known_hosts entries) and a local folder: each step's result, why a step was skipped, the
+//! address the connection left from, the plugin's reading of each failure, how the server
+//! replaces a file, and nothing of the probe's left afterwards.
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::os::unix::fs::PermissionsExt;
@@ -20,9 +22,20 @@ struct Setup {
 
 impl Setup {
     fn new() -> Setup {
-        let sshd = Sshd::start();
+        Setup::with_sshd(Sshd::start())
+    }
+
+    fn with_sshd(sshd: Sshd) -> Setup {
         let key = sshd.key_file.clone();
         Setup::with_partner(sshd, &key, None, "")
+    }
+
+    /// Replace `from` with `to` in ferry.toml.
+    fn edit_config(&self, from: &str, to: &str) {
+        let file = self.dir.path().join("ferry.toml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains(from), "{from} not in {text}");
+        std::fs::write(&file, text.replacen(from, to, 1)).unwrap();
     }
 
     /// `partner` logs in with `key` on `port` (the sshd's when `None`); `extra` holds more
@@ -43,7 +56,13 @@ impl Setup {
     }
 
     fn doctor_json(&self, remote: &str) -> (i32, Value) {
-        let (code, stdout, stderr) = self.doctor(&[remote, "--json"]);
+        self.doctor_json_in(&[remote])
+    }
+
+    fn doctor_json_in(&self, args: &[&str]) -> (i32, Value) {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let (code, stdout, stderr) = self.doctor(&args);
         let report =
             serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} / {stderr}"));
         (code, report)
@@ -71,11 +90,12 @@ fn assert_all_passed(code: i32, report: &Value) {
     }
 }
 
+/// What the probe could have left in `root`: anything named after it, or a partial upload.
 fn scratch_folders(root: &Path) -> Vec<String> {
     std::fs::read_dir(root)
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with(".ferry-doctor-"))
+        .filter(|name| name.starts_with(".ferry-doctor-") || name.ends_with(".partial"))
         .collect()
 }
 
@@ -108,6 +128,7 @@ fn a_healthy_sftp_remote_passes_every_step_and_leaves_nothing() {
             "connect",
             "host-key",
             "authenticate",
+            "open-folder",
             "list",
             "mkdir",
             "write",
@@ -121,6 +142,10 @@ fn a_healthy_sftp_remote_passes_every_step_and_leaves_nothing() {
         ]
     );
     assert_eq!(scratch_folders(&setup.sshd.root), Vec::<String>::new());
+    assert_eq!(
+        report["replace"],
+        serde_json::json!({"strategy": "posix-rename", "setting": null})
+    );
 }
 
 #[test]
@@ -146,8 +171,33 @@ fn the_bind_address_is_the_local_address() {
     assert_eq!(report["local_address"], "127.0.0.2");
 }
 
+/// Assert `name` failed with `category`, its advice containing `advice`.
+fn assert_failed(report: &Value, name: &str, category: &str, advice: &str) {
+    let failed = step(report, name);
+    assert_eq!(
+        (failed["ok"].as_bool(), failed["category"].as_str()),
+        (Some(false), Some(category)),
+        "{failed}"
+    );
+    assert!(!failed["message"].as_str().unwrap().is_empty(), "{failed}");
+    let given = failed["advice"].as_str().unwrap();
+    assert!(given.contains(advice), "{name}: {given}");
+}
+
+fn assert_skipped(report: &Value, name: &str, why: &str) {
+    let skipped = step(report, name);
+    assert_eq!(
+        (
+            skipped["skipped"].as_bool(),
+            skipped["why_skipped"].as_str()
+        ),
+        (Some(true), Some(why)),
+        "{skipped}"
+    );
+}
+
 #[test]
-fn a_read_only_root_fails_at_mkdir_and_skips_what_needs_it() {
+fn a_read_only_root_refuses_mkdir_and_the_direct_write_naming_the_root() {
     let setup = Setup::new();
     std::fs::set_permissions(&setup.sshd.root, std::fs::Permissions::from_mode(0o555)).unwrap();
     let (code, report) = setup.doctor_json("partner");
@@ -157,27 +207,197 @@ fn a_read_only_root_fails_at_mkdir_and_skips_what_needs_it() {
         "{report:#}"
     );
     assert_eq!(step(&report, "list")["ok"], true);
-    let mkdir = step(&report, "mkdir");
-    assert_eq!(
-        (mkdir["ok"].as_bool(), mkdir["category"].as_str()),
-        (Some(false), Some("permission")),
-        "{mkdir}"
+    assert_failed(
+        &report,
+        "mkdir",
+        "permission",
+        "in the remote's root folder",
     );
-    assert!(!mkdir["advice"].as_str().unwrap().is_empty(), "{mkdir}");
-    assert!(!mkdir["message"].as_str().unwrap().is_empty(), "{mkdir}");
-    let after: Vec<&Value> = report["steps"]
+    assert_failed(
+        &report,
+        "write",
+        "permission",
+        "in the remote's root folder",
+    );
+    assert_skipped(
+        &report,
+        "read-back",
+        "needs write, which the server refused",
+    );
+    assert_skipped(
+        &report,
+        "delete-folder",
+        "needs mkdir, which the server refused",
+    );
+    assert_eq!(scratch_folders(&setup.sshd.root), Vec::<String>::new());
+}
+
+#[test]
+fn a_read_only_subfolder_is_tested_and_named() {
+    let setup = Setup::new();
+    // Owned by root, inside the root the login user owns: not writable for it.
+    std::fs::create_dir(setup.sshd.root.join("locked")).unwrap();
+    let (code, report) = setup.doctor_json_in(&["partner", "locked"]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(step(&report, "open-folder")["ok"], true);
+    assert_failed(&report, "mkdir", "permission", "in the folder locked.");
+    assert_failed(&report, "write", "permission", "in the folder locked.");
+    assert_eq!(
+        scratch_folders(&setup.sshd.root.join("locked")),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_refused_mkdir_still_tests_writing_directly_in_the_folder_and_leaves_nothing() {
+    let setup = Setup::with_sshd(Sshd::start_with("-P mkdir"));
+    let (code, report) = setup.doctor_json("partner");
+    assert_eq!(code, 1, "{report:#}");
+    assert_failed(
+        &report,
+        "mkdir",
+        "permission",
+        "in the remote's root folder",
+    );
+    for passed in ["write", "read-back", "rename", "rename-over", "delete-file"] {
+        assert_eq!(step(&report, passed)["ok"], true, "{report:#}");
+    }
+    assert_skipped(
+        &report,
+        "delete-folder",
+        "needs mkdir, which the server refused",
+    );
+    assert_eq!(report["cleanup"]["left"], serde_json::json!([]));
+    assert_eq!(scratch_folders(&setup.sshd.root), Vec::<String>::new());
+}
+
+#[test]
+fn a_server_that_refuses_rename_gets_upload_direct() {
+    let setup = Setup::with_sshd(Sshd::start_with("-P rename,posix-rename"));
+    let (code, report) = setup.doctor_json("partner");
+    assert_eq!(code, 1, "{report:#}");
+    assert_failed(
+        &report,
+        "rename",
+        "permission",
+        "in the folder .ferry-doctor-",
+    );
+    assert_skipped(
+        &report,
+        "rename-over",
+        "needs rename, which the server refused",
+    );
+    assert_eq!(
+        report["replace"],
+        serde_json::json!({"strategy": "none", "setting": "upload = \"direct\""})
+    );
+    assert_eq!(scratch_folders(&setup.sshd.root), Vec::<String>::new());
+    let (_, text, _) = setup.doctor(&["partner"]);
+    assert!(
+        text.contains("rename-over    skipped: needs rename, which the server refused"),
+        "{text}"
+    );
+    assert!(text.contains("set upload = \"direct\""), "{text}");
+}
+
+#[test]
+fn what_cannot_be_removed_is_listed_exactly() {
+    let setup = Setup::with_sshd(Sshd::start_with("-P remove,rmdir"));
+    let (code, report) = setup.doctor_json("partner");
+    assert_eq!(code, 1, "{report:#}");
+    assert_failed(
+        &report,
+        "delete-file",
+        "permission",
+        "in the folder .ferry-doctor-",
+    );
+    let mut listed: Vec<String> = report["cleanup"]["left"]
         .as_array()
         .unwrap()
         .iter()
-        .skip_while(|step| step["step"] != "mkdir")
-        .skip(1)
+        .map(|left| left["path"].as_str().unwrap().to_string())
         .collect();
-    assert!(!after.is_empty());
-    for step in after {
-        assert_eq!(step["skipped"], true, "{step}");
-    }
-    assert_eq!(step(&report, "write")["needs"], "mkdir");
-    assert_eq!(scratch_folders(&setup.sshd.root), Vec::<String>::new());
+    listed.sort();
+    let folder = scratch_folders(&setup.sshd.root);
+    assert_eq!(folder.len(), 1, "{report:#}");
+    let mut there: Vec<String> = std::fs::read_dir(setup.sshd.root.join(&folder[0]))
+        .unwrap()
+        .map(|entry| {
+            format!(
+                "{}/{}",
+                folder[0],
+                entry.unwrap().file_name().to_string_lossy()
+            )
+        })
+        .chain(folder.iter().cloned())
+        .collect();
+    there.sort();
+    assert_eq!(listed, there, "{report:#}");
+    let (_, text, _) = setup.doctor(&["partner"]);
+    assert!(text.contains("LEFT BEHIND"), "{text}");
+}
+
+#[test]
+fn a_server_without_posix_rename_replaces_by_moving_the_old_file_aside() {
+    let setup = Setup::with_sshd(Sshd::start_with("-P posix-rename"));
+    let (code, report) = setup.doctor_json("partner");
+    assert_all_passed(code, &report);
+    assert_eq!(
+        report["replace"],
+        serde_json::json!({"strategy": "rename", "setting": null})
+    );
+}
+
+#[test]
+fn a_missing_root_fails_open_folder_naming_it() {
+    let setup = Setup::new();
+    let root = setup.sshd.root.display().to_string();
+    setup.edit_config(
+        &format!("root = \"{root}\""),
+        &format!("root = \"{root}/gone\""),
+    );
+    let (code, report) = setup.doctor_json("partner");
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(step(&report, "authenticate")["ok"], true);
+    assert_failed(&report, "open-folder", "not-found", "`root =`");
+    let open = step(&report, "open-folder");
+    assert_eq!(open["retry"], "never");
+    let message = open["message"].as_str().unwrap();
+    assert!(message.contains(&format!("{root}/gone")), "{message}");
+    assert_skipped(
+        &report,
+        "list",
+        "needs open-folder, which the server refused",
+    );
+}
+
+#[test]
+fn a_revoked_host_key_is_refused_naming_the_file_and_line() {
+    let setup = Setup::new();
+    let known_hosts = &setup.sshd.known_hosts;
+    let line = std::fs::read_to_string(known_hosts).unwrap();
+    let line = line.trim_end();
+    std::fs::write(known_hosts, format!("# partner\n{line}\n@revoked {line}\n")).unwrap();
+    let (code, report) = setup.doctor_json("partner");
+    assert_eq!(code, 1, "{report:#}");
+    let host_key = step(&report, "host-key");
+    let message = host_key["message"].as_str().unwrap();
+    assert!(message.contains("REVOKED HOST KEY DETECTED"), "{message}");
+    assert!(
+        message.contains(&format!("line 3 of {}", known_hosts.display())),
+        "{message}"
+    );
+    assert_eq!(step(&report, "authenticate")["needs"], "host-key");
+}
+
+#[test]
+fn a_tab_separated_known_hosts_line_is_accepted() {
+    let setup = Setup::new();
+    let known_hosts = &setup.sshd.known_hosts;
+    let line = std::fs::read_to_string(known_hosts).unwrap();
+    std::fs::write(known_hosts, line.trim_end().replace(' ', "\t") + "\n").unwrap();
+    let (code, report) = setup.doctor_json("partner");
+    assert_all_passed(code, &report);
 }
 
 #[test]
@@ -197,7 +417,7 @@ fn a_refused_connection_is_a_connectivity_failure_naming_the_address() {
     assert!(advice.contains("127.0.0.1"), "{advice}");
     assert_eq!(report["local_address"], "127.0.0.1");
     assert_eq!(step(&report, "host-key")["needs"], "connect");
-    assert_eq!(step(&report, "list")["needs"], "authenticate");
+    assert_eq!(step(&report, "list")["needs"], "open-folder");
 }
 
 #[test]

@@ -258,18 +258,18 @@ async fn lists_folders_of_many_entries() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_root_that_cannot_be_listed_is_an_error() {
+async fn a_missing_root_is_refused_at_connect_naming_it() {
     let sshd = Sshd::start();
     let missing_root = format!("{}/missing", sshd.root.display());
-    let remote = SftpRemote::connect(&SftpConfig {
-        root: missing_root,
+    let error = connect_error(&SftpConfig {
+        root: missing_root.clone(),
         ..config(&sshd)
     })
-    .await
-    .unwrap();
-    let error = remote.list(&mut |_| {}).await.unwrap_err();
+    .await;
     assert_eq!(error.operation, Operation::List);
     assert_eq!(error.code, Some(ErrorCode::SftpStatus(2)), "{error:?}");
+    let named = format!("the remote root {missing_root} does not exist");
+    assert!(error.message.contains(&named), "{error:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,7 @@ use super::output::out;
 use super::rejections::{self, Rejection};
 use super::run::{load_config, tokio_runtime};
 use crate::plugin::{ComponentCache, Limits, Runtime};
-use crate::sync::{self, CheckError, CheckReport};
+use crate::sync::{self, CheckError, CheckReport, OverLocalLimit};
 use crate::text::inert;
 
 #[derive(Args, Debug)]
@@ -64,7 +64,23 @@ fn rows(report: &CheckReport) -> Vec<Rejection> {
         .rejections
         .iter()
         .flat_map(|r| Rejection::rows(None, &r.path, &r.violations, r.suggestion.as_deref()));
-    unreadable.chain(rejected).collect()
+    let too_long = report.over_local_limit.iter().map(over_local_limit);
+    unreadable.chain(rejected).chain(too_long).collect()
+}
+
+/// An entry a local destination would refuse for its full path's length, as a run does.
+fn over_local_limit(over: &OverLocalLimit) -> Rejection {
+    Rejection {
+        root: None,
+        path: over.path.clone(),
+        rule: "max_path_length".into(),
+        detail: format!(
+            "the full local path would be {} characters, over the local limit of {} \
+             (max_path_length): shorten the path or raise max_path_length",
+            over.length, over.limit
+        ),
+        suggestion: None,
+    }
 }
 
 /// Every rejection grouped by rule, each with its detail and suggested fix, then totals.

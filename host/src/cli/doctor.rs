@@ -1,8 +1,9 @@
-//! `ferry doctor REMOTE`: the troubleshooting advice "reconfigure the permissions one at a
-//! time and re-test", automated. The remote is opened step by step and every operation a
-//! sync needs is tried in a scratch folder ([`crate::remote::probe`]); the remote's policy
-//! plugin reads each failure, and the address the connection left from is shown for the
-//! partner's IP allow-list.
+//! `ferry doctor REMOTE [FOLDER]`: the troubleshooting advice "reconfigure the permissions
+//! one at a time and re-test", automated. The remote is opened step by step and every
+//! operation a sync needs is tried in a scratch folder in the folder tested
+//! ([`crate::remote::probe`]); the remote's policy plugin reads each failure, the address
+//! the connection left from is shown for the partner's IP allow-list, and how the remote
+//! lets an upload replace a file says which `upload` setting fits it.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -16,7 +17,7 @@ use super::output::{emit, out};
 use super::run::{load_config, tokio_runtime};
 use crate::config::{RemoteConfig, Transport};
 use crate::plugin::{Classification, ComponentCache, Limits, Runtime, category_name, retry_name};
-use crate::remote::probe::{self, Cleanup, Outcome, Probe, Step};
+use crate::remote::probe::{self, Cleanup, Outcome, Probe, Replace, Step};
 use crate::remote::{RemoteError, protocol_of};
 use crate::sync::{self, PolicyHandle};
 use crate::text::inert;
@@ -29,6 +30,8 @@ const RESULT_COLUMN: usize = 8;
 pub struct DoctorArgs {
     /// The remote to test, as named in the config ([remotes.NAME]).
     remote: String,
+    /// The folder to test in, relative to the remote's root (default: the root).
+    folder: Option<String>,
 }
 
 pub fn doctor(args: DoctorArgs, config_path: Option<&Path>, json: bool) -> Result<u8, CliError> {
@@ -37,7 +40,12 @@ pub fn doctor(args: DoctorArgs, config_path: Option<&Path>, json: bool) -> Resul
     let runtime = Runtime::new(ComponentCache::default_location(), Limits::default())?;
     // Plugins are loaded here, outside the async runtime: their WASI bindings block.
     let policy = sync::load_policy(&runtime, &config, remote)?;
-    let diagnosis = tokio_runtime()?.block_on(diagnose(remote, &policy));
+    // Relative to the root however it is written: "/in/", "in" and "." for the root alike.
+    let folder = match args.folder.as_deref().unwrap_or("").trim_matches('/') {
+        "." => "",
+        folder => folder,
+    };
+    let diagnosis = tokio_runtime()?.block_on(diagnose(remote, &policy, folder));
     if json {
         out!("{:#}", diagnosis.to_json());
     } else {
@@ -57,7 +65,8 @@ struct Diagnosis<'a> {
     addresses: Vec<SocketAddr>,
     local_address: Option<String>,
     rows: Vec<Row>,
-    cleanup: Option<Cleanup>,
+    cleanup: Cleanup,
+    replace: Option<Replace>,
 }
 
 struct Row {
@@ -77,13 +86,18 @@ enum Status {
     },
 }
 
-async fn diagnose<'a>(remote: &'a RemoteConfig, policy: &'a PolicyHandle) -> Diagnosis<'a> {
+async fn diagnose<'a>(
+    remote: &'a RemoteConfig,
+    policy: &'a PolicyHandle,
+    folder: &str,
+) -> Diagnosis<'a> {
     let Probe {
         addresses,
         local_address,
         steps,
         cleanup,
-    } = probe::probe(remote).await;
+        replace,
+    } = probe::probe(remote, folder).await;
     let protocol = protocol_of(remote);
     let mut rows = Vec::with_capacity(steps.len());
     for report in steps {
@@ -108,14 +122,34 @@ async fn diagnose<'a>(remote: &'a RemoteConfig, policy: &'a PolicyHandle) -> Dia
         local_address,
         rows,
         cleanup,
+        replace,
     }
 }
 
 impl Diagnosis<'_> {
     fn passed(&self) -> bool {
-        self.rows
+        self.cleanup.left.is_empty()
+            && self
+                .rows
+                .iter()
+                .all(|row| matches!(row.status, Status::Passed))
+    }
+
+    /// Why a skipped step was not tried: the step it needs, and what became of that.
+    fn skip_reason(&self, needs: Step) -> String {
+        let became = match self
+            .rows
             .iter()
-            .all(|row| matches!(row.status, Status::Passed))
+            .find(|row| row.step == needs)
+            .map(|row| &row.status)
+        {
+            Some(Status::Failed { .. }) => match self.remote.transport {
+                Transport::Sftp(_) => "which the server refused",
+                Transport::Local(_) => "which failed",
+            },
+            _ => "which was not tried",
+        };
+        format!("needs {}, {became}", needs.name())
     }
 
     fn count(&self, wanted: fn(&Status) -> bool) -> usize {
@@ -124,7 +158,7 @@ impl Diagnosis<'_> {
 
     fn to_json(&self) -> Value {
         let addresses: Vec<String> = self.addresses.iter().map(ToString::to_string).collect();
-        let steps: Vec<Value> = self.rows.iter().map(Row::to_json).collect();
+        let steps: Vec<Value> = self.rows.iter().map(|row| row.to_json(self)).collect();
         json!({
             "remote": self.remote.name,
             "kind": kind_name(self.remote),
@@ -132,7 +166,11 @@ impl Diagnosis<'_> {
             "addresses": addresses,
             "local_address": self.local_address,
             "steps": steps,
-            "cleanup": self.cleanup.as_ref().map(cleanup_json),
+            "cleanup": cleanup_json(&self.cleanup),
+            "replace": self.replace.map(|replace| json!({
+                "strategy": replace_name(replace),
+                "setting": replace_setting(replace),
+            })),
             "ok": self.passed(),
         })
     }
@@ -158,12 +196,13 @@ impl Diagnosis<'_> {
             "step", "result"
         ));
         for row in &self.rows {
-            text.push_str(&row.to_text());
+            text.push_str(&row.to_text(self));
         }
         text.push('\n');
-        if let Some(cleanup) = &self.cleanup {
-            text.push_str(&cleanup_text(cleanup));
+        if let Some(replace) = self.replace {
+            text.push_str(&replace_text(replace));
         }
+        text.push_str(&cleanup_text(&self.cleanup));
         text.push_str(&self.summary());
         text
     }
@@ -175,25 +214,30 @@ impl Diagnosis<'_> {
         }
         let failed = self.count(|status| matches!(status, Status::Failed { .. }));
         let skipped = self.count(|status| matches!(status, Status::Skipped { .. }));
+        let left = match self.cleanup.left.len() {
+            0 => String::new(),
+            left => format!("; {left} paths left behind"),
+        };
         format!(
-            "{failed} of {total} steps failed, {skipped} skipped, {} passed\n",
+            "{failed} of {total} steps failed, {skipped} skipped, {} passed{left}\n",
             total - failed - skipped
         )
     }
 }
 
 impl Row {
-    fn to_json(&self) -> Value {
+    fn to_json(&self, diagnosis: &Diagnosis) -> Value {
         let (needs, failure) = match &self.status {
             Status::Passed => (None, None),
-            Status::Skipped { needs } => (Some(needs.name()), None),
+            Status::Skipped { needs } => (Some(*needs), None),
             Status::Failed { error, reading } => (None, Some((error, reading))),
         };
         json!({
             "step": self.step.name(),
             "ok": matches!(self.status, Status::Passed),
             "skipped": needs.is_some(),
-            "needs": needs,
+            "needs": needs.map(Step::name),
+            "why_skipped": needs.map(|needs| diagnosis.skip_reason(needs)),
             "millis": self.elapsed.map(|elapsed| elapsed.as_millis() as u64),
             "category": failure.map(|(_, reading)| category_name(reading.category)),
             "retry": failure.map(|(_, reading)| retry_name(reading.retry)),
@@ -203,16 +247,17 @@ impl Row {
     }
 
     /// One line, and for a failure the plugin's reading and the raw message under it.
-    fn to_text(&self) -> String {
+    fn to_text(&self, diagnosis: &Diagnosis) -> String {
         let time = self
             .elapsed
             .map(|elapsed| format!("{} ms", elapsed.as_millis()))
             .unwrap_or_default();
         let (result, details) = match &self.status {
             Status::Passed => ("ok".to_string(), String::new()),
-            Status::Skipped { needs } => {
-                (format!("skipped (needs {})", needs.name()), String::new())
-            }
+            Status::Skipped { needs } => (
+                format!("skipped: {}", diagnosis.skip_reason(*needs)),
+                String::new(),
+            ),
             Status::Failed { error, reading } => {
                 ("FAILED".to_string(), failure_text(error, reading))
             }
@@ -237,25 +282,70 @@ fn failure_text(error: &RemoteError, reading: &Classification) -> String {
 }
 
 fn cleanup_json(cleanup: &Cleanup) -> Value {
-    json!({
-        "folder": cleanup.folder,
-        "removed": cleanup.result.is_ok(),
-        "message": cleanup.result.as_ref().err().map(|error| &error.message),
-    })
+    let left: Vec<Value> = cleanup
+        .left
+        .iter()
+        .map(|(path, error)| json!({"path": path, "message": error.message}))
+        .collect();
+    json!({"removed": cleanup.removed, "left": left})
 }
 
+/// What the failed steps left and what became of it; nothing when they left nothing.
 fn cleanup_text(cleanup: &Cleanup) -> String {
-    match &cleanup.result {
-        Ok(()) => format!(
-            "removed the scratch folder {} left by the failed steps\n",
-            cleanup.folder
-        ),
-        Err(error) => format!(
-            "could not remove the scratch folder {}: {}; remove it by hand\n",
-            cleanup.folder,
-            inert(&error.message)
-        ),
+    let mut text = String::new();
+    if !cleanup.removed.is_empty() {
+        let removed: Vec<String> = cleanup
+            .removed
+            .iter()
+            .map(|p| inert(p).to_string())
+            .collect();
+        text.push_str(&format!(
+            "removed what the failed steps left: {}\n",
+            removed.join(", ")
+        ));
     }
+    for (path, error) in &cleanup.left {
+        text.push_str(&format!(
+            "LEFT BEHIND (relative to the root; remove it by hand): {}: {}\n",
+            inert(path),
+            inert(&error.message)
+        ));
+    }
+    text
+}
+
+fn replace_name(replace: Replace) -> &'static str {
+    match replace {
+        Replace::Atomic => "posix-rename",
+        Replace::MoveAside => "rename",
+        Replace::NoRename => "none",
+    }
+}
+
+/// The sync setting uploads to this remote need; `None` for the default.
+fn replace_setting(replace: Replace) -> Option<&'static str> {
+    match replace {
+        Replace::NoRename => Some("upload = \"direct\""),
+        Replace::Atomic | Replace::MoveAside => None,
+    }
+}
+
+fn replace_text(replace: Replace) -> String {
+    let how = match replace {
+        Replace::Atomic => "posix-rename: a finished upload replaces the old file in one step",
+        Replace::MoveAside => {
+            "rename only: a finished upload replaces the old file by moving the old one aside \
+             first (for a moment neither is there)"
+        }
+        Replace::NoRename => {
+            "none: the server refuses rename, so no upload can be finished under a temporary name"
+        }
+    };
+    let setting = match replace_setting(replace) {
+        Some(setting) => format!("set {setting} on the syncs to this remote"),
+        None => "the default upload (temporary name, then rename) fits".to_string(),
+    };
+    format!("replace: {how}; {setting}\n")
 }
 
 fn kind_name(remote: &RemoteConfig) -> &'static str {

@@ -58,8 +58,16 @@ impl LocalRemote {
             std::fs::create_dir_all(path)
                 .map_err(|e| RemoteError::io(Operation::Mkdir, Some(&shown), &e))?;
         }
-        let root = Dir::open_ambient_dir(path, ambient_authority())
-            .map_err(|e| RemoteError::io(Operation::List, Some(&shown), &e))?;
+        let root = Dir::open_ambient_dir(path, ambient_authority()).map_err(|e| {
+            let error = RemoteError::io(Operation::List, Some(&shown), &e);
+            match e.kind() {
+                ErrorKind::NotFound => RemoteError {
+                    message: format!("the local folder {shown} does not exist"),
+                    ..error
+                },
+                _ => error,
+            }
+        })?;
         Ok(LocalRemote {
             root: Arc::new(root),
             root_path: path.to_path_buf(),
@@ -89,14 +97,9 @@ impl LocalRemote {
 
     /// An error if `path` under the root is longer than the local full-path limit.
     fn check_length(&self, operation: Operation, path: &str) -> Result<(), RemoteError> {
-        // A character takes at least one byte: most paths pass without being counted.
-        if self.root_length + 1 + path.len() <= self.max_path_length {
+        let Some(length) = length_over(self.root_length, path, self.max_path_length) else {
             return Ok(());
-        }
-        let length = self.root_length + 1 + path.chars().count();
-        if length <= self.max_path_length {
-            return Ok(());
-        }
+        };
         let message = format!(
             "the full local path is {length} characters, over the local limit of {} (max_path_length)",
             self.max_path_length
@@ -121,6 +124,17 @@ impl LocalRemote {
                 ))
             })
     }
+}
+
+/// The full length of `path` under a root of `root_length` characters, when it is over
+/// `max_path_length`.
+pub fn length_over(root_length: usize, path: &str, max_path_length: usize) -> Option<usize> {
+    // A character takes at least one byte: most paths pass without being counted.
+    if root_length + 1 + path.len() <= max_path_length {
+        return None;
+    }
+    let length = root_length + 1 + path.chars().count();
+    (length > max_path_length).then_some(length)
 }
 
 /// Every entry under `dir`, depth first, handed to `sink`. Folders that cannot be read

@@ -1,6 +1,7 @@
 //! One trait for every transport, one module per transport. A transport moves bytes and
 //! reports raw errors; it decides no policy (what an error means is the plugin's call).
 
+pub mod known_hosts;
 pub mod local;
 pub mod probe;
 pub mod sftp;

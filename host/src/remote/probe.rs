@@ -1,7 +1,9 @@
 //! The probe behind `ferry doctor`: open a remote step by step, then try each operation a
-//! sync needs, one at a time, in a scratch folder under its root — so that a failure names
-//! the exact step (and so the permission) that is missing. Errors are kept raw: what they
-//! mean is the policy plugin's call.
+//! sync needs, one at a time, in a scratch folder in the folder tested (the root, or one
+//! below it) — so that a failure names the exact step (and so the permission) that is
+//! missing. Where the folder cannot be made, files are tried directly in the folder tested.
+//! Every path the probe creates is removed afterwards, or named as left behind. Errors are
+//! kept raw: what they mean is the policy plugin's call.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
@@ -75,26 +77,35 @@ const SFTP_OPENING: &[Step] = &[
     Step::Connect,
     Step::HostKey,
     Step::Authenticate,
+    Step::OpenFolder,
 ];
 
 /// The actions, in order, each with the actions it needs besides an open remote. Each
-/// needs as little as possible, so that one refused permission hides no other.
+/// needs as little as possible, so that one refused permission hides no other: files are
+/// written without the scratch folder when it cannot be made.
 const ACTIONS: &[(Action, &[Action])] = &[
     (Action::List, &[]),
     (Action::Mkdir, &[]),
-    (Action::Write, &[Action::Mkdir]),
+    (Action::Write, &[]),
     (Action::ReadBack, &[Action::Write]),
     (Action::Rename, &[Action::Write]),
     (Action::WriteOver, &[Action::Write]),
-    (Action::RenameOver, &[Action::Write]),
+    (Action::RenameOver, &[Action::Rename]),
     (Action::SetMtime, &[Action::Write]),
     (Action::DeleteFile, &[Action::Write]),
-    // A file left behind would make the folder's deletion fail for the wrong reason.
-    (
-        Action::DeleteFolder,
-        &[Action::DeleteFile, Action::RenameOver],
-    ),
+    (Action::DeleteFolder, &[Action::Mkdir, Action::DeleteFile]),
 ];
+
+/// How the remote lets an upload replace an existing file, as the probe found it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Replace {
+    /// posix-rename (or a local rename): the old file is replaced in one step.
+    Atomic,
+    /// Plain rename only: the old file is moved aside (or removed) first.
+    MoveAside,
+    /// No rename: an upload must be written under its final name.
+    NoRename,
+}
 
 const CONTENT: &[u8] = b"written by ferry doctor\n";
 const OTHER_CONTENT: &[u8] = b"written over by ferry doctor\n";
@@ -124,11 +135,13 @@ pub struct StepReport {
     pub elapsed: Option<Duration>,
 }
 
-/// What removing the scratch folder left by failed steps came to.
-#[derive(Debug)]
+/// What removing the paths the probe created came to.
+#[derive(Debug, Default)]
 pub struct Cleanup {
-    pub folder: String,
-    pub result: Result<(), RemoteError>,
+    /// Paths (relative to the root) left by failed steps and removed afterwards.
+    pub removed: Vec<String>,
+    /// Paths that are still there, with why.
+    pub left: Vec<(String, RemoteError)>,
 }
 
 #[derive(Debug, Default)]
@@ -138,8 +151,9 @@ pub struct Probe {
     /// The IP address the connection left from: what a server's IP allow-list sees.
     pub local_address: Option<String>,
     pub steps: Vec<StepReport>,
-    /// `None` when no scratch folder was left to remove.
-    pub cleanup: Option<Cleanup>,
+    pub cleanup: Cleanup,
+    /// `None` when the steps that tell were not tried.
+    pub replace: Option<Replace>,
 }
 
 impl Probe {
@@ -161,9 +175,27 @@ impl Probe {
     }
 
     fn has_passed(&self, step: Step) -> bool {
+        self.outcome(step)
+            .is_some_and(|outcome| matches!(outcome, Outcome::Passed))
+    }
+
+    fn outcome(&self, step: Step) -> Option<&Outcome> {
         self.steps
             .iter()
-            .any(|report| report.step == step && matches!(report.outcome, Outcome::Passed))
+            .find(|report| report.step == step)
+            .map(|report| &report.outcome)
+    }
+
+    /// How files can be replaced, from the rename steps and whether the remote's rename
+    /// replaces in one step.
+    fn replace(&self, atomic_rename: bool) -> Option<Replace> {
+        let renamed = |action| self.outcome(Step::Action(action));
+        match (renamed(Action::Rename)?, renamed(Action::RenameOver)?) {
+            (Outcome::Failed(_), _) => Some(Replace::NoRename),
+            (Outcome::Passed, Outcome::Passed) if atomic_rename => Some(Replace::Atomic),
+            (Outcome::Passed, _) => Some(Replace::MoveAside),
+            (Outcome::Skipped { .. }, _) => None,
+        }
     }
 
     fn first_missing(&self, needs: impl IntoIterator<Item = Step>) -> Option<Step> {
@@ -180,52 +212,57 @@ impl Probe {
     }
 }
 
-/// Open the remote `config` describes and try every action in a scratch folder, which is
-/// removed afterwards, as far as it can be, even when an action failed.
-pub async fn probe(config: &RemoteConfig) -> Probe {
+/// Open the remote `config` describes and try every action in the folder `folder` (relative
+/// to the root, "" for the root), removing afterwards every path it created, as far as it
+/// can, even when an action failed.
+pub async fn probe(config: &RemoteConfig, folder: &str) -> Probe {
     let mut probe = Probe::default();
-    let (opening, remote) = match &config.transport {
+    let (opening, opened) = match &config.transport {
         Transport::Local(_) => (LOCAL_OPENING, open_local(config, &mut probe).await),
         Transport::Sftp(sftp) => (SFTP_OPENING, open_sftp(sftp, &mut probe).await),
     };
+    let remote = match opened {
+        Some((remote, atomic_rename)) => open_folder(&mut probe, remote, folder)
+            .await
+            .map(|remote| (remote, atomic_rename)),
+        None => None,
+    };
     probe.skip_unreached(opening);
-    let opened = opening[opening.len() - 1];
-    let mut scratch = Scratch::new();
+    let last_opening = opening[opening.len() - 1];
+    let mut scratch = Scratch::new(folder);
     for &(action, needs) in ACTIONS {
-        let needs = iter::once(opened).chain(needs.iter().map(|need| Step::Action(*need)));
-        match (remote.as_deref(), probe.first_missing(needs)) {
-            (Some(remote), None) => {
+        let needs = iter::once(last_opening).chain(needs.iter().map(|need| Step::Action(*need)));
+        match (&remote, probe.first_missing(needs)) {
+            (Some((remote, _)), None) => {
                 let started = Instant::now();
-                let result = scratch.try_action(action, remote).await;
+                let result = scratch.try_action(action, remote.as_ref()).await;
                 probe.record(Step::Action(action), result, Some(started.elapsed()));
             }
-            (_, missing) => probe.skip(Step::Action(action), missing.unwrap_or(opened)),
+            (_, missing) => probe.skip(Step::Action(action), missing.unwrap_or(last_opening)),
         }
     }
-    if let Some(remote) = remote.as_deref() {
-        probe.cleanup = scratch.clean_up(remote).await;
+    if let Some((remote, atomic_rename)) = &remote {
+        probe.cleanup = scratch.clean_up(remote.as_ref()).await;
+        probe.replace = probe.replace(*atomic_rename);
     }
     probe
 }
 
-async fn open_local(config: &RemoteConfig, probe: &mut Probe) -> Option<Arc<dyn Remote>> {
-    let started = Instant::now();
+/// The open remote and whether its rename replaces in one step.
+type Opened = Option<(Arc<dyn Remote>, bool)>;
+
+async fn open_local(config: &RemoteConfig, probe: &mut Probe) -> Opened {
     // As a source: a missing folder is reported, not created.
-    let opened = super::connect(config, Role::Source).await;
-    let elapsed = Some(started.elapsed());
-    match opened {
-        Ok(remote) => {
-            probe.record(Step::OpenFolder, Ok(()), elapsed);
-            Some(remote)
-        }
+    match super::connect(config, Role::Source).await {
+        Ok(remote) => Some((remote, true)),
         Err(error) => {
-            probe.record(Step::OpenFolder, Err(error), elapsed);
+            probe.record(Step::OpenFolder, Err(error), None);
             None
         }
     }
 }
 
-async fn open_sftp(config: &SftpConfig, probe: &mut Probe) -> Option<Arc<dyn Remote>> {
+async fn open_sftp(config: &SftpConfig, probe: &mut Probe) -> Opened {
     let started = Instant::now();
     let resolved = resolve(config).await;
     let elapsed = Some(started.elapsed());
@@ -246,7 +283,8 @@ async fn open_sftp(config: &SftpConfig, probe: &mut Probe) -> Option<Arc<dyn Rem
         Ok(remote) => {
             probe.local_address = Some(remote.local_address().ip().to_string());
             record_exchange(probe, Step::Authenticate, Ok(()), elapsed);
-            Some(Arc::new(remote))
+            let atomic_rename = remote.has_posix_rename();
+            Some((Arc::new(remote), atomic_rename))
         }
         Err(error) => {
             probe.local_address = error.local_address.clone();
@@ -256,6 +294,34 @@ async fn open_sftp(config: &SftpConfig, probe: &mut Probe) -> Option<Arc<dyn Rem
     }
 }
 
+/// Record whether `folder` is a folder of the open remote; the remote, if it is.
+async fn open_folder(
+    probe: &mut Probe,
+    remote: Arc<dyn Remote>,
+    folder: &str,
+) -> Option<Arc<dyn Remote>> {
+    let started = Instant::now();
+    let result = match folder {
+        "" => Ok(()),
+        _ => match remote.stat(folder).await {
+            Ok(Some(entry)) if entry.kind == Kind::Directory => Ok(()),
+            Ok(found) => {
+                let what = if found.is_some() {
+                    "is not a folder"
+                } else {
+                    "does not exist"
+                };
+                let message = format!("the folder to test, {folder}, {what} under the root");
+                Err(RemoteError::new(Operation::List, Some(folder), message))
+            }
+            Err(error) => Err(error),
+        },
+    };
+    let passed = result.is_ok();
+    probe.record(Step::OpenFolder, result, Some(started.elapsed()));
+    passed.then_some(remote)
+}
+
 /// Record the SSH exchange that ended at `ended`: the steps before it passed.
 fn record_exchange(
     probe: &mut Probe,
@@ -263,7 +329,12 @@ fn record_exchange(
     result: Result<(), RemoteError>,
     elapsed: Option<Duration>,
 ) {
-    let exchange = [Step::Connect, Step::HostKey, Step::Authenticate];
+    let exchange = [
+        Step::Connect,
+        Step::HostKey,
+        Step::Authenticate,
+        Step::OpenFolder,
+    ];
     for &step in exchange.iter().take_while(|step| **step != ended) {
         probe.record(step, Ok(()), None);
     }
@@ -271,11 +342,13 @@ fn record_exchange(
 }
 
 /// Which step of the SSH exchange an error of [`SftpRemote::connect`] ended: the transport
-/// reports a refused host key as a connect error, its message naming the host key.
+/// reports a refused host key as a connect error, its message naming the host key, and a
+/// root that is not a folder as a listing error.
 fn failed_step(error: &RemoteError) -> Step {
     let message = error.message.to_ascii_lowercase();
     match error.operation {
         Operation::Authenticate => Step::Authenticate,
+        Operation::List => Step::OpenFolder,
         _ if message.contains("host key") || message.contains("host certificate") => Step::HostKey,
         _ => Step::Connect,
     }
@@ -291,68 +364,120 @@ async fn resolve(config: &SftpConfig) -> Result<Vec<SocketAddr>, RemoteError> {
     }
 }
 
-/// The scratch folder, named so as not to meet anything already under the root.
+/// Where the probe works: a scratch folder in the folder tested, named so as not to meet
+/// anything already there, or, until that folder is made, the folder tested itself (each
+/// file named after the scratch folder).
 struct Scratch {
-    folder: String,
+    /// The folder tested, relative to the root ("" for the root).
+    base: String,
+    /// The scratch folder's name, and the prefix of files written without it.
+    tag: String,
+    /// Whether the scratch folder was made.
+    in_folder: bool,
     /// Where the test file is now: renaming moves it.
     file: String,
+    /// Every path created (or tried), in order.
+    created: Vec<(String, Kind)>,
 }
 
 impl Scratch {
-    fn new() -> Self {
+    fn new(base: &str) -> Self {
         let random = RandomState::new().hash_one(SystemTime::now());
-        let folder = format!(".ferry-doctor-{random:016x}");
-        let file = format!("{folder}/{FILE_NAME}");
-        Scratch { folder, file }
+        Scratch {
+            base: base.to_string(),
+            tag: format!(".ferry-doctor-{random:016x}"),
+            in_folder: false,
+            file: String::new(),
+            created: Vec::new(),
+        }
     }
 
-    fn path(&self, name: &str) -> String {
-        format!("{}/{name}", self.folder)
+    fn folder(&self) -> String {
+        join(&self.base, &self.tag)
+    }
+
+    /// The path of the file `name`, tracked as created.
+    fn file_path(&mut self, name: &str) -> String {
+        let path = match self.in_folder {
+            true => join(&self.folder(), name),
+            false => join(&self.base, &format!("{}-{name}", self.tag)),
+        };
+        self.track(&path, Kind::File);
+        path
+    }
+
+    fn track(&mut self, path: &str, kind: Kind) {
+        if !self.created.iter().any(|(created, _)| created == path) {
+            self.created.push((path.to_string(), kind));
+        }
     }
 
     async fn try_action(&mut self, action: Action, remote: &dyn Remote) -> Result<(), RemoteError> {
         match action {
             Action::List => remote.list(&mut |_| {}).await,
-            Action::Mkdir => remote.mkdir_all(&self.folder).await,
-            Action::Write => write_file(remote, &self.file, CONTENT).await,
+            Action::Mkdir => {
+                let folder = self.folder();
+                self.track(&folder, Kind::Directory);
+                remote.mkdir_all(&folder).await?;
+                self.in_folder = true;
+                Ok(())
+            }
+            Action::Write => {
+                self.file = self.file_path(FILE_NAME);
+                write_file(remote, &self.file, CONTENT).await
+            }
             Action::ReadBack => read_back(remote, &self.file, CONTENT).await,
             Action::Rename => {
-                let renamed = self.path(RENAMED_NAME);
+                let renamed = self.file_path(RENAMED_NAME);
                 remote.rename(&self.file, &renamed).await?;
                 self.file = renamed;
                 Ok(())
             }
             Action::WriteOver => write_file(remote, &self.file, OTHER_CONTENT).await,
             Action::RenameOver => {
-                let incoming = self.path(INCOMING_NAME);
+                let incoming = self.file_path(INCOMING_NAME);
                 write_file(remote, &incoming, CONTENT).await?;
                 remote.rename(&incoming, &self.file).await
             }
             Action::SetMtime => set_mtime_and_check(remote, &self.file).await,
             Action::DeleteFile => remote.delete(&self.file, Kind::File).await,
-            Action::DeleteFolder => remote.delete(&self.folder, Kind::Directory).await,
+            Action::DeleteFolder => {
+                // What failed steps left in it would fail the deletion for the wrong reason.
+                self.remove_files(remote).await;
+                remote.delete(&self.folder(), Kind::Directory).await
+            }
         }
     }
 
-    /// Remove the folder if it is still there, with any file a failed action left in it.
-    async fn clean_up(&self, remote: &dyn Remote) -> Option<Cleanup> {
-        let result = match remote.stat(&self.folder).await {
-            Ok(None) => return None,
-            Ok(Some(_)) => self.remove(remote).await,
-            Err(error) => Err(error),
-        };
-        Some(Cleanup {
-            folder: self.folder.clone(),
-            result,
-        })
+    /// Remove what is left of the files created, best effort: [`Self::clean_up`] tells.
+    async fn remove_files(&self, remote: &dyn Remote) {
+        for (path, _) in self.created.iter().filter(|(_, kind)| *kind == Kind::File) {
+            let _ = remote.delete(path, Kind::File).await;
+        }
     }
 
-    async fn remove(&self, remote: &dyn Remote) -> Result<(), RemoteError> {
-        for name in [FILE_NAME, RENAMED_NAME, INCOMING_NAME] {
-            // Most of them do not exist; the folder's deletion says whether any is left.
-            let _ = remote.delete(&self.path(name), Kind::File).await;
+    /// Remove every path created that is still there, files before their folder.
+    async fn clean_up(&self, remote: &dyn Remote) -> Cleanup {
+        let mut cleanup = Cleanup::default();
+        for (path, kind) in self.created.iter().rev() {
+            let removed = match remote.stat(path).await {
+                Ok(None) => continue,
+                Ok(Some(_)) => remote.delete(path, *kind).await,
+                Err(error) => Err(error),
+            };
+            match removed {
+                Ok(()) => cleanup.removed.push(path.clone()),
+                Err(error) => cleanup.left.push((path.clone(), error)),
+            }
         }
-        remote.delete(&self.folder, Kind::Directory).await
+        cleanup
+    }
+}
+
+fn join(folder: &str, name: &str) -> String {
+    match folder {
+        "" => name.to_string(),
+        _ => format!("{folder}/{name}"),
     }
 }
 

@@ -22,9 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use futures::stream::{FuturesUnordered, StreamExt};
 use russh::client::{self, AuthResult, DisconnectReason};
-use russh::keys::{
-    self, HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate,
-};
+use russh::keys::{self, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::{ChannelStream, Preferred, cipher};
 use russh_sftp::client::error::Error as SftpError;
 use russh_sftp::client::fs::File;
@@ -33,6 +31,7 @@ use russh_sftp::protocol::{FileAttributes, FileType, OpenFlags, Packet, StatusCo
 use tokio::io::{AsyncSeekExt, AsyncWrite};
 use tokio::net::{TcpSocket, TcpStream};
 
+use super::known_hosts::{HostKeyError, KnownHosts, describe_key};
 use super::{Kind, Listed, Reader, Remote, RemoteEntry, RemoteError, Writer, unusable_name};
 use crate::config::{SftpAuth, SftpConfig};
 use crate::plugin::{ErrorCode, Operation, Protocol};
@@ -114,6 +113,11 @@ impl SftpRemote {
     /// The address the connection left from (what a server's IP allow-list sees).
     pub fn local_address(&self) -> SocketAddr {
         self.local_address
+    }
+
+    /// Whether the server offers posix-rename, which replaces a file in one step.
+    pub fn has_posix_rename(&self) -> bool {
+        self.has_posix_rename
     }
 
     /// The error for a failed request. When the request failed because the connection
@@ -648,16 +652,12 @@ struct Client {
 }
 
 /// What ends the SSH session early: an error of russh, or a host key we refused.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 enum SessionError {
-    Ssh(russh::Error),
-    HostKeyRefused(String),
-}
-
-impl From<russh::Error> for SessionError {
-    fn from(error: russh::Error) -> Self {
-        SessionError::Ssh(error)
-    }
+    #[error(transparent)]
+    Ssh(#[from] russh::Error),
+    #[error(transparent)]
+    HostKey(#[from] HostKeyError),
 }
 
 impl client::Handler for Client {
@@ -667,23 +667,12 @@ impl client::Handler for Client {
         &mut self,
         offered: &PublicKeyOrCertificate,
     ) -> Result<bool, SessionError> {
+        // A certificate is only offered when asked for, which we never do.
         let PublicKeyOrCertificate::PublicKey { key, .. } = offered else {
-            // Only offered when asked for, which we never do.
-            return Err(SessionError::HostKeyRefused(
-                "the server presented a host certificate".into(),
-            ));
+            return Err(HostKeyError::Certificate.into());
         };
-        match keys::check_known_hosts_path(&self.host, self.port, key, &self.known_hosts) {
-            Ok(true) => Ok(true),
-            Ok(false) => Err(SessionError::HostKeyRefused(self.unknown_key_message(key))),
-            Err(keys::Error::KeyChanged { line }) => Err(SessionError::HostKeyRefused(
-                self.changed_key_message(key, line),
-            )),
-            Err(error) => Err(SessionError::HostKeyRefused(format!(
-                "cannot check the host key against {}: {error}",
-                self.known_hosts.display()
-            ))),
-        }
+        KnownHosts::read(&self.known_hosts)?.check(&self.host, self.port, key)?;
+        Ok(true)
     }
 
     async fn disconnected(
@@ -698,8 +687,8 @@ impl client::Handler for Client {
             DisconnectReason::Error(SessionError::Ssh(error)) => {
                 ssh_error(Operation::Connect, "the SSH connection ended", error)
             }
-            DisconnectReason::Error(SessionError::HostKeyRefused(message)) => {
-                RemoteError::new(Operation::Connect, None, message.clone())
+            DisconnectReason::Error(SessionError::HostKey(error)) => {
+                RemoteError::new(Operation::Connect, None, error.to_string())
             }
         };
         let _ = self.ended.set(cause);
@@ -719,67 +708,6 @@ impl Client {
             ended,
         }
     }
-
-    /// The host as known_hosts writes it.
-    fn host_port(&self) -> String {
-        match self.port {
-            22 => self.host.clone(),
-            port => format!("[{}]:{port}", self.host),
-        }
-    }
-
-    fn keyscan_command(&self) -> String {
-        let port = match self.port {
-            22 => String::new(),
-            port => format!(" -p {port}"),
-        };
-        format!(
-            "ssh-keyscan{port} {} >> {}",
-            self.host,
-            self.known_hosts.display()
-        )
-    }
-
-    fn unknown_key_message(&self, key: &PublicKey) -> String {
-        format!(
-            "host key of {} ({}) is not in {}; if you trust it, add it with: {}",
-            self.host_port(),
-            describe_key(key),
-            self.known_hosts.display(),
-            self.keyscan_command()
-        )
-    }
-
-    fn changed_key_message(&self, key: &PublicKey, entry: usize) -> String {
-        let line = known_hosts_line(&self.known_hosts, entry);
-        format!(
-            "WARNING: the host key of {} has changed: the server offered {}, but line {line} of {} \
-             holds another key for it. Someone may be intercepting the connection, or the server's \
-             key was replaced; only if its administrator confirms the new key, delete line {line} \
-             and add the new key with: {}",
-            self.host_port(),
-            describe_key(key),
-            self.known_hosts.display(),
-            self.keyscan_command()
-        )
-    }
-}
-
-fn describe_key(key: &PublicKey) -> String {
-    format!("{} {}", key.algorithm(), key.fingerprint(HashAlg::Sha256))
-}
-
-/// russh numbers known_hosts entries without counting `#` comment lines; this is the
-/// line an editor shows.
-fn known_hosts_line(known_hosts: &Path, entry: usize) -> usize {
-    let Ok(text) = std::fs::read_to_string(known_hosts) else {
-        return entry;
-    };
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.starts_with('#'))
-        .nth(entry.saturating_sub(1))
-        .map_or(entry, |(index, _)| index + 1)
 }
 
 async fn establish(
@@ -813,12 +741,17 @@ async fn establish(
         true => stated_write_len(&control).await?,
         false => PORTABLE_WRITE_LEN,
     };
-    let files = SftpSession::new_with_config(
-        sftp_channel(&connection).await?,
-        files_config(control_config, write_len),
-    )
-    .await
-    .map_err(|error| sftp_error(Operation::Connect, None, error))?;
+    let files = async {
+        SftpSession::new_with_config(
+            sftp_channel(&connection).await?,
+            files_config(control_config, write_len),
+        )
+        .await
+        .map_err(|error| sftp_error(Operation::Connect, None, error))
+    };
+    let (files, root) = futures::join!(files, check_root(&control, &config.root));
+    let files = files?;
+    root?;
     Ok(SftpRemote {
         connection,
         ended,
@@ -830,6 +763,25 @@ async fn establish(
         root: config.root.clone(),
         local_address,
     })
+}
+
+/// An error unless the configured root is a folder on the server (an empty root is the
+/// login folder). Told at once, a missing root is not mistaken for a file that went away.
+async fn check_root(control: &RawSftpSession, root: &str) -> Result<(), RemoteError> {
+    if root.is_empty() {
+        return Ok(());
+    }
+    let problem = |what: &str| {
+        let message = format!("the remote root {root} {what} on the server");
+        RemoteError::new(Operation::List, None, message)
+    };
+    match control.stat(root.to_string()).await {
+        Ok(found) if found.attrs.file_type().is_dir() => Ok(()),
+        Ok(_) => Err(problem("is not a folder")),
+        Err(error) if is_not_found(&error) => Err(problem("does not exist")
+            .with_code(ErrorCode::SftpStatus(StatusCode::NoSuchFile as u32))),
+        Err(error) => Err(sftp_error(Operation::List, None, error)),
+    }
 }
 
 /// The largest write a server that states its limits takes, up to [`LARGE_WRITE_LEN`]
@@ -871,8 +823,8 @@ async fn open_tcp(
             Ok(stream) => return Ok(stream),
             Err(error) => {
                 last_error = RemoteError {
-                    message: format!("cannot connect to {target}: {error}"),
-                    ..RemoteError::io(Operation::Connect, None, &error)
+                    message: error.to_string(),
+                    ..RemoteError::io(Operation::Connect, None, error.io())
                 }
             }
         }
@@ -880,21 +832,61 @@ async fn open_tcp(
     Err(last_error)
 }
 
+/// Why a TCP connection could not be opened.
+#[derive(Debug, thiserror::Error)]
+enum TcpError {
+    #[error("bind_address {address} is not an address of this machine ({source})")]
+    NotLocal {
+        address: IpAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot leave from bind_address {address}: {source}")]
+    Bind {
+        address: IpAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot connect to {target}: {source}")]
+    Connect {
+        target: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl TcpError {
+    fn io(&self) -> &std::io::Error {
+        match self {
+            TcpError::NotLocal { source, .. }
+            | TcpError::Bind { source, .. }
+            | TcpError::Connect { source, .. } => source,
+        }
+    }
+}
+
 async fn connect_from(
     bind_address: Option<IpAddr>,
     target: SocketAddr,
-) -> std::io::Result<TcpStream> {
+) -> Result<TcpStream, TcpError> {
+    let connect_error = |source| TcpError::Connect { target, source };
     let socket = if target.is_ipv4() {
-        TcpSocket::new_v4()?
+        TcpSocket::new_v4()
     } else {
-        TcpSocket::new_v6()?
-    };
-    if let Some(ip) = bind_address {
-        socket.bind(SocketAddr::new(ip, 0))?;
+        TcpSocket::new_v6()
     }
-    let stream = socket.connect(target).await?;
+    .map_err(connect_error)?;
+    if let Some(address) = bind_address {
+        socket
+            .bind(SocketAddr::new(address, 0))
+            .map_err(|source| match source.kind() {
+                std::io::ErrorKind::AddrNotAvailable => TcpError::NotLocal { address, source },
+                _ => TcpError::Bind { address, source },
+            })?;
+    }
+    let stream = socket.connect(target).await.map_err(connect_error)?;
     // SFTP is request/response: small requests must not wait for Nagle's algorithm.
-    stream.set_nodelay(true)?;
+    stream.set_nodelay(true).map_err(connect_error)?;
     Ok(stream)
 }
 
@@ -1014,13 +1006,16 @@ async fn authenticate(
 
 fn load_key(file: &Path, passphrase: Option<&str>) -> Result<PrivateKey, RemoteError> {
     keys::load_secret_key(file, passphrase).map_err(|error| {
-        let reason = match &error {
-            keys::Error::KeyIsEncrypted => {
-                "it is encrypted and no passphrase is configured".to_string()
+        let message = match &error {
+            keys::Error::IO(io) if io.kind() == std::io::ErrorKind::NotFound => {
+                format!("key file {} not found (key_file)", file.display())
             }
-            _ => error.to_string(),
+            keys::Error::KeyIsEncrypted => format!(
+                "cannot load the key {}: it is encrypted and no passphrase is configured",
+                file.display()
+            ),
+            _ => format!("cannot load the key {}: {error}", file.display()),
         };
-        let message = format!("cannot load the key {}: {reason}", file.display());
         let code = match &error {
             keys::Error::IO(io) => io.raw_os_error().map(ErrorCode::Errno),
             _ => None,
@@ -1034,8 +1029,8 @@ fn load_key(file: &Path, passphrase: Option<&str>) -> Result<PrivateKey, RemoteE
 
 fn session_error(config: &SftpConfig, error: SessionError) -> RemoteError {
     match error {
-        SessionError::HostKeyRefused(message) => {
-            RemoteError::new(Operation::Connect, None, message)
+        SessionError::HostKey(error) => {
+            RemoteError::new(Operation::Connect, None, error.to_string())
         }
         SessionError::Ssh(error) => {
             let context = format!("SSH handshake with {}:{} failed", config.host, config.port);
@@ -1225,17 +1220,5 @@ mod tests {
             ssh_strings(&["ab", ""]),
             [0, 0, 0, 2, b'a', b'b', 0, 0, 0, 0]
         );
-    }
-
-    #[test]
-    fn known_hosts_lines_count_comments() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("known_hosts");
-        std::fs::write(
-            &file,
-            "# one\nhost1 ssh-ed25519 AAA\n# two\nhost2 ssh-ed25519 BBB\n",
-        )
-        .unwrap();
-        assert_eq!(known_hosts_line(&file, 2), 4);
     }
 }

@@ -4,6 +4,7 @@
 
 mod execute;
 pub mod listing;
+mod local_limit;
 pub mod plan;
 mod policy;
 mod recorder;
@@ -26,6 +27,8 @@ use crate::remote::{self, RemoteError, Role};
 use crate::state::{FileOutcome, FileStatus, PathState, RunLock, StateError, Store, Totals};
 use execute::Executor;
 use listing::Listing;
+pub use local_limit::OverLocalLimit;
+use local_limit::over_local_limit;
 use plan::{Filter, Inputs, Plan};
 pub use policy::PolicyHandle;
 use recorder::Recorder;
@@ -580,6 +583,8 @@ pub struct CheckReport {
     pub rejections: Vec<plan::Rejection>,
     /// Source folders (or names) that could not be read, with why.
     pub unreadable: Vec<(String, RemoteError)>,
+    /// Entries over a local destination's `max_path_length`.
+    pub over_local_limit: Vec<OverLocalLimit>,
 }
 
 /// A preflight over the whole source of sync `name`: lists it and checks every entry
@@ -625,8 +630,10 @@ pub async fn check(
         stable_for: std::time::Duration::ZERO,
         now: SystemTime::now(),
     });
+    let destination = config.remote(&sync.destination)?;
     Ok(CheckReport {
         checked: covered.len(),
+        over_local_limit: over_local_limit(destination, &scan.entries, &covered),
         rejections: plan.rejections,
         unreadable: scan.unlisted,
     })

@@ -47,9 +47,88 @@ fn same_code(a: ErrorCode, b: ErrorCode) -> bool {
     }
 }
 
+/// Problems of this end's own configuration, which the host names in its message (a
+/// missing remote root, local folder or key file, a `bind_address` this machine does not
+/// have, a path over the local `max_path_length`): permanent until the config or the path
+/// changes, whatever the code says, and read before any server's known errors.
+const CONFIGURATION: &[KnownError] = &[
+    KnownError {
+        code: None,
+        operations: &[Operation::List],
+        message_has: &["the remote root "],
+        category: Category::NotFound,
+        retry: Retry::Never,
+        advice: Some(
+            "The folder set as `root =` for this remote is missing on the server. Check the \
+             path with the partner and correct `root =` in the config, or have the folder \
+             created.",
+        ),
+    },
+    KnownError {
+        code: None,
+        operations: &[Operation::List],
+        message_has: &["the folder to test, "],
+        category: Category::NotFound,
+        retry: Retry::Never,
+        advice: Some(
+            "Give `ferry doctor` a folder that exists, relative to the remote's root (`root =`).",
+        ),
+    },
+    KnownError {
+        code: None,
+        operations: &[],
+        message_has: &["the local folder "],
+        category: Category::NotFound,
+        retry: Retry::Never,
+        advice: Some(
+            "The folder set as `path =` for this local remote does not exist. Correct `path =` \
+             in the config, or create the folder (mount it, if it is a share).",
+        ),
+    },
+    KnownError {
+        code: None,
+        operations: &[Operation::Authenticate],
+        message_has: &["key file "],
+        category: Category::Auth,
+        retry: Retry::Never,
+        advice: Some(
+            "The file set as `key_file =` for this remote does not exist. Correct `key_file =` \
+             in the config, or put the private key there.",
+        ),
+    },
+    KnownError {
+        code: None,
+        operations: &[Operation::Connect],
+        message_has: &["is not an address of this machine"],
+        category: Category::Connectivity,
+        retry: Retry::Never,
+        advice: Some(
+            "Connections cannot leave from an address this machine does not have. Set \
+             `bind_address =` to one of its addresses (`ip address` lists them) — the one the \
+             partner allows — or remove it to let the system choose.",
+        ),
+    },
+    KnownError {
+        code: None,
+        operations: &[],
+        message_has: &["(max_path_length)"],
+        category: Category::InvalidName,
+        retry: Retry::Never,
+        advice: Some(
+            "The full path on this machine would be longer than the local limit. Shorten the \
+             folder names or the file name, or raise `max_path_length =` for this local remote \
+             if its file system takes longer paths.",
+        ),
+    },
+];
+
 /// Classify `error` by the first of `known` that matches it, else as [`classify`] does.
 pub fn classify_with(known: &[KnownError], error: &RawError) -> Classification {
-    let Some(known) = known.iter().find(|known| known.matches(error)) else {
+    let Some(known) = CONFIGURATION
+        .iter()
+        .chain(known)
+        .find(|known| known.matches(error))
+    else {
         return classify(error);
     };
     Classification {
@@ -194,8 +273,15 @@ fn advice(category: Category, error: &RawError) -> String {
         .as_deref()
         .map(|address| format!(" Connections leave from {address}."))
         .unwrap_or_default();
+    let message = error.message.to_ascii_lowercase();
     match category {
-        Category::Auth if error.message.to_ascii_lowercase().contains("host key") => {
+        Category::Auth if message.contains("revoked host key") => {
+            "known_hosts marks the key this server offered as revoked: it must never be accepted. \
+             Do not connect until the partner confirms the server's current key through another \
+             channel; then replace the entry the message names."
+                .to_string()
+        }
+        Category::Auth if message.contains("host key") => {
             "The server's host key is unknown or differs from the one on record. Confirm its \
              fingerprint with the partner, then add it to known_hosts as the message shows; a key \
              that changed without notice can also mean someone is in between."
@@ -227,9 +313,7 @@ fn advice(category: Category, error: &RawError) -> String {
         Category::NotFound => "The file or folder is gone: it was moved, renamed or deleted during the \
              run. The next run picks up whatever is there then."
             .into(),
-        Category::Permission => "The account may not do this here. Check the permissions on the remote \
-             folder; `ferry doctor` tests each permission one at a time."
-            .into(),
+        Category::Permission => permission_advice(error),
         Category::Quota => "The remote is out of space or over a quota. Free space or ask for a larger \
              quota; the next run retries."
             .into(),
@@ -243,6 +327,30 @@ fn advice(category: Category, error: &RawError) -> String {
              run retries."
             .into(),
     }
+}
+
+/// The advice for a refused permission, naming the folder that refused: the folder listed,
+/// or the one the entry is (or would be) in.
+fn permission_advice(error: &RawError) -> String {
+    let folder = match (error.operation, error.path.as_deref()) {
+        (_, None) => None,
+        (Operation::List, Some(folder)) => Some(folder),
+        (_, Some(path)) => Some(path.rsplit_once('/').map_or("", |(folder, _)| folder)),
+    };
+    let verb = match error.operation {
+        Operation::List | Operation::Stat | Operation::Read => "read",
+        _ => "write",
+    };
+    let place = match folder {
+        None => "here".to_string(),
+        Some("" | ".") => "in the remote's root folder".to_string(),
+        Some(folder) => format!("in the folder {folder}"),
+    };
+    format!(
+        "The account may not {verb} {place}. Ask the partner to grant it there, or check the \
+         folder's permissions; `ferry doctor REMOTE FOLDER` tests each permission in a folder \
+         one at a time."
+    )
 }
 
 #[cfg(test)]
@@ -339,5 +447,77 @@ mod tests {
         ));
         assert_eq!((c.category, c.retry), (Category::Auth, Retry::NextRun));
         assert!(c.advice.contains("fingerprint"), "{}", c.advice);
+    }
+
+    #[test]
+    fn configuration_problems_are_permanent_and_point_at_the_setting() {
+        let cases = [
+            (
+                raw(
+                    Operation::List,
+                    None,
+                    "the remote root /inbound does not exist on the server",
+                ),
+                Category::NotFound,
+                "root =",
+            ),
+            (
+                raw(
+                    Operation::Authenticate,
+                    Some(ErrorCode::Errno(2)),
+                    "key file /k not found (key_file)",
+                ),
+                Category::Auth,
+                "key_file =",
+            ),
+            (
+                raw(
+                    Operation::Connect,
+                    Some(ErrorCode::Errno(99)),
+                    "bind_address 203.0.113.7 is not an address of this machine (x)",
+                ),
+                Category::Connectivity,
+                "bind_address =",
+            ),
+            (
+                raw(
+                    Operation::Write,
+                    Some(ErrorCode::Errno(36)),
+                    "the full local path is 600 characters, over the local limit of 550 (max_path_length)",
+                ),
+                Category::InvalidName,
+                "max_path_length =",
+            ),
+        ];
+        for (error, category, setting) in cases {
+            let c = classify_with(KNOWN, &error);
+            assert_eq!((c.category, c.retry), (category, Retry::Never), "{error:?}");
+            assert!(c.advice.contains(setting), "{}", c.advice);
+            assert!(!c.advice.contains("firewall") && !c.advice.contains("during the run"));
+        }
+    }
+
+    #[test]
+    fn a_refused_permission_names_the_folder_that_refused() {
+        let in_folder = |operation, path: Option<&str>| {
+            let error = RawError {
+                path: path.map(str::to_string),
+                ..raw(
+                    operation,
+                    Some(ErrorCode::SftpStatus(3)),
+                    "Permission denied",
+                )
+            };
+            classify(&error).advice
+        };
+        let advice = in_folder(Operation::Write, Some("out/ro/file.csv.tmp"));
+        assert!(advice.contains("write in the folder out/ro."), "{advice}");
+        let advice = in_folder(Operation::List, Some("out/ro"));
+        assert!(advice.contains("read in the folder out/ro."), "{advice}");
+        let advice = in_folder(Operation::Mkdir, Some("new"));
+        assert!(
+            advice.contains("write in the remote's root folder"),
+            "{advice}"
+        );
     }
 }
