@@ -121,11 +121,12 @@ fn a_server_that_refuses_rename_keeps_the_partners_file_and_direct_upload_delive
     setup.write_remote("report.csv", b"the partner's version");
     setup.write_local("report.csv", b"a new version, longer than the old one");
     setup.write_local("new.csv", b"a file the partner does not have");
+    setup.write_local("big.bin", &pseudo_random(3 << 20, 5));
 
     let (code, report) = setup.run(&["push"]);
     assert_eq!(code, 1, "{report:#}");
     assert_eq!(report["deleted"], 0);
-    for path in ["report.csv", "new.csv"] {
+    for path in ["report.csv", "new.csv", "big.bin"] {
         let refused = failure(&report, path);
         let message = refused["message"].as_str().unwrap();
         assert!(message.contains("could not be renamed"), "{message}");
@@ -148,6 +149,12 @@ fn a_server_that_refuses_rename_keeps_the_partners_file_and_direct_upload_delive
         "{report:#}"
     );
     assert_eq!(tree(&setup.sshd.root), tree(&setup.local("")));
+    let (code, report) = setup.run(&["push-direct"]);
+    assert_eq!(
+        (code, &report["status"]),
+        (0, &Value::from("nothing_to_do")),
+        "{report:#}"
+    );
 }
 
 #[test]

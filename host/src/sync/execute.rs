@@ -309,6 +309,11 @@ impl Executor {
                 Err(step) => step,
             };
             let failure = self.failure(&job.path, job.size, mtime_ns, step).await;
+            if failure.operation == "rename" && failure.retry.as_deref() == Some("never") {
+                // A rename the server will never allow: a large upload kept to resume
+                // from would only be left behind.
+                self.discard(job, temp).await;
+            }
             if failure.retry.as_deref() != Some("now") || attempt >= self.retries {
                 return failure;
             }
@@ -344,8 +349,10 @@ impl Executor {
             self.discard(job, target).await;
         }
         let sent = sent?;
-        if self.upload == UploadMode::TempRename && !job.replaces_folder {
-            self.place(job, temp).await?;
+        match self.upload {
+            UploadMode::TempRename if !job.replaces_folder => self.place(job, temp).await?,
+            UploadMode::Direct if job.size >= RESUMABLE => self.recorder.clear_partial(&job.path),
+            _ => {}
         }
         Ok(sent)
     }
