@@ -160,3 +160,16 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// `len` bytes that do not repeat in any short period, the same for the same `seed`.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}

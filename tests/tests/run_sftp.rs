@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use ferry_tests::sshd::Sshd;
-use ferry_tests::{ferry, run, tree};
+use ferry_tests::{ferry, noise, run, tree};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -51,18 +51,6 @@ impl Setup {
     }
 }
 
-fn pseudo_random(size: usize) -> Vec<u8> {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    (0..size)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
-
 #[test]
 fn push_then_pull_round_trips_a_tree_byte_for_byte() {
     let setup = Setup::new("never");
@@ -72,7 +60,7 @@ fn push_then_pull_round_trips_a_tree_byte_for_byte() {
         "unicode \u{2713}".as_bytes(),
     );
     setup.write("empty/zero.bin", b"");
-    setup.write("big/fifty.bin", &pseudo_random(50 << 20));
+    setup.write("big/fifty.bin", &noise(50 << 20, 0x2545_f491_4f6c_dd1d));
     let (code, report) = setup.run("push");
     assert_eq!(
         (code, report["status"].as_str()),

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ferry_tests::sshd::Sshd;
-use ferry_tests::{LocalSetup, ferry, files_under, run, tree};
+use ferry_tests::{LocalSetup, ferry, files_under, noise, run, tree};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -103,25 +103,13 @@ fn notes(report: &Value) -> String {
         .join("\n")
 }
 
-fn pseudo_random(size: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..size)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
-
 #[test]
 fn a_server_that_refuses_rename_keeps_the_partners_file_and_direct_upload_delivers() {
     let setup = Setup::new("-P rename,posix-rename", "never");
     setup.write_remote("report.csv", b"the partner's version");
     setup.write_local("report.csv", b"a new version, longer than the old one");
     setup.write_local("new.csv", b"a file the partner does not have");
-    setup.write_local("big.bin", &pseudo_random(3 << 20, 5));
+    setup.write_local("big.bin", &noise(3 << 20, 5));
 
     let (code, report) = setup.run(&["push"]);
     assert_eq!(code, 1, "{report:#}");
@@ -275,7 +263,7 @@ fn pull_refuses_names_that_are_not_plain_names_the_same_in_a_dry_run_and_never_r
 /// `keep_mtime` puts its modification time back, as some writers do.
 fn rewrite_later(file: PathBuf, delay: Duration, keep_mtime: bool) -> std::thread::JoinHandle<()> {
     let size = std::fs::metadata(&file).unwrap().len() as usize;
-    let other_bytes = pseudo_random(size, 99);
+    let other_bytes = noise(size, 99);
     std::thread::spawn(move || {
         std::thread::sleep(delay);
         let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
@@ -293,7 +281,7 @@ fn a_file_rewritten_in_place_while_it_is_sent_fails_and_the_remote_keeps_its_old
     for keep_mtime in [false, true] {
         let setup = Setup::new("", "never");
         setup.write_remote("big.bin", b"the partner's old version");
-        setup.write_local("big.bin", &pseudo_random(12 << 20, 7));
+        setup.write_local("big.bin", &noise(12 << 20, 7));
         let writer = rewrite_later(
             setup.local("big.bin"),
             Duration::from_millis(1000),

@@ -13,6 +13,7 @@ use ferry::config::{Secret, SftpAuth, SftpConfig};
 use ferry::plugin::{ErrorCode, Operation};
 use ferry::remote::sftp::SftpRemote;
 use ferry::remote::{Kind, Listed, Remote, RemoteEntry, RemoteError};
+use ferry_tests::noise;
 use ferry_tests::sshd::Sshd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -78,19 +79,6 @@ async fn list(remote: &SftpRemote) -> (BTreeMap<String, RemoteEntry>, Vec<String
         .await
         .expect("list");
     (entries, unlisted)
-}
-
-/// Bytes that do not repeat in any short period.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
 }
 
 fn set_mode(path: &Path, mode: u32) {
