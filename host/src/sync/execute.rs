@@ -345,8 +345,11 @@ impl Executor {
         } else {
             self.send_streamed(job, target, progress).await
         };
-        if let Err(StepError::Changed(_)) = &sent {
-            self.discard(job, target).await;
+        // A failed upload is not left behind when nothing would resume from it.
+        match &sent {
+            Err(StepError::Changed(_)) => self.discard(job, target).await,
+            Err(_) if job.size < RESUMABLE => self.discard(job, target).await,
+            _ => {}
         }
         let sent = sent?;
         match self.upload {
@@ -357,9 +360,9 @@ impl Executor {
         Ok(sent)
     }
 
-    /// Throw away the upload of a source that changed while it was read: it is neither
-    /// version, and the next attempt starts over. Under `upload = "direct"` it is the
-    /// final file, and stays (the next run replaces it).
+    /// Throw away an upload nothing will resume from (a source that changed while it was
+    /// read: it is neither version; a small file, always sent whole). Under
+    /// `upload = "direct"` it is the final file, and stays (the next run replaces it).
     async fn discard(&self, job: &Job, temp: &str) {
         if self.upload == UploadMode::TempRename {
             let _ = self.destination.delete(temp, Kind::File).await;
@@ -382,7 +385,7 @@ impl Executor {
                 job.destination()
             );
             if job.size < RESUMABLE {
-                let _ = self.destination.delete(temp, Kind::File).await;
+                self.discard(job, temp).await;
             }
             return Err(on(dst)(error));
         }
