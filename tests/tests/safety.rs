@@ -382,25 +382,3 @@ fn a_path_that_changed_between_file_and_folder_is_replaced_under_mirror_locally(
     let (_, report) = mirror.run_json(&[]);
     assert_types_replaced(&report, &mirror.destination(""));
 }
-
-#[test]
-fn a_small_upload_that_fails_leaves_no_temporary_file_behind() {
-    // The server takes the bytes but refuses to set times: the upload fails after its
-    // temporary file was written.
-    let setup = Setup::new("-P setstat,fsetstat", "never");
-    setup.write_remote("keep.txt", b"the partner's");
-    setup.write_local("a.txt", b"a small file");
-    setup.write_local("sub/b.txt", b"another");
-    for _ in 0..2 {
-        setup.run(&["push"]);
-        let left: Vec<String> = files_under(&setup.sshd.root)
-            .into_iter()
-            .filter(|path| !["keep.txt", "a.txt", "sub/b.txt"].contains(&path.as_str()))
-            .collect();
-        assert!(left.is_empty(), "left behind: {left:?}");
-        assert_eq!(
-            std::fs::read(setup.remote("keep.txt")).unwrap(),
-            b"the partner's"
-        );
-    }
-}

@@ -52,6 +52,9 @@ pub struct RemoteConfig {
     pub policy_place: Place,
     /// `[remotes.NAME.policy_settings]`, sorted by key.
     pub policy_settings: Vec<PolicySetting>,
+    /// Whether uploads here get their source's modification time (`set_mtime = false`
+    /// for servers that refuse SETSTAT: change detection then relies on the state store).
+    pub set_mtime: bool,
 }
 
 /// One key of `[remotes.NAME.policy_settings]`, with where it is written: the plugin

@@ -21,6 +21,7 @@ const LOCAL_KEYS: &[&str] = &[
     "policy",
     "policy_settings",
     "max_path_length",
+    "set_mtime",
 ];
 const SFTP_KEYS: &[&str] = &[
     "type",
@@ -39,6 +40,7 @@ const SFTP_KEYS: &[&str] = &[
     "idle_timeout",
     "policy",
     "policy_settings",
+    "set_mtime",
 ];
 const AUTH_KEYS: [&str; 3] = ["key_file", "password_env", "password_file"];
 const PASSPHRASE_KEYS: [&str; 2] = ["key_passphrase_env", "key_passphrase_file"];
@@ -58,6 +60,9 @@ pub(super) fn parse_remote(
         policy_settings: table
             .optional("policy_settings", policy_settings)?
             .unwrap_or_default(),
+        set_mtime: table
+            .optional("set_mtime", |field| field.boolean())?
+            .unwrap_or(true),
     })
 }
 

@@ -243,7 +243,7 @@ fn unknown_key_suggests_the_nearest_key() {
 fn unknown_key_lists_valid_keys_when_nothing_is_close() {
     assert_eq!(
         error_of("[remotes.a]\ntype = \"local\"\nzzz = 1\n"),
-        r#"ferry.toml:3:1: remotes.a: unknown key "zzz"; valid keys: type, path, policy, policy_settings, max_path_length"#
+        r#"ferry.toml:3:1: remotes.a: unknown key "zzz"; valid keys: type, path, policy, policy_settings, max_path_length, set_mtime"#
     );
 }
 
@@ -552,4 +552,20 @@ fn load_places_invalid_utf8_at_its_line_and_byte_offset() {
             file.display()
         )
     );
+}
+
+#[test]
+fn set_mtime_is_a_boolean_and_true_unless_said() {
+    let parsed = |extra: &str| {
+        Config::parse(
+            &format!("[remotes.a]\ntype = \"local\"\npath = \"a\"\n{extra}"),
+            Path::new("ferry.toml"),
+        )
+        .map(|config| config.remotes["a"].set_mtime)
+    };
+    assert!(parsed("").unwrap());
+    assert!(!parsed("set_mtime = false").unwrap());
+    let error = parsed("set_mtime = \"no\"").unwrap_err().to_string();
+    assert!(error.starts_with("ferry.toml:4:"), "{error}");
+    assert!(error.contains("true or false"), "{error}");
 }

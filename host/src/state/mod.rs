@@ -26,4 +26,6 @@ pub use health::{Health, Repair, TableRepair, Unreadable, check, database, repai
 pub use lock::RunLock;
 pub use partials::Partial;
 pub use store::Store;
-pub use types::{FileOutcome, FileStatus, PathState, RunId, RunRecord, RunStatus, Totals};
+pub use types::{
+    DestinationVersion, FileOutcome, FileStatus, PathState, RunId, RunRecord, RunStatus, Totals,
+};

@@ -3,7 +3,7 @@
 use rusqlite::{Result, Row};
 
 use super::codec::{Nanos, Unsigned};
-use super::types::{FileOutcome, PathState, RunId, RunRecord, Totals};
+use super::types::{DestinationVersion, FileOutcome, PathState, RunId, RunRecord, Totals};
 
 pub(super) const RUN_COLUMNS: &str = "id, sync, started_ns, finished_ns, status, dry_run, \
      transferred, failed, skipped, deleted, rejected, bytes";
@@ -12,7 +12,7 @@ pub(super) const OUTCOME_COLUMNS: &str = "path, status, operation, bytes, size, 
      category, retry, message, advice, at_ns";
 
 pub(super) const PATH_STATE_COLUMNS: &str = "path, size, mtime_ns, last_status, attempts, \
-     last_category, last_retry, last_message, last_run";
+     last_category, last_retry, last_message, last_run, dest_size, dest_mtime_ns";
 
 fn unsigned(row: &Row, column: &str) -> Result<u64> {
     Ok(row.get::<_, Unsigned>(column)?.0)
@@ -70,6 +70,13 @@ pub(super) fn path_state_from_row(row: &Row) -> Result<(String, PathState)> {
         last_retry: row.get(6)?,
         last_message: row.get(7)?,
         last_run: RunId(row.get(8)?),
+        delivered_as: match row.get::<_, Option<Unsigned>>(9)? {
+            Some(size) => Some(DestinationVersion {
+                size: size.0,
+                mtime_ns: row.get(10)?,
+            }),
+            None => None,
+        },
     };
     Ok((row.get(0)?, state))
 }

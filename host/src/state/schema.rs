@@ -70,6 +70,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (sync, path)
     ) WITHOUT ROWID;
 ",
+    // What the destination held right after a delivery whose time it did not keep.
+    "
+    ALTER TABLE path_states ADD COLUMN dest_size INTEGER;
+    ALTER TABLE path_states ADD COLUMN dest_mtime_ns INTEGER;
+",
 ];
 
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

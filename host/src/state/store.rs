@@ -13,7 +13,9 @@ use super::rows::{
     run_from_row,
 };
 use super::schema::{self, Migrated, SCHEMA_VERSION};
-use super::types::{FileOutcome, FileStatus, PathState, RunId, RunRecord, RunStatus, Totals};
+use super::types::{
+    DestinationVersion, FileOutcome, FileStatus, PathState, RunId, RunRecord, RunStatus, Totals,
+};
 
 pub(super) const DATABASE_FILE: &str = "ferry.db";
 /// Written next to the database once it is created: a state directory that has it was in
@@ -84,10 +86,34 @@ impl Store {
         self.path_states_with(sync, None)
     }
 
-    /// The states of the paths whose last attempt failed: all a run needs when both
-    /// sides keep modification times (a success is then told by the listings alone).
+    /// The states of the paths whose last attempt failed, and of those delivered without
+    /// their modification time: all a run needs when both sides keep times (a success is
+    /// then told by the listings alone).
     pub fn failed_path_states(&self, sync: &str) -> Result<HashMap<String, PathState>, StateError> {
         self.path_states_with(sync, Some(FileStatus::Failed))
+    }
+
+    /// Remember how the destination held `path` right after its delivery (its time was
+    /// not kept). The next outcome recorded for the path forgets it again.
+    pub fn set_delivered_as(
+        &self,
+        sync: &str,
+        path: &str,
+        version: DestinationVersion,
+    ) -> Result<(), StateError> {
+        self.write("recording a delivery without its time", |conn| {
+            conn.prepare_cached(
+                "UPDATE path_states SET dest_size = ?3, dest_mtime_ns = ?4 \
+                 WHERE sync = ?1 AND path = ?2",
+            )?
+            .execute(params![
+                sync,
+                path,
+                Unsigned(version.size),
+                version.mtime_ns
+            ])?;
+            Ok(())
+        })
     }
 
     fn path_states_with(
@@ -98,7 +124,7 @@ impl Store {
         self.read("reading path states", |conn| {
             let sql = format!(
                 "SELECT {PATH_STATE_COLUMNS} FROM path_states \
-                 WHERE sync = ?1 AND (?2 IS NULL OR last_status = ?2)"
+                 WHERE sync = ?1 AND (?2 IS NULL OR last_status = ?2 OR dest_size IS NOT NULL)"
             );
             conn.prepare_cached(&sql)?
                 .query_map(params![sync, last_status], path_state_from_row)?
@@ -464,7 +490,9 @@ fn upsert_path_state(
              last_category = excluded.last_category, \
              last_retry = excluded.last_retry, \
              last_message = excluded.last_message, \
-             last_run = excluded.last_run",
+             last_run = excluded.last_run, \
+             dest_size = NULL, \
+             dest_mtime_ns = NULL",
     )?
     .execute(params![
         sync,

@@ -150,4 +150,15 @@ pub struct PathState {
     pub last_retry: Option<String>,
     pub last_message: Option<String>,
     pub last_run: RunId,
+    /// After a delivery whose modification time the destination did not keep (it refused
+    /// to set it, or `set_mtime = false`): the file as the destination held it then.
+    pub delivered_as: Option<DestinationVersion>,
+}
+
+/// A destination file's size and its own modification time, as it stood right after a
+/// delivery: while it still stands so, it is the version delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DestinationVersion {
+    pub size: u64,
+    pub mtime_ns: Option<i64>,
 }

@@ -24,7 +24,7 @@ use crate::plugin::{
     retry_name, violation_category,
 };
 use crate::remote::{Kind, Reader, Remote, RemoteError, Version, Writer, aside_name};
-use crate::state::{FileOutcome, FileStatus, Partial};
+use crate::state::{DestinationVersion, FileOutcome, FileStatus, Partial};
 
 /// Bytes read and written per step of a copy.
 const CHUNK: usize = 256 * 1024;
@@ -96,9 +96,20 @@ pub struct Executor {
     pub retries: u32,
     pub retry_delay: Duration,
     pub upload: UploadMode,
+    /// Whether uploads get their source's modification time (`set_mtime` of the remote).
+    pub set_mtime: bool,
     /// Files uploaded under their temporary name that replace a folder: put in place
-    /// after the deletions (job, temporary name, bytes sent).
-    pub deferred: Mutex<Vec<(Job, String, u64)>>,
+    /// after the deletions (job, temporary name, what was sent).
+    pub deferred: Mutex<Vec<(Job, String, Sent)>>,
+    /// Uploads the destination refused to give their time, and its first answer.
+    pub times_refused: Mutex<(usize, Option<String>)>,
+}
+
+/// What one attempt delivered: the bytes it sent, and whether the file got its time.
+#[derive(Clone, Copy)]
+pub struct Sent {
+    bytes: u64,
+    timed: bool,
 }
 
 /// A failed step: a remote's error, with the side it failed on, or a source file that
@@ -184,16 +195,19 @@ impl Executor {
     /// deletions have run; one whose folder is still there fails, and its upload goes.
     async fn put_deferred_in_place(&self) {
         let deferred = std::mem::take(&mut *self.deferred.lock().unwrap());
-        for (job, temp, bytes) in deferred {
-            let outcome = match self.place(&job, &temp).await {
-                Ok(()) => sent(&job, bytes, job.mtime.map(unix_nanos)),
+        for (job, temp, delivered) in deferred {
+            let mtime_ns = job.mtime.map(unix_nanos);
+            match self.place(&job, &temp).await {
+                Ok(()) => {
+                    let outcome = sent(&job, delivered.bytes, mtime_ns);
+                    self.record_delivery(&job, outcome, delivered).await;
+                }
                 Err(step) => {
                     let _ = self.destination.delete(&temp, Kind::File).await;
-                    let (size, mtime_ns) = (job.size, job.mtime.map(unix_nanos));
-                    self.failure(&job.path, size, mtime_ns, step).await
+                    let failure = self.failure(&job.path, job.size, mtime_ns, step).await;
+                    self.recorder.record(failure);
                 }
-            };
-            self.recorder.record(outcome);
+            }
         }
     }
 
@@ -279,17 +293,33 @@ impl Executor {
         created: &Mutex<HashSet<String>>,
         progress: &ProgressBar,
     ) {
-        let outcome = self.transfer(job, temp, created, progress).await;
-        let sent = outcome.status == FileStatus::Transferred;
-        if sent && job.replaces_folder {
-            let job = job.clone();
-            let entry = (job, temp.to_string(), outcome.bytes);
-            self.deferred.lock().unwrap().push(entry);
+        let (outcome, delivered) = self.transfer(job, temp, created, progress).await;
+        match delivered {
+            Some(delivered) if job.replaces_folder => {
+                let entry = (job.clone(), temp.to_string(), delivered);
+                self.deferred.lock().unwrap().push(entry);
+            }
+            Some(delivered) => self.record_delivery(job, outcome, delivered).await,
+            None => self.recorder.record(outcome),
+        }
+    }
+
+    /// Record a file delivered, with what later runs need to know of it: the name it was
+    /// sent under, and how the destination holds it when its time was not kept.
+    async fn record_delivery(&self, job: &Job, outcome: FileOutcome, delivered: Sent) {
+        self.recorder.record(outcome);
+        if let Some(renamed_to) = &job.renamed_to {
+            self.recorder.remember_rename(&job.path, renamed_to);
+        }
+        if delivered.timed {
             return;
         }
-        self.recorder.record(outcome);
-        if let (true, Some(renamed_to)) = (sent, &job.renamed_to) {
-            self.recorder.remember_rename(&job.path, renamed_to);
+        if let Ok(Some(entry)) = self.destination.stat(job.destination()).await {
+            let version = DestinationVersion {
+                size: entry.size,
+                mtime_ns: entry.mtime.map(unix_nanos),
+            };
+            self.recorder.remember_delivered_as(&job.path, version);
         }
     }
 
@@ -300,12 +330,12 @@ impl Executor {
         temp: &str,
         created: &Mutex<HashSet<String>>,
         progress: &ProgressBar,
-    ) -> FileOutcome {
+    ) -> (FileOutcome, Option<Sent>) {
         let mtime_ns = job.mtime.map(unix_nanos);
         let mut attempt = 0;
         loop {
             let step = match self.send(job, temp, created, progress).await {
-                Ok(bytes) => return sent(job, bytes, mtime_ns),
+                Ok(delivered) => return (sent(job, delivered.bytes, mtime_ns), Some(delivered)),
                 Err(step) => step,
             };
             let failure = self.failure(&job.path, job.size, mtime_ns, step).await;
@@ -315,7 +345,7 @@ impl Executor {
                 self.discard(job, temp).await;
             }
             if failure.retry.as_deref() != Some("now") || attempt >= self.retries {
-                return failure;
+                return (failure, None);
             }
             tokio::time::sleep(backoff(self.retry_delay, attempt)).await;
             attempt += 1;
@@ -331,7 +361,7 @@ impl Executor {
         temp: &str,
         created: &Mutex<HashSet<String>>,
         progress: &ProgressBar,
-    ) -> Step<u64> {
+    ) -> Step<Sent> {
         let dst = self.destination.protocol();
         self.ensure_parent(job.destination(), created)
             .await
@@ -397,7 +427,7 @@ impl Executor {
 
     /// A small file in one piece: read whole, then written with its mtime at once (a few
     /// round trips per file, where a stream takes twice as many).
-    async fn send_whole(&self, job: &Job, temp: &str, progress: &ProgressBar) -> Step<u64> {
+    async fn send_whole(&self, job: &Job, temp: &str, progress: &ProgressBar) -> Step<Sent> {
         let (src, dst) = (self.source.protocol(), self.destination.protocol());
         let data = self
             .source
@@ -409,16 +439,35 @@ impl Executor {
         if let Some(throttle) = &self.throttle {
             throttle.acquire(data.len()).await;
         }
-        self.destination
-            .put(temp, data, job.mtime)
-            .await
-            .map_err(on(dst))?;
+        let mtime = self.mtime_to_set(job);
+        let timed = match self.destination.put(temp, data, mtime).await {
+            Ok(()) => mtime.is_some(),
+            Err(error) if self.refused_time(&error) => false,
+            Err(error) => return Err(on(dst)(error)),
+        };
         progress.inc(read);
-        Ok(read)
+        Ok(Sent { bytes: read, timed })
+    }
+
+    /// The modification time an upload of `job` gets, unless the remote is told not to.
+    fn mtime_to_set(&self, job: &Job) -> Option<SystemTime> {
+        job.mtime.filter(|_| self.set_mtime)
+    }
+
+    /// Whether `error` is the server's refusal to set a time (an answer, not a lost
+    /// connection): the file is delivered without it, and the run says so once.
+    fn refused_time(&self, error: &RemoteError) -> bool {
+        if error.operation != Operation::SetMtime || error.code.is_none() {
+            return false;
+        }
+        let mut refused = self.times_refused.lock().unwrap();
+        refused.0 += 1;
+        refused.1.get_or_insert_with(|| error.message.clone());
+        true
     }
 
     /// A large file as a stream, continued where an interrupted attempt stopped.
-    async fn send_streamed(&self, job: &Job, temp: &str, progress: &ProgressBar) -> Step<u64> {
+    async fn send_streamed(&self, job: &Job, temp: &str, progress: &ProgressBar) -> Step<Sent> {
         let (src, dst) = (self.source.protocol(), self.destination.protocol());
         let before = self.source.version(&job.path).await.map_err(on(src))?;
         self.unchanged_since_listed(job, job.size, None).await?;
@@ -431,13 +480,15 @@ impl Executor {
             .await?;
         let stored = self.destination.stat(temp).await.map_err(on(dst))?;
         holds_every_byte(temp, stored.map(|entry| entry.size), job.size).map_err(on(dst))?;
-        if let Some(mtime) = job.mtime {
-            self.destination
-                .set_mtime(temp, mtime)
-                .await
-                .map_err(on(dst))?;
-        }
-        Ok(sent)
+        let timed = match self.mtime_to_set(job) {
+            None => false,
+            Some(mtime) => match self.destination.set_mtime(temp, mtime).await {
+                Ok(kept) => kept,
+                Err(error) if self.refused_time(&error) => false,
+                Err(error) => return Err(on(dst)(error)),
+            },
+        };
+        Ok(Sent { bytes: sent, timed })
     }
 
     /// Copy everything `reader` gives to `writer`; the number of bytes.

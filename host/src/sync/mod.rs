@@ -332,10 +332,15 @@ impl Run<'_> {
             retries: self.sync.retries,
             retry_delay: self.sync.retry_delay,
             upload: self.sync.upload,
+            set_mtime: destination_config.set_mtime,
             deferred: Mutex::new(Vec::new()),
+            times_refused: Mutex::new((0, None)),
         });
-        executor.execute(plan, Arc::new(source_scan.entries)).await;
+        Arc::clone(&executor)
+            .execute(plan, Arc::new(source_scan.entries))
+            .await;
         phases.transfer = lap(&mut clock);
+        notes.extend(times_refused_note(&executor, &destination_config.name));
         Ok(None)
     }
 
@@ -462,6 +467,17 @@ impl Run<'_> {
             bytes: files().map(|file| file.size).sum(),
         }
     }
+}
+
+/// The run's note on the files the destination refused to give their time, if any.
+fn times_refused_note(executor: &Executor, remote: &str) -> Option<String> {
+    let (count, first) = &*executor.times_refused.lock().unwrap();
+    let answer = first.as_deref()?;
+    Some(format!(
+        "the server refused to set modification times ({answer}): {count} file(s) were delivered \
+         without their source's time; later runs tell them unchanged by what was recorded at \
+         delivery. To skip asking, set set_mtime = false on remote {remote}"
+    ))
 }
 
 /// Symbolic links shown in a note at most.

@@ -11,7 +11,7 @@ use super::listing::{Item, Listing};
 use crate::config::{DeleteMode, RenameMode};
 use crate::plugin::{CustomViolation, TempForm, Verdict, Violation};
 use crate::remote::Kind;
-use crate::state::{FileStatus, PathState};
+use crate::state::{DestinationVersion, FileStatus, PathState};
 
 /// Which paths a sync covers: `exclude` wins; `include`, when given, selects files.
 pub struct Filter {
@@ -579,12 +579,25 @@ fn change(source: Item, existing: Option<Item>, state: Option<&PathState>) -> Op
     if existing.kind != Kind::File || existing.size != source.size {
         return Some(Reason::SizeChanged);
     }
+    if state.is_some_and(|s| delivered_as_it_stands(s, source, existing)) {
+        return None;
+    }
     match (source.mtime_ns, existing.mtime_ns) {
         (Some(a), Some(b)) if a.abs_diff(b) >= MTIME_TOLERANCE_NS => Some(Reason::MtimeChanged),
         (Some(_), Some(_)) => None,
         _ if state.is_some_and(|s| synced_this_version(s, source)) => None,
         _ => Some(Reason::NotSyncedBefore),
     }
+}
+
+/// Whether this version of `source` was delivered without its time, and the destination
+/// still holds the file as it stood right after (its own size and modification time).
+fn delivered_as_it_stands(state: &PathState, source: Item, existing: Item) -> bool {
+    let standing = DestinationVersion {
+        size: existing.size,
+        mtime_ns: existing.mtime_ns,
+    };
+    synced_this_version(state, source) && state.delivered_as == Some(standing)
 }
 
 fn synced_this_version(state: &PathState, source: Item) -> bool {
@@ -842,6 +855,7 @@ mod tests {
             last_retry: None,
             last_message: None,
             last_run: RunId(1),
+            delivered_as: None,
         };
         case.states.insert("a".into(), synced);
         let plan = case.plan();
@@ -1045,6 +1059,7 @@ mod tests {
             last_retry: Some(retry.into()),
             last_message: Some("Permission denied".into()),
             last_run: RunId(1),
+            delivered_as: None,
         }
     }
 

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::report::Failure;
-use crate::state::{FileOutcome, FileStatus, Partial, RunId, StateError, Store, Totals};
+use crate::state::{
+    DestinationVersion, FileOutcome, FileStatus, Partial, RunId, StateError, Store, Totals,
+};
 
 /// The most writes one transaction takes, so that a commit stays short.
 const MAX_BATCH: usize = 4096;
@@ -94,6 +96,16 @@ impl Recorder {
         let remotes = Arc::clone(&self.remotes);
         let (from, to) = (source_path.to_string(), destination_path.to_string());
         self.on_store_thread(move |store| store.set_rename(&remotes.0, &remotes.1, &from, &to));
+    }
+
+    /// Remember how the destination holds `path` right after a delivery whose time it did
+    /// not keep (recorded after the delivery's outcome, which forgets an older one).
+    pub fn remember_delivered_as(&self, path: &str, version: DestinationVersion) {
+        if self.run.is_none() {
+            return;
+        }
+        let (sync, path) = (Arc::clone(&self.sync), path.to_string());
+        self.on_store_thread(move |store| store.set_delivered_as(&sync, &path, version));
     }
 
     /// The upload in progress for `path`, as recorded by an earlier attempt.
@@ -216,13 +228,16 @@ impl StoreWriter {
                 for job in jobs {
                     match job {
                         Job::Outcome(outcome) => outcomes.push(outcome),
-                        Job::Work(work) => failed.extend(work(store).err()),
+                        Job::Work(work) => {
+                            // In the order queued: work may refine an outcome queued
+                            // before it (a delivery's state after its record).
+                            failed.extend(self.record(store, &mut outcomes));
+                            failed.extend(work(store).err());
+                        }
                         Job::Committed(done) => waiting.push(done),
                     }
                 }
-                if let (Some(run), false) = (self.run, outcomes.is_empty()) {
-                    failed.extend(store.record_all(run, &self.sync, &outcomes).err());
-                }
+                failed.extend(self.record(store, &mut outcomes));
                 failed
             });
             drop(store);
@@ -231,6 +246,14 @@ impl StoreWriter {
                 let _ = done.send(());
             }
         }
+    }
+
+    /// Record the outcomes gathered so far, if any, and forget them.
+    fn record(&self, store: &Store, outcomes: &mut Vec<FileOutcome>) -> Option<StateError> {
+        let run = self.run.filter(|_| !outcomes.is_empty())?;
+        let recorded = store.record_all(run, &self.sync, outcomes).err();
+        outcomes.clear();
+        recorded
     }
 
     fn keep_errors(&self, written: Result<Vec<StateError>, StateError>) {

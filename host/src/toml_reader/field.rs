@@ -93,6 +93,13 @@ impl<'a> Field<'a> {
     }
 
     /// The strings of an array, empty or not.
+    pub fn boolean(&self) -> Result<bool, TomlError> {
+        match self.value() {
+            DeValue::Boolean(flag) => Ok(*flag),
+            _ => Err(self.expected("true or false")),
+        }
+    }
+
     pub fn string_list(&self) -> Result<Vec<String>, TomlError> {
         self.items()?
             .iter()

@@ -1,0 +1,105 @@
+//! Partner servers that allow less, as a real OpenSSH sshd is configured to refuse
+//! requests (`internal-sftp -P …`): ferry delivers what the server allows, says what it
+//! could not do, and a rerun is `nothing_to_do`.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use ferry_tests::sshd::Sshd;
+use ferry_tests::{ferry, noise, run, tree};
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// `local/` pushed to the sshd's root by sync `push`, the remote having `remote_keys`.
+struct Setup {
+    dir: TempDir,
+    sshd: Sshd,
+}
+
+impl Setup {
+    fn new(sftp_flags: &str, remote_keys: &str) -> Setup {
+        let sshd = Sshd::start_with(sftp_flags);
+        let dir = TempDir::new().unwrap();
+        let partner = sshd.remote_toml("partner", sshd.port, &sshd.key_file, &sshd.known_hosts);
+        let config = format!(
+            "[remotes.local]\ntype = \"local\"\npath = \"local\"\n\n{partner}{remote_keys}\n\n\
+             [syncs.push]\nsource = \"local\"\ndestination = \"partner\"\ndelete = \"mirror\"\n"
+        );
+        std::fs::write(dir.path().join("ferry.toml"), config).unwrap();
+        Setup { dir, sshd }
+    }
+
+    fn local(&self, path: &str) -> PathBuf {
+        self.dir.path().join("local").join(path)
+    }
+
+    fn write(&self, path: &str, content: &[u8]) {
+        let file = self.local(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, content).unwrap();
+    }
+
+    fn push(&self) -> Value {
+        let (code, stdout, stderr) = run(ferry(self.dir.path()).args(["run", "push", "--json"]));
+        let report: Value =
+            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} / {stderr}"));
+        assert!(code == 0, "{report:#}");
+        report
+    }
+}
+
+fn notes(report: &Value) -> String {
+    serde_json::to_string(&report["notes"]).unwrap()
+}
+
+/// A first run delivers everything, a rerun is `nothing_to_do`, a changed source (same
+/// size, other bytes, a later time) is sent again, and nothing but the files is left.
+fn delivers_and_tells_changes(setup: &Setup) -> Value {
+    setup.write("a.txt", b"small");
+    setup.write("sub/deeper/b.csv", b"1,2,3\n");
+    setup.write("big.bin", &noise(3 << 20, 11));
+    let first = setup.push();
+    assert_eq!(
+        (&first["status"], &first["transferred"]),
+        (&Value::from("success"), &Value::from(3)),
+        "{first:#}"
+    );
+    assert_eq!(tree(&setup.sshd.root), tree(&setup.local("")));
+
+    let rerun = setup.push();
+    assert_eq!(rerun["status"], "nothing_to_do", "{rerun:#}");
+
+    std::fs::write(setup.local("a.txt"), b"SMALL").unwrap();
+    let later = SystemTime::now() + Duration::from_secs(5);
+    let file = std::fs::File::options()
+        .write(true)
+        .open(setup.local("a.txt"));
+    file.unwrap().set_modified(later).unwrap();
+    let changed = setup.push();
+    assert_eq!(changed["transferred"], 1, "{changed:#}");
+    assert_eq!(tree(&setup.sshd.root), tree(&setup.local("")));
+    assert_eq!(setup.push()["status"], "nothing_to_do");
+    first
+}
+
+#[test]
+fn a_server_that_refuses_to_set_times_gets_every_file_and_reruns_are_nothing_to_do() {
+    let setup = Setup::new("-P setstat,fsetstat", "");
+    let first = delivers_and_tells_changes(&setup);
+    let notes = notes(&first);
+    assert!(
+        notes.contains("refused to set modification times"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("set_mtime = false on remote partner"),
+        "{notes}"
+    );
+}
+
+#[test]
+fn set_mtime_false_skips_asking_and_still_tells_changes() {
+    let setup = Setup::new("-P setstat,fsetstat", "set_mtime = false\n");
+    let first = delivers_and_tells_changes(&setup);
+    assert!(!notes(&first).contains("refused"), "{first:#}");
+}
