@@ -103,3 +103,54 @@ fn set_mtime_false_skips_asking_and_still_tells_changes() {
     let first = delivers_and_tells_changes(&setup);
     assert!(!notes(&first).contains("refused"), "{first:#}");
 }
+
+#[test]
+fn a_refused_delete_is_reported_once_and_not_tried_again_until_retry() {
+    let setup = Setup::new("-P remove", "");
+    setup.write("a.txt", b"new");
+    for (path, content) in [("old.txt", "gone at the source"), ("old/x.txt", "too")] {
+        let file = setup.sshd.root.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, content).unwrap();
+    }
+    setup.sshd.give(&setup.sshd.root);
+    let run = |expected: i32| {
+        let (code, stdout, _) = run(ferry(setup.dir.path()).args(["run", "push", "--json"]));
+        assert_eq!(code, expected, "{stdout}");
+        serde_json::from_str::<Value>(&stdout).unwrap()
+    };
+    let first = run(3);
+    let refused: Vec<&str> = first["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["operation"] == "delete")
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        refused.contains(&"old.txt") && refused.contains(&"old/x.txt"),
+        "{first:#}"
+    );
+
+    for _ in 0..2 {
+        let again = run(0);
+        assert_eq!(again["failures"], Value::Array(vec![]), "{again:#}");
+        let notes = notes(&again);
+        assert!(
+            notes.contains("3 deletion(s) the server refused"),
+            "{notes}"
+        );
+    }
+    assert!(setup.sshd.root.join("old/x.txt").exists() && setup.sshd.root.join("old.txt").exists());
+
+    let (code, _, _) = run_retry(&setup, "old.txt");
+    assert_eq!(code, 0);
+    let retried = run(3);
+    let failures = retried["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{retried:#}");
+    assert_eq!(failures[0]["path"], "old.txt");
+}
+
+fn run_retry(setup: &Setup, path: &str) -> (i32, String, String) {
+    run(ferry(setup.dir.path()).args(["retry", "push", path]))
+}

@@ -12,7 +12,7 @@ pub(super) const OUTCOME_COLUMNS: &str = "path, status, operation, bytes, size, 
      category, retry, message, advice, at_ns";
 
 pub(super) const PATH_STATE_COLUMNS: &str = "path, size, mtime_ns, last_status, attempts, \
-     last_category, last_retry, last_message, last_run, dest_size, dest_mtime_ns";
+     last_category, last_retry, last_message, last_run, dest_size, dest_mtime_ns, last_operation";
 
 fn unsigned(row: &Row, column: &str) -> Result<u64> {
     Ok(row.get::<_, Unsigned>(column)?.0)
@@ -77,6 +77,7 @@ pub(super) fn path_state_from_row(row: &Row) -> Result<(String, PathState)> {
             }),
             None => None,
         },
+        last_operation: row.get(11)?,
     };
     Ok((row.get(0)?, state))
 }

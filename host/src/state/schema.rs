@@ -70,10 +70,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (sync, path)
     ) WITHOUT ROWID;
 ",
-    // What the destination held right after a delivery whose time it did not keep.
+    // What the destination held right after a delivery whose time it did not keep, and
+    // the step a failure was in (a refused delete is not a refused upload).
     "
     ALTER TABLE path_states ADD COLUMN dest_size INTEGER;
     ALTER TABLE path_states ADD COLUMN dest_mtime_ns INTEGER;
+    ALTER TABLE path_states ADD COLUMN last_operation TEXT;
 ",
 ];
 

@@ -479,8 +479,8 @@ fn upsert_path_state(
     let failure = outcome.status.is_failure().then_some(outcome);
     conn.prepare_cached(
         "INSERT INTO path_states (sync, path, size, mtime_ns, last_status, attempts, \
-             last_category, last_retry, last_message, last_run) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+             last_category, last_retry, last_message, last_run, last_operation) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
          ON CONFLICT (sync, path) DO UPDATE SET \
              size = excluded.size, \
              mtime_ns = excluded.mtime_ns, \
@@ -491,6 +491,7 @@ fn upsert_path_state(
              last_retry = excluded.last_retry, \
              last_message = excluded.last_message, \
              last_run = excluded.last_run, \
+             last_operation = excluded.last_operation, \
              dest_size = NULL, \
              dest_mtime_ns = NULL",
     )?
@@ -505,6 +506,7 @@ fn upsert_path_state(
         failure.and_then(|failed| failed.retry.as_deref()),
         failure.and_then(|failed| failed.message.as_deref()),
         run.0,
+        failure.map(|failed| failed.operation.as_str()),
     ])?;
     Ok(())
 }

@@ -162,6 +162,7 @@ fn path_state_round_trips() {
         last_retry: Some("next-run".to_owned()),
         last_message: Some("disk full".to_owned()),
         last_run: run,
+        last_operation: None,
         delivered_as: None,
     };
     assert_eq!(state_of(&store, "a.csv"), Some(expected));

@@ -150,6 +150,8 @@ pub struct PathState {
     pub last_retry: Option<String>,
     pub last_message: Option<String>,
     pub last_run: RunId,
+    /// The step the last failure was in ("write", "delete", …).
+    pub last_operation: Option<String>,
     /// After a delivery whose modification time the destination did not keep (it refused
     /// to set it, or `set_mtime = false`): the file as the destination held it then.
     pub delivered_as: Option<DestinationVersion>,

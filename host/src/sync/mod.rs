@@ -299,6 +299,7 @@ impl Run<'_> {
         drop(destination_scan);
         phases.plan = lap(&mut clock).saturating_sub(phases.check);
         notes.extend(plan.deletions_withheld.clone());
+        notes.extend(held_deletions_note(&plan.deletions_held, &self.sync.name));
         if !plan.deferred.is_empty() {
             notes.push(format!(
                 "{} file(s) changed within the last {:?} and are left for the next run: {}",
@@ -467,6 +468,20 @@ impl Run<'_> {
             bytes: files().map(|file| file.size).sum(),
         }
     }
+}
+
+/// The run's note on the deletions the destination refused for good earlier, if any.
+fn held_deletions_note(held: &[String], sync: &str) -> Option<String> {
+    let first = held.first()?;
+    let more = match held.len() {
+        1 => String::new(),
+        n => format!(" and {} more", n - 1),
+    };
+    Some(format!(
+        "{} deletion(s) the server refused in an earlier run are not tried again: {first}{more} \
+         (`ferry log` shows why; after `ferry retry {sync} PATH` the next run tries again)",
+        held.len()
+    ))
 }
 
 /// The run's note on the files the destination refused to give their time, if any.

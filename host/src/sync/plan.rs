@@ -133,6 +133,9 @@ pub struct Plan {
     pub deferred: Vec<String>,
     /// Why mirror deletes were not planned, when they were not.
     pub deletions_withheld: Option<String>,
+    /// Deletions the destination refused for good in an earlier run: not tried again (nor
+    /// the folders above them) until `ferry retry` forgets the refusal.
+    pub deletions_held: Vec<String>,
     /// Destination files where the source now holds a folder (mirror only): each is moved
     /// aside before its folder is created, and removed once the transfers are done.
     pub replaced_files: Vec<String>,
@@ -252,7 +255,9 @@ pub fn plan(inputs: &Inputs) -> Plan {
             }
         }
         match deletions(inputs, &kept) {
-            Ok(deletions) => plan.deletions = deletions,
+            Ok(deletions) => {
+                (plan.deletions, plan.deletions_held) = hold_refused(inputs, deletions)
+            }
             Err(withheld) => plan.deletions_withheld = Some(withheld),
         }
     }
@@ -630,6 +635,33 @@ fn deletions(inputs: &Inputs, kept: &[bool]) -> Result<Vec<Deletion>, String> {
     Ok(extra)
 }
 
+/// The deletions to carry out, and those held back: refused for good in an earlier run
+/// (the server will not allow them), and the folders that still hold such a path.
+fn hold_refused(inputs: &Inputs, deletions: Vec<Deletion>) -> (Vec<Deletion>, Vec<String>) {
+    let refused = |path: &str| {
+        inputs.states.get(path).is_some_and(|state| {
+            state.last_status == FileStatus::Failed
+                && state.last_retry.as_deref() == Some("never")
+                && state.last_operation.as_deref() == Some("delete")
+        })
+    };
+    let (mut carried, mut held) = (Vec::new(), Vec::<String>::new());
+    // Files come first, so a folder is judged after everything below it.
+    for deletion in deletions {
+        let holds_held = deletion.kind == Kind::Directory
+            && held.iter().any(|path| {
+                path.strip_prefix(deletion.path.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+            });
+        if refused(&deletion.path) || holds_held {
+            held.push(deletion.path);
+        } else {
+            carried.push(deletion);
+        }
+    }
+    (carried, held)
+}
+
 /// Files before folders, deeper folders before their parents, then by path.
 fn deletion_order(deletion: &Deletion) -> (bool, std::cmp::Reverse<usize>, &str) {
     let depth = deletion.path.matches('/').count();
@@ -855,6 +887,7 @@ mod tests {
             last_retry: None,
             last_message: None,
             last_run: RunId(1),
+            last_operation: None,
             delivered_as: None,
         };
         case.states.insert("a".into(), synced);
@@ -1059,6 +1092,7 @@ mod tests {
             last_retry: Some(retry.into()),
             last_message: Some("Permission denied".into()),
             last_run: RunId(1),
+            last_operation: None,
             delivered_as: None,
         }
     }
