@@ -57,7 +57,9 @@ fn literals(written: &str) -> Result<Vec<(char, bool)>, String> {
         literals.push(match c {
             '\\' => (
                 chars.next().ok_or_else(|| {
-                    format!("{written:?} ends with a lone backslash; write \\\\ for a backslash")
+                    "the class ends with a lone backslash; a backslash takes the next character as \
+                     itself, so write two for a backslash"
+                        .to_string()
                 })?,
                 true,
             ),
