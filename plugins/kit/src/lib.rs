@@ -1,10 +1,11 @@
 //! Building blocks for ferry policy plugins.
 //!
 //! A plugin describes one kind of remote server as a [`Policy`]: its name, its default
-//! [`Rules`], the variants of its server software if they differ (see [`Server`]) and the
-//! errors it answers characteristically (see [`KnownError`]). [`export_policy!`] turns
-//! that into a component implementing the `ferry:policy` contract, with the standard
-//! settings (see [`settings`]) and the default classifier (see [`classify`]).
+//! [`Rules`] (with rules of its own, if any: [`CustomRule`]), the variants of its server
+//! software if they differ (see [`Server`]) and the errors it answers characteristically
+//! (see [`KnownError`]). [`export_policy!`] turns that into a component implementing the
+//! `ferry:policy` contract, with the standard settings (see [`settings`]) and the default
+//! classifier (see [`classify`]).
 //!
 //! ```ignore
 //! struct Posix;

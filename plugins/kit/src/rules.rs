@@ -824,13 +824,18 @@ mod tests {
         fix: None,
     };
 
+    /// POSIX rules with `forbidden_chars` and `custom_rules`.
+    fn with_custom(forbidden_chars: &str, custom_rules: Vec<CustomRule>) -> Rules {
+        Rules {
+            forbidden_chars: forbidden_chars.into(),
+            custom_rules,
+            ..Rules::posix()
+        }
+    }
+
     #[test]
     fn custom_rules_are_merged_into_the_verdict_and_fixed_in_the_suggestion() {
-        let rules = Rules {
-            forbidden_chars: "?".into(),
-            custom_rules: vec![ONE_DOT, EVEN_SIZE],
-            ..Rules::posix()
-        };
+        let rules = with_custom("?", vec![ONE_DOT, EVEN_SIZE]);
         let verdict = rules.check(&file("d/q3.v2?.tar", 3));
         assert_eq!(
             rule_names(&verdict),
@@ -842,10 +847,7 @@ mod tests {
 
     #[test]
     fn a_custom_rule_without_a_fix_asks_for_no_suggestion() {
-        let rules = Rules {
-            custom_rules: vec![EVEN_SIZE],
-            ..Rules::posix()
-        };
+        let rules = with_custom("/", vec![EVEN_SIZE]);
         let verdict = rules.check(&file("d/a.csv", 3));
         assert_eq!(rule_names(&verdict), ["odd-size"]);
         assert_eq!(verdict.suggested_path, None);
@@ -858,11 +860,7 @@ mod tests {
             check: |entry| entry.path.contains('_').then(|| "an underscore".into()),
             fix: None,
         };
-        let rules = Rules {
-            forbidden_chars: "?".into(),
-            custom_rules: vec![no_underscore],
-            ..Rules::posix()
-        };
+        let rules = with_custom("?", vec![no_underscore]);
         let verdict = rules.check(&file("a?b", 1));
         assert_eq!(rule_names(&verdict), ["Violation::ForbiddenCharacter"]);
         assert_eq!(verdict.suggested_path, None);
