@@ -28,9 +28,9 @@ const SPECS: &[Spec] = &[
         kind: SettingType::Text,
         doc: "The only characters the remote accepts in a name, as a class: single characters \
               and ranges such as \"A-Za-z0-9._-\" (any Unicode characters, e.g. \"À-ÿ\"); a \
-              backslash takes the next character as itself (\\- a dash; two backslashes one), and \
-              a - first or last is itself. Any other character is refused as a forbidden \
-              character and replaced by _ in a suggested name. Empty: no such list.",
+              backslash takes the next character as itself (\\- for a dash, two backslashes for \
+              one), and a - first or last is itself. Any other character is refused as a \
+              forbidden character and replaced by _ in a suggested name. Empty: no such list.",
         current: |r| {
             r.allowed_chars
                 .as_ref()
