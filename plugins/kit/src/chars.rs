@@ -26,7 +26,7 @@ impl CharClass {
             if range.is_empty() {
                 let end = range.end();
                 return Err(format!(
-                    "the range {start}-{end} in {written:?} runs backwards; write {end}-{start}"
+                    "the range {start}-{end} runs backwards; write {end}-{start}"
                 ));
             }
             rest = &rest[taken..];
