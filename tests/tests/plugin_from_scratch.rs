@@ -126,6 +126,7 @@ fn refused_by_rule() -> Vec<(String, String)> {
         ("index.html", "reserved-name"),
         ("reports/R&D budget.csv", "forbidden-character"),
         (LONG_REPORT, "path-too-long"),
+        ("reports/budget.v2.csv", "too-many-dots"),
         ("reports/empty.csv", "zero-byte"),
     ]
     .map(|(path, rule)| (path.to_string(), rule.to_string()))
@@ -165,7 +166,15 @@ fn check_lists_every_refused_file_with_its_rule() {
         refused_by_rule()
     );
     let suggestions = pairs(&report["rejected"], "path", "suggestion");
-    assert!(suggestions.contains(&("index.html".into(), "index_.html".into())));
+    for (path, suggestion) in [
+        ("index.html", "index_.html"),
+        ("reports/budget.v2.csv", "reports/budget_v2.csv"),
+    ] {
+        assert!(
+            suggestions.contains(&(path.into(), suggestion.into())),
+            "{suggestions:?}"
+        );
+    }
 }
 
 #[test]

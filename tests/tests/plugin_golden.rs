@@ -95,3 +95,52 @@ fn a_bad_cases_file_exits_2_naming_its_line_and_key() {
         "{stderr}"
     );
 }
+
+/// `ferry plugin test generic` on `cases` written to a temporary cases.toml.
+fn run_generic_cases(cases: &str) -> (i32, String, String) {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("cases.toml"), cases).unwrap();
+    run(ferry(dir.path()).args(["plugin", "test", "generic", "cases.toml"]))
+}
+
+#[test]
+fn max_size_takes_bytes_or_a_number_and_a_unit() {
+    for (max_size, limit) in [
+        ("1048576", 1_048_576u64),
+        ("\"500 MB\"", 500_000_000),
+        ("\"2GiB\"", 2 << 30),
+        ("\"1.5 kib\"", 1_536),
+    ] {
+        let cases = format!(
+            "[settings]\nmax_size = {max_size}\n\n\
+             [[entry]]\npath = \"at-the-limit\"\nsize = {limit}\nviolations = []\n\n\
+             [[entry]]\npath = \"over\"\nsize = {}\nviolations = [\"too-large\"]\n",
+            limit + 1
+        );
+        let (code, stdout, stderr) = run_generic_cases(&cases);
+        assert_eq!(code, 0, "{max_size}: {stdout}{stderr}");
+        assert!(
+            stdout.contains("2 passed, 0 failed"),
+            "{max_size}: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn a_size_in_no_known_syntax_exits_2_naming_what_is_wrong_and_the_syntax() {
+    for (max_size, why) in [
+        ("\"2 parsecs\"", "unknown unit \"parsecs\""),
+        ("\"1.5\"", "not a whole number of bytes"),
+        ("\"20000000000 TB\"", "larger than the largest size"),
+    ] {
+        let (code, stdout, stderr) = run_generic_cases(&format!(
+            "[settings]\nmax_size = {max_size}\n\n[[entry]]\npath = \"a\"\nviolations = []\n"
+        ));
+        assert_eq!(code, 2, "{max_size}: {stdout}{stderr}");
+        assert!(stderr.contains(why), "{max_size}: {stderr}");
+        assert!(
+            stderr.contains("e.g. \"2GB\", \"2GiB\", \"500 MB\""),
+            "{stderr}"
+        );
+    }
+}

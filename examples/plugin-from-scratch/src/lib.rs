@@ -1,11 +1,13 @@
 //! The policy of Acme Secure Drop, an HTTPS upload portal, as its upload guide states it:
 //! no `#`, `%`, `&`, `{`, `}` or `~` in names; `index` and `upload` reserved with any
 //! extension; at most 120 characters on the full path plus the temporary suffix
-//! `.acmepart`; files from 1 byte to 2 GB; HTTP 409 when a name is taken, 507 when the
-//! account is full.
+//! `.acmepart`; at most one dot in a name; files from 1 byte to 2 GB; HTTP 409 when a name
+//! is taken, 507 when the account is full.
 
+use ferry_policy_kit::rules::last_component;
 use ferry_policy_kit::{
-    Category, Classification, ErrorCode, LengthUnit, Operation, Policy, RawError, Retry, Rules,
+    Category, Classification, CustomRule, ErrorCode, LengthUnit, Operation, Policy, RawError,
+    Retry, Rules,
 };
 
 pub struct AcmeSecureDrop;
@@ -18,11 +20,27 @@ const ACCOUNT_FULL: &str = "Your Acme Secure Drop account is full. Acme frees a 
     days after it is downloaded; ask Acme support for more if that is too late. The next run \
     retries.";
 
+/// Acme reads everything after a name's first dot as its extension, so a name may have one
+/// dot at most; the fix makes every dot but the last an underscore.
+const ONE_DOT: CustomRule = CustomRule {
+    name: "too-many-dots",
+    check: |entry| {
+        let name = last_component(&entry.path);
+        let dots = name.matches('.').count();
+        (dots > 1).then(|| format!("{name:?} has {dots} dots; Acme accepts one at most"))
+    },
+    fix: Some(|name| match name.rfind('.') {
+        Some(last) => format!("{}{}", name[..last].replace('.', "_"), &name[last..]),
+        None => name.to_string(),
+    }),
+};
+
 impl Policy for AcmeSecureDrop {
     const NAME: &'static str = "acme-secure-drop";
     const DESCRIPTION: &'static str = "Acme Secure Drop, an HTTPS upload portal: no # % & { } ~ \
         in names, index and upload reserved with any extension, 120 characters on the full path \
-        plus .acmepart, files from 1 byte to 2 GB (Acme's upload guide).";
+        plus .acmepart, one dot at most in a name, files from 1 byte to 2 GB (Acme's upload \
+        guide).";
     const REMOTE_KINDS: &'static [&'static str] = &["webdav"];
 
     fn default_rules() -> Rules {
@@ -35,6 +53,7 @@ impl Policy for AcmeSecureDrop {
             max_size: Some(2_000_000_000),
             zero_byte_allowed: false,
             temp_suffix: ".acmepart".into(),
+            custom_rules: vec![ONE_DOT],
             ..Rules::posix()
         }
     }

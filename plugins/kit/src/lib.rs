@@ -1,10 +1,11 @@
 //! Building blocks for ferry policy plugins.
 //!
 //! A plugin describes one kind of remote server as a [`Policy`]: its name, its default
-//! [`Rules`], the variants of its server software if they differ (see [`Server`]) and the
-//! errors it answers characteristically (see [`KnownError`]). [`export_policy!`] turns
-//! that into a component implementing the `ferry:policy` contract, with the standard
-//! settings (see [`settings`]) and the default classifier (see [`classify`]).
+//! [`Rules`] (with rules of its own, if any: [`CustomRule`]), the variants of its server
+//! software if they differ (see [`Server`]) and the errors it answers characteristically
+//! (see [`KnownError`]). [`export_policy!`] turns that into a component implementing the
+//! `ferry:policy` contract, with the standard settings (see [`settings`]) and the default
+//! classifier (see [`classify`]).
 //!
 //! ```ignore
 //! struct Posix;
@@ -17,9 +18,11 @@
 //! ferry_policy_kit::export_policy!(Posix);
 //! ```
 
+pub mod chars;
 pub mod classify;
 pub mod rules;
 pub mod settings;
+pub mod size;
 
 #[doc(hidden)]
 #[allow(clippy::too_many_arguments)] // generated
@@ -37,9 +40,11 @@ use std::cell::RefCell;
 use std::marker::PhantomData;
 
 pub use bindings::ferry::policy::types::*;
+pub use chars::CharClass;
 pub use classify::{KnownError, NAMING_OPERATIONS};
-pub use rules::{ControlChars, LengthCounts, Rules};
+pub use rules::{ControlChars, CustomRule, LengthCounts, Rules};
 pub use settings::Server;
+pub use size::parse_size;
 
 /// One kind of remote server.
 pub trait Policy {
@@ -196,9 +201,18 @@ mod tests {
         ];
 
         fn default_rules() -> Rules {
-            Rules::posix()
+            Rules {
+                custom_rules: vec![NO_DOUBLE_DASH],
+                ..Rules::posix()
+            }
         }
     }
+
+    const NO_DOUBLE_DASH: CustomRule = CustomRule {
+        name: "double-dash",
+        check: |entry| entry.path.contains("--").then(|| "two dashes".into()),
+        fix: Some(|name| name.replace("--", "-")),
+    };
 
     fn text(name: &str, value: &str) -> Setting {
         Setting {
@@ -220,6 +234,22 @@ mod tests {
         assert_eq!(refused(&["a*b", "a#b"]), [false, true]);
         Plugin::<Starry>::configure(vec![]).unwrap();
         assert_eq!(refused(&["a*b"]), [false]);
+    }
+
+    #[test]
+    fn a_custom_rule_is_checked_with_the_configured_rules_and_fixed_in_the_suggestion() {
+        Plugin::<Starry>::configure(vec![text("forbidden_chars", "#")]).unwrap();
+        let entry = Entry {
+            path: "d/a--b#".into(),
+            kind: EntryKind::File,
+            size: None,
+        };
+        let verdict = &Plugin::<Starry>::check_batch(vec![entry])[0];
+        assert!(matches!(
+            &verdict.violations[..],
+            [Violation::ForbiddenCharacter(_), Violation::Custom(c)] if c.rule == "double-dash"
+        ));
+        assert_eq!(verdict.suggested_path.as_deref(), Some("d/a-b_"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::ops::Range;
 
+use crate::chars::CharClass;
 use crate::{
     CustomViolation, EdgeCharacter, Entry, EntryKind, ForbiddenCharacter, LengthScope, LengthUnit,
     LengthViolation, NameEdge, ReservedName, SizeViolation, TempForm, Verdict, Violation,
@@ -52,11 +53,26 @@ impl ControlChars {
     }
 }
 
+/// A rule of a plugin's own, checked with the kit's rules: what it finds is a `custom`
+/// violation, and a suggested name keeps it too when it has a `fix`.
+#[derive(Clone, Copy, Debug)]
+pub struct CustomRule {
+    /// A short, stable name in kebab-case, e.g. "too-many-dots".
+    pub name: &'static str,
+    /// What is wrong with the entry, for a human; `None` when it keeps the rule.
+    pub check: fn(&Entry) -> Option<String>,
+    /// The entry's name (its last component) changed to keep the rule; `None` when no name
+    /// can (a rule on sizes), so that the rule alone asks for no suggested name.
+    pub fix: Option<fn(&str) -> String>,
+}
+
 /// A remote server's naming, length and size rules.
 #[derive(Clone, Debug)]
 pub struct Rules {
     /// Characters refused anywhere in a name.
     pub forbidden_chars: String,
+    /// When set, the only characters accepted in a name; any other is forbidden.
+    pub allowed_chars: Option<CharClass>,
     /// Which control characters are refused.
     pub control_chars: ControlChars,
     /// Reserved names, compared without case, alone or with any extension.
@@ -88,6 +104,8 @@ pub struct Rules {
     pub zero_byte_allowed: bool,
     /// Appended to a file's name while it is being uploaded.
     pub temp_suffix: String,
+    /// The plugin's own rules, checked after the kit's naming rules.
+    pub custom_rules: Vec<CustomRule>,
 }
 
 impl Rules {
@@ -95,6 +113,7 @@ impl Rules {
     pub fn posix() -> Self {
         Rules {
             forbidden_chars: "/\0".to_string(),
+            allowed_chars: None,
             control_chars: ControlChars::Allow,
             reserved_names: Vec::new(),
             forbidden_prefixes: Vec::new(),
@@ -110,14 +129,15 @@ impl Rules {
             max_size: None,
             zero_byte_allowed: true,
             temp_suffix: ".partial".to_string(),
+            custom_rules: Vec::new(),
         }
     }
 
     /// Check one entry: every rule it breaks and, where possible, a name that works.
     pub fn check(&self, entry: &Entry) -> Verdict {
         let (violations, temp_form) = self.violations(entry);
-        let suggested_path = if violations.iter().any(is_fixable_by_renaming) {
-            self.suggest(entry)
+        let suggested_path = if violations.iter().any(|v| self.is_fixable_by_renaming(v)) {
+            self.suggest(entry, &violations)
         } else {
             None
         };
@@ -136,19 +156,25 @@ impl Rules {
         self.check_reserved(name, &mut found);
         self.check_edges(name, entry.kind, &mut found);
         self.check_patterns(name, &mut found);
+        self.check_custom(entry, &mut found);
         let temp_form = self.check_lengths(entry, &mut found);
         self.check_size(entry, &mut found);
         (found, temp_form)
     }
 
     fn is_forbidden(&self, c: char) -> bool {
-        self.forbidden_chars.contains(c) || self.control_chars.refuses(c)
+        self.forbidden_chars.contains(c)
+            || self.control_chars.refuses(c)
+            || self
+                .allowed_chars
+                .as_ref()
+                .is_some_and(|allowed| !allowed.contains(c))
     }
 
     fn name_has_forbidden(&self, name: &str) -> bool {
         // Most names are clean: one pass over the bytes before the per-character work.
         let ascii_only = self.forbidden_chars.is_ascii();
-        if ascii_only && self.control_chars == ControlChars::Allow {
+        if ascii_only && self.control_chars == ControlChars::Allow && self.allowed_chars.is_none() {
             let forbidden = self.forbidden_chars.as_bytes();
             return name.bytes().any(|b| forbidden.contains(&b));
         }
@@ -257,6 +283,17 @@ impl Rules {
                 rule: rule.to_string(),
                 message: format!("{name:?} contains {text:?}, which the remote refuses {place}"),
             }));
+        }
+    }
+
+    fn check_custom(&self, entry: &Entry, found: &mut Vec<Violation>) {
+        for rule in &self.custom_rules {
+            if let Some(message) = (rule.check)(entry) {
+                found.push(Violation::Custom(CustomViolation {
+                    rule: rule.name.to_string(),
+                    message,
+                }));
+            }
         }
     }
 
@@ -405,9 +442,9 @@ impl Rules {
         name_limit.min(path_budget(self.max_path_length))
     }
 
-    fn suggest(&self, entry: &Entry) -> Option<String> {
+    fn suggest(&self, entry: &Entry, broken: &[Violation]) -> Option<String> {
         let (parent, name) = split_parent(&entry.path);
-        let cleaned = self.clean_name(name, entry.kind);
+        let cleaned = self.fix_custom(entry, self.clean_name(name, entry.kind));
         let shortened = shorten(&cleaned, self.name_budget(entry), |text| self.measure(text))?;
         let candidate = Entry {
             path: join(parent, &shortened),
@@ -418,8 +455,52 @@ impl Rules {
             .violations(&candidate)
             .0
             .iter()
-            .any(is_fixable_by_renaming);
+            .any(|v| self.spoils_suggestion(v, broken));
         (!still_broken && candidate.path != entry.path).then_some(candidate.path)
+    }
+
+    /// `name` (in `entry`'s folder) changed by the fix of each custom rule it breaks.
+    fn fix_custom(&self, entry: &Entry, name: String) -> String {
+        let parent = split_parent(&entry.path).0;
+        self.custom_rules.iter().fold(name, |name, rule| {
+            let renamed = Entry {
+                path: join(parent, &name),
+                kind: entry.kind,
+                size: entry.size,
+            };
+            match rule.fix {
+                Some(fix) if (rule.check)(&renamed).is_some() => fix(&name),
+                _ => name,
+            }
+        })
+    }
+
+    /// Whether a suggested name that breaks `violation` is no answer for an entry that
+    /// breaks `broken`: renaming could fix it, or it is a custom rule the entry kept.
+    fn spoils_suggestion(&self, violation: &Violation, broken: &[Violation]) -> bool {
+        let kept = |rule: &str| {
+            !broken
+                .iter()
+                .any(|v| matches!(v, Violation::Custom(c) if c.rule == rule))
+        };
+        match violation {
+            Violation::Custom(custom) if kept(&custom.rule) => true,
+            other => self.is_fixable_by_renaming(other),
+        }
+    }
+
+    fn is_fixable_by_renaming(&self, violation: &Violation) -> bool {
+        match violation {
+            Violation::TooLarge(_) | Violation::ZeroByteUnsupported => false,
+            Violation::Custom(custom) => {
+                [FORBIDDEN_PREFIX, FORBIDDEN_SUBSTRING].contains(&custom.rule.as_str())
+                    || self
+                        .custom_rules
+                        .iter()
+                        .any(|rule| rule.name == custom.rule && rule.fix.is_some())
+            }
+            _ => true,
+        }
     }
 
     /// `name` with every refused character, prefix and substring replaced by underscores,
@@ -452,16 +533,6 @@ impl Rules {
             };
         }
         cleaned
-    }
-}
-
-fn is_fixable_by_renaming(violation: &Violation) -> bool {
-    match violation {
-        Violation::TooLarge(_) | Violation::ZeroByteUnsupported => false,
-        Violation::Custom(custom) => {
-            [FORBIDDEN_PREFIX, FORBIDDEN_SUBSTRING].contains(&custom.rule.as_str())
-        }
-        _ => true,
     }
 }
 
@@ -660,6 +731,139 @@ mod tests {
             kind: EntryKind::Directory,
             size: None,
         }
+    }
+
+    fn allowing(class: &str) -> Rules {
+        Rules {
+            allowed_chars: Some(CharClass::parse(class).unwrap()),
+            ..Rules::posix()
+        }
+    }
+
+    fn forbidden_at(verdict: &Verdict) -> Vec<(char, u32)> {
+        verdict
+            .violations
+            .iter()
+            .filter_map(|violation| match violation {
+                Violation::ForbiddenCharacter(f) => Some((f.character, f.position)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn characters_outside_the_allow_list_are_forbidden_at_their_position() {
+        let rules = allowing("A-Za-z0-9._À-ÿ-");
+        let verdict = rules.check(&file("in/Résumé – 2024 (v2).pdf", 1));
+        let outside = [
+            (' ', 6),
+            ('–', 7),
+            (' ', 8),
+            (' ', 13),
+            ('(', 14),
+            (')', 17),
+        ];
+        assert_eq!(forbidden_at(&verdict), outside);
+        assert_eq!(
+            verdict.suggested_path.as_deref(),
+            Some("in/Résumé___2024__v2_.pdf")
+        );
+        assert!(
+            rules
+                .check(&file("in/Ærø-2024_v2.pdf", 1))
+                .violations
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_character_both_forbidden_and_not_allowed_is_one_violation() {
+        let rules = Rules {
+            forbidden_chars: "?".into(),
+            ..allowing("a-z")
+        };
+        assert_eq!(forbidden_at(&rules.check(&file("a?", 1))), [('?', 1)]);
+    }
+
+    #[test]
+    fn no_suggestion_when_the_allow_list_lacks_the_underscore() {
+        let rules = allowing("a-z.");
+        let verdict = rules.check(&file("d/a b.txt", 1));
+        assert_eq!(forbidden_at(&verdict), [(' ', 1)]);
+        assert_eq!(verdict.suggested_path, None);
+    }
+
+    #[test]
+    fn an_empty_allow_list_accepts_nothing() {
+        let verdict = allowing("").check(&file("ab", 1));
+        assert_eq!(forbidden_at(&verdict), [('a', 0), ('b', 1)]);
+    }
+
+    /// At most one dot, with every dot but the last made an underscore as the fix.
+    const ONE_DOT: CustomRule = CustomRule {
+        name: "too-many-dots",
+        check: |entry| {
+            let dots = last_component(&entry.path).matches('.').count();
+            (dots > 1).then(|| format!("{dots} dots"))
+        },
+        fix: Some(|name| match name.rfind('.') {
+            Some(last) => format!("{}{}", name[..last].replace('.', "_"), &name[last..]),
+            None => name.to_string(),
+        }),
+    };
+
+    /// Files of an odd size are refused; no name fixes that.
+    const EVEN_SIZE: CustomRule = CustomRule {
+        name: "odd-size",
+        check: |entry| {
+            entry
+                .size
+                .filter(|size| size % 2 == 1)
+                .map(|_| "odd".into())
+        },
+        fix: None,
+    };
+
+    /// POSIX rules with `forbidden_chars` and `custom_rules`.
+    fn with_custom(forbidden_chars: &str, custom_rules: Vec<CustomRule>) -> Rules {
+        Rules {
+            forbidden_chars: forbidden_chars.into(),
+            custom_rules,
+            ..Rules::posix()
+        }
+    }
+
+    #[test]
+    fn custom_rules_are_merged_into_the_verdict_and_fixed_in_the_suggestion() {
+        let rules = with_custom("?", vec![ONE_DOT, EVEN_SIZE]);
+        let verdict = rules.check(&file("d/q3.v2?.tar", 3));
+        assert_eq!(
+            rule_names(&verdict),
+            ["Violation::ForbiddenCharacter", "too-many-dots", "odd-size"]
+        );
+        assert_eq!(verdict.suggested_path.as_deref(), Some("d/q3_v2_.tar"));
+        assert!(rules.check(&file("d/q3_v2_.tar", 2)).violations.is_empty());
+    }
+
+    #[test]
+    fn a_custom_rule_without_a_fix_asks_for_no_suggestion() {
+        let rules = with_custom("/", vec![EVEN_SIZE]);
+        let verdict = rules.check(&file("d/a.csv", 3));
+        assert_eq!(rule_names(&verdict), ["odd-size"]);
+        assert_eq!(verdict.suggested_path, None);
+    }
+
+    #[test]
+    fn a_suggestion_that_would_still_break_a_custom_rule_is_not_given() {
+        let no_underscore = CustomRule {
+            name: "no-underscore",
+            check: |entry| entry.path.contains('_').then(|| "an underscore".into()),
+            fix: None,
+        };
+        let rules = with_custom("?", vec![no_underscore]);
+        let verdict = rules.check(&file("a?b", 1));
+        assert_eq!(rule_names(&verdict), ["Violation::ForbiddenCharacter"]);
+        assert_eq!(verdict.suggested_path, None);
     }
 
     #[test]

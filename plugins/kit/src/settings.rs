@@ -1,6 +1,8 @@
 //! The standard settings: their documentation, and how a value changes the rules.
 
+use crate::chars::CharClass;
 use crate::rules::{ControlChars, LengthCounts, Rules};
+use crate::size::{parse_size, size_syntax};
 use crate::{
     BadSettingValue, ConfigError, LengthUnit, Setting, SettingDoc, SettingType, SettingValue,
 };
@@ -20,6 +22,21 @@ const SPECS: &[Spec] = &[
         doc: "Characters the remote refuses anywhere in a file or folder name.",
         current: |r| toml_escaped(&r.forbidden_chars),
         apply: |r, v| text(v).map(|value| r.forbidden_chars = value),
+    },
+    Spec {
+        name: "allowed_chars",
+        kind: SettingType::Text,
+        doc: "The only characters the remote accepts in a name, as a class: single characters \
+              and ranges such as \"A-Za-z0-9._-\" (any Unicode characters, e.g. \"À-ÿ\"); a \
+              backslash takes the next character as itself (\\- for a dash, two backslashes for \
+              one), and a - first or last is itself. Any other character is refused as a \
+              forbidden character and replaced by _ in a suggested name. Empty: no such list.",
+        current: |r| {
+            r.allowed_chars
+                .as_ref()
+                .map_or(String::new(), |class| toml_escaped(class.as_str()))
+        },
+        apply: |r, v| allowed_chars(v).map(|value| r.allowed_chars = value),
     },
     Spec {
         name: "control_chars",
@@ -138,8 +155,11 @@ const SPECS: &[Spec] = &[
     Spec {
         name: "max_size",
         kind: SettingType::Size,
-        doc: "The largest file accepted: bytes, or a size such as \"2GB\" (KB, MB, GB, TB are \
-              powers of 1000; K, M, G, T, KiB, MiB, GiB, TiB powers of 1024); \"none\" for no cap.",
+        doc: concat!(
+            "The largest file accepted, or \"none\" for no cap; ",
+            size_syntax!(),
+            "."
+        ),
         current: |r| r.max_size.map_or("none".into(), |s| s.to_string()),
         apply: |r, v| size(v).map(|value| r.max_size = value),
     },
@@ -359,45 +379,33 @@ fn allowed(value: &SettingValue) -> Result<bool, String> {
     }
 }
 
-fn size(value: &SettingValue) -> Result<Option<u64>, String> {
-    match value {
-        SettingValue::Integer(i) if *i > 0 => Ok(Some(*i as u64)),
-        SettingValue::Text(t) if t.trim().eq_ignore_ascii_case("none") => Ok(None),
-        SettingValue::Text(t) => parse_size(t).map(Some),
-        other => Err(format!(
-            "expected a size such as 2GB or 1048576, got {}",
-            describe(other)
-        )),
+fn allowed_chars(value: &SettingValue) -> Result<Option<CharClass>, String> {
+    let written = text(value)?;
+    if written.is_empty() {
+        return Ok(None);
     }
+    CharClass::parse(&written).map(Some)
 }
 
-/// Parse "2GB", "512 MiB", "10M", "1048576" into bytes.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("expected a size such as 2GB, got {text:?}"))?;
-    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        "tb" => 1_000_000_000_000,
-        "k" | "kib" => 1 << 10,
-        "m" | "mib" => 1 << 20,
-        "g" | "gib" => 1 << 30,
-        "t" | "tib" => 1 << 40,
-        other => return Err(format!("unknown size unit {other:?} in {text:?}")),
+/// A cap in bytes, or none.
+fn size(value: &SettingValue) -> Result<Option<u64>, String> {
+    let bytes = match value {
+        SettingValue::Text(t) if t.trim().eq_ignore_ascii_case("none") => return Ok(None),
+        SettingValue::Text(t) => parse_size(t)?,
+        SettingValue::Integer(i) => {
+            u64::try_from(*i).map_err(|_| format!("expected a size, got the number {i}"))?
+        }
+        other => {
+            return Err(format!(
+                "expected a size such as \"2GB\", got {}",
+                describe(other)
+            ));
+        }
     };
-    let bytes = number * multiplier as f64;
-    if bytes < 1.0 || bytes > u64::MAX as f64 {
-        return Err(format!("size out of range: {text:?}"));
+    if bytes == 0 {
+        return Err("a cap of 0 bytes would refuse every file; write \"none\" for no cap".into());
     }
-    Ok(bytes as u64)
+    Ok(Some(bytes))
 }
 
 #[cfg(test)]
@@ -414,13 +422,47 @@ mod tests {
         )
     }
 
+    fn text(value: &str) -> SettingValue {
+        SettingValue::Text(value.into())
+    }
+
     #[test]
-    fn sizes_parse_in_both_conventions() {
-        assert_eq!(parse_size("2GB"), Ok(2_000_000_000));
-        assert_eq!(parse_size("2 GiB"), Ok(2 << 30));
-        assert_eq!(parse_size("10M"), Ok(10 << 20));
-        assert_eq!(parse_size("1.5KB"), Ok(1500));
-        assert!(parse_size("2 parsecs").is_err());
+    fn allowed_chars_reads_a_class_and_empty_is_no_list() {
+        let mut rules = Rules::posix();
+        set(&mut rules, "allowed_chars", text(r"a-z\-")).unwrap();
+        let allowed = rules.allowed_chars.clone().unwrap();
+        assert!(allowed.contains('-') && !allowed.contains('\\') && !allowed.contains('A'));
+        assert_eq!(docs(&rules, &[])[1].default_value, r"a-z\-");
+        set(&mut rules, "allowed_chars", text("")).unwrap();
+        assert_eq!(rules.allowed_chars, None);
+        let backwards = set(&mut rules, "allowed_chars", text("z-a"));
+        assert!(matches!(backwards, Err(ConfigError::BadValue(b)) if b.message.contains("a-z")));
+    }
+
+    #[test]
+    fn max_size_takes_bytes_or_the_size_syntax_and_refuses_a_zero_cap() {
+        let mut rules = Rules::posix();
+        for (value, cap) in [
+            (SettingValue::Integer(1_048_576), Some(1_048_576)),
+            (text("500 MB"), Some(500_000_000)),
+            (text("2GiB"), Some(2 << 30)),
+            (text("none"), None),
+        ] {
+            set(&mut rules, "max_size", value).unwrap();
+            assert_eq!(rules.max_size, cap);
+        }
+        for (value, why) in [
+            (SettingValue::Integer(0), "write \"none\""),
+            (SettingValue::Integer(-1), "got the number -1"),
+            (text("2 parsecs"), "unknown unit \"parsecs\""),
+            (SettingValue::Boolean(true), "got the boolean true"),
+        ] {
+            let error = set(&mut rules, "max_size", value);
+            assert!(
+                matches!(&error, Err(ConfigError::BadValue(b)) if b.message.contains(why)),
+                "{error:?}"
+            );
+        }
     }
 
     #[test]
