@@ -154,3 +154,37 @@ fn a_refused_delete_is_reported_once_and_not_tried_again_until_retry() {
 fn run_retry(setup: &Setup, path: &str) -> (i32, String, String) {
     run(ferry(setup.dir.path()).args(["retry", "push", path]))
 }
+
+/// Make the sshd's root a write-only inbox: files may be put there, not listed.
+fn write_only(setup: &Setup) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::Permissions::from_mode(0o333);
+    std::fs::set_permissions(&setup.sshd.root, mode).unwrap();
+}
+
+#[test]
+fn a_write_only_inbox_is_refused_with_a_hint_then_served_with_listing_none() {
+    let listed = Setup::new("", "");
+    write_only(&listed);
+    listed.write("a.txt", b"small");
+    let (code, stdout, _) = run(ferry(listed.dir.path()).args(["run", "push", "--json"]));
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("set listing = \\\"none\\\""), "{stdout}");
+
+    let setup = Setup::new("", "listing = \"none\"\n");
+    let config = std::fs::read_to_string(setup.dir.path().join("ferry.toml")).unwrap();
+    let never = config.replace("delete = \"mirror\"", "delete = \"never\"");
+    std::fs::write(setup.dir.path().join("ferry.toml"), &never).unwrap();
+    write_only(&setup);
+    let first = delivers_and_tells_changes(&setup);
+    assert!(notes(&first).contains("is not listed"), "{first:#}");
+
+    std::fs::write(setup.dir.path().join("ferry.toml"), config).unwrap();
+    let (code, _, stderr) = run(ferry(setup.dir.path()).args(["run", "push"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("ferry.toml:"), "{stderr}");
+    assert!(
+        stderr.contains("mirror needs the destination's listing"),
+        "{stderr}"
+    );
+}

@@ -55,6 +55,8 @@ pub struct RemoteConfig {
     /// Whether uploads here get their source's modification time (`set_mtime = false`
     /// for servers that refuse SETSTAT: change detection then relies on the state store).
     pub set_mtime: bool,
+    /// `listing = "none"`: a write-only inbox, never listed.
+    pub listing: ListingMode,
 }
 
 /// One key of `[remotes.NAME.policy_settings]`, with where it is written: the plugin
@@ -132,6 +134,15 @@ pub struct SyncConfig {
     /// A file modified more recently than this is left for the next run.
     pub stable_for: Duration,
     pub upload: UploadMode,
+}
+
+/// Whether a remote may be listed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListingMode {
+    Full,
+    /// A write-only inbox: never listed; what it holds is taken from what earlier runs
+    /// delivered (the state store).
+    None,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,9 +5,10 @@ use toml::de::DeValue;
 
 use super::reader::{resolved_path, resolved_path_or};
 use super::suggest::{Listing, explain_unknown};
+use super::sync::choice;
 use super::{
-    LocalConfig, PolicySetting, PolicyValue, RemoteConfig, Secret, SftpAuth, SftpConfig, Transport,
-    parse_duration,
+    ListingMode, LocalConfig, PolicySetting, PolicyValue, RemoteConfig, Secret, SftpAuth,
+    SftpConfig, Transport, parse_duration,
 };
 use crate::bounded::read_regular_file;
 use crate::toml_reader::{Field, Table, TomlError};
@@ -22,6 +23,7 @@ const LOCAL_KEYS: &[&str] = &[
     "policy_settings",
     "max_path_length",
     "set_mtime",
+    "listing",
 ];
 const SFTP_KEYS: &[&str] = &[
     "type",
@@ -41,7 +43,10 @@ const SFTP_KEYS: &[&str] = &[
     "policy",
     "policy_settings",
     "set_mtime",
+    "listing",
 ];
+const LISTING_MODES: &[(&str, ListingMode)] =
+    &[("full", ListingMode::Full), ("none", ListingMode::None)];
 const AUTH_KEYS: [&str; 3] = ["key_file", "password_env", "password_file"];
 const PASSPHRASE_KEYS: [&str; 2] = ["key_passphrase_env", "key_passphrase_file"];
 
@@ -63,6 +68,11 @@ pub(super) fn parse_remote(
         set_mtime: table
             .optional("set_mtime", |field| field.boolean())?
             .unwrap_or(true),
+        listing: table
+            .optional("listing", |field| {
+                choice(field, "listing mode", LISTING_MODES)
+            })?
+            .unwrap_or(ListingMode::Full),
     })
 }
 

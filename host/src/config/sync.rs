@@ -6,7 +6,8 @@ use toml::de::DeValue;
 use super::suggest::{Listing, explain_unknown};
 use super::units::parse_duration_or_zero;
 use super::{
-    DeleteMode, RemoteConfig, RenameMode, SyncConfig, UploadMode, parse_duration, parse_rate,
+    DeleteMode, ListingMode, RemoteConfig, RenameMode, SyncConfig, UploadMode, parse_duration,
+    parse_rate,
 };
 use crate::toml_reader::{Field, Table, TomlError};
 
@@ -53,13 +54,27 @@ pub(super) fn parse_sync(
             "same remote as source ({source:?}); a sync copies between two different remotes"
         )));
     }
+    let source_field = table.require("source")?;
+    if remotes[&source].listing == ListingMode::None {
+        return Err(source_field.error(format!(
+            "remote {source:?} has listing = \"none\" (a write-only inbox): it cannot be a source"
+        )));
+    }
+    let delete = table
+        .optional("delete", |field| choice(field, "delete mode", DELETE_MODES))?
+        .unwrap_or(DeleteMode::Never);
+    if delete == DeleteMode::Mirror && remotes[&destination].listing == ListingMode::None {
+        let field = table.require("delete")?;
+        return Err(field.error(format!(
+            "mirror needs the destination's listing, and remote {destination:?} has listing = \"none\"; \
+             use delete = \"never\""
+        )));
+    }
     Ok(SyncConfig {
         name: name.to_string(),
         source,
         destination,
-        delete: table
-            .optional("delete", |field| choice(field, "delete mode", DELETE_MODES))?
-            .unwrap_or(DeleteMode::Never),
+        delete,
         include: table.optional("include", globs)?.unwrap_or_default(),
         exclude: table.optional("exclude", globs)?.unwrap_or_default(),
         schedule: table.optional("schedule", |field| field.parse_text(parse_schedule))?,
@@ -105,7 +120,11 @@ fn remote_name(
 }
 
 /// One of `choices`, by name; an unknown one is explained with the nearest name.
-fn choice<T: Copy>(field: &Field<'_>, what: &str, choices: &[(&str, T)]) -> Result<T, TomlError> {
+pub(super) fn choice<T: Copy>(
+    field: &Field<'_>,
+    what: &str,
+    choices: &[(&str, T)],
+) -> Result<T, TomlError> {
     let given = field.text()?;
     if let Some((_, value)) = choices.iter().find(|(name, _)| *name == given) {
         return Ok(*value);

@@ -162,7 +162,7 @@ fn path_state_round_trips() {
         last_retry: Some("next-run".to_owned()),
         last_message: Some("disk full".to_owned()),
         last_run: run,
-        last_operation: None,
+        last_operation: Some("write".to_owned()),
         delivered_as: None,
     };
     assert_eq!(state_of(&store, "a.csv"), Some(expected));
@@ -894,4 +894,28 @@ fn a_backup_holds_every_run_and_is_never_written_over() {
     let copied = Store::open(copy.path()).unwrap();
     assert_eq!(copied.outcomes(run).unwrap(), store.outcomes(run).unwrap());
     assert!(store.back_up(&target).is_err(), "the copy was written over");
+}
+
+#[test]
+fn a_delivery_without_its_time_is_remembered_until_the_next_outcome_and_always_read() {
+    let (_dir, store) = temp_store();
+    let run = store.start_run(SYNC, false).unwrap();
+    record_status(&store, run, "a.csv", FileStatus::Transferred);
+    let standing = DestinationVersion {
+        size: 1_000,
+        mtime_ns: Some(42_000_000_000),
+    };
+    store.set_delivered_as(SYNC, "a.csv", standing).unwrap();
+    assert_eq!(
+        state_of(&store, "a.csv").unwrap().delivered_as,
+        Some(standing)
+    );
+    let needed = store.failed_path_states(SYNC).unwrap();
+    assert!(
+        needed.contains_key("a.csv"),
+        "read even though it did not fail"
+    );
+    record_status(&store, run, "a.csv", FileStatus::Transferred);
+    assert_eq!(state_of(&store, "a.csv").unwrap().delivered_as, None);
+    assert!(store.failed_path_states(SYNC).unwrap().is_empty());
 }

@@ -292,7 +292,7 @@ pub fn unix_nanos(time: SystemTime) -> i64 {
     }
 }
 
-fn from_unix_nanos(nanos: i64) -> SystemTime {
+pub fn from_unix_nanos(nanos: i64) -> SystemTime {
     let distance = Duration::from_nanos(nanos.unsigned_abs());
     if nanos >= 0 {
         SystemTime::UNIX_EPOCH + distance

@@ -17,13 +17,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use crate::config::{
-    Config, ConfigError, Place, PolicyValue, RemoteConfig, SyncConfig, UploadMode,
+    Config, ConfigError, ListingMode, Place, PolicyValue, RemoteConfig, SyncConfig, UploadMode,
 };
 use crate::plugin::{
-    CHECK_BATCH, PluginError, PluginSource, Protocol, Runtime, SettingInput, SettingValue,
-    TempForm, Verdict, parse_settings,
+    CHECK_BATCH, Operation, PluginError, PluginSource, Protocol, Runtime, SettingInput,
+    SettingValue, TempForm, Verdict, parse_settings,
 };
-use crate::remote::{self, RemoteError, Role};
+use crate::remote::{self, Kind, RemoteError, Role};
 use crate::state::{FileOutcome, FileStatus, PathState, RunLock, StateError, Store, Totals};
 use execute::Executor;
 use listing::Listing;
@@ -269,16 +269,29 @@ impl Run<'_> {
         phases: &mut Phases,
     ) -> Result<Option<Totals>, Abort> {
         let mut clock = Instant::now();
+        let delivered = match destination_config.listing {
+            ListingMode::Full => None,
+            ListingMode::None => Some(self.delivered_scan().map_err(Abort::State)?),
+        };
         // Each side is listed as soon as it is connected: a local source is walked while
         // the destination's SSH handshake is still going on. The first error ends both.
         let (
             (source, source_scan, source_connect),
             (destination, destination_scan, destination_connect),
         ) = tokio::try_join!(
-            open_and_scan(source_config, Role::Source),
-            open_and_scan(destination_config, Role::Destination)
-        )?;
+            open_and_scan(source_config, Role::Source, None),
+            open_and_scan(destination_config, Role::Destination, delivered)
+        )
+        .inspect_err(|abort| notes.extend(write_only_hint(abort, destination_config)))?;
         phases.connect = source_connect.max(destination_connect);
+        if destination_config.listing == ListingMode::None {
+            notes.push(format!(
+                "listing = \"none\": {} is not listed; it is taken to hold the {} file(s) earlier runs \
+                 delivered there (files changed or removed there by others are not seen)",
+                destination_config.name,
+                destination_scan.entries.iter().filter(|e| e.kind == Kind::File).count()
+            ));
+        }
         self.record_unlisted(&source_scan, source.protocol()).await;
         notes.extend(skipped_links(&source_scan));
         if self.sync.upload == UploadMode::Direct {
@@ -415,6 +428,13 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// What a destination that is not listed holds, by what earlier runs delivered.
+    fn delivered_scan(&self) -> Result<Scan, StateError> {
+        let store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        let states = store.path_states(&self.sync.name)?;
+        Ok(delivered_listing(&states, self.renames))
+    }
+
     /// What the state store knows of this sync's paths, as far as the planner needs it:
     /// a large sync then holds no record per file it has sent.
     fn path_states(
@@ -523,19 +543,80 @@ fn skipped_links(scan: &Scan) -> Option<String> {
 }
 
 /// Connect to one side and list it; and how long connecting took.
+/// `known`, when given, is what the remote holds (it is not listed: `listing = "none"`).
 async fn open_and_scan(
     config: &RemoteConfig,
     role: Role,
+    known: Option<Scan>,
 ) -> Result<(Arc<dyn remote::Remote>, Scan, std::time::Duration), Abort> {
     let started = Instant::now();
     let remote = remote::connect(config, role)
         .await
         .map_err(|e| Abort::Remote(remote::protocol_of(config), e))?;
     let connected = started.elapsed();
-    let listing = scan(&*remote)
-        .await
-        .map_err(|e| Abort::Remote(remote.protocol(), e))?;
+    let listing = match known {
+        Some(known) => known,
+        None => scan(&*remote)
+            .await
+            .map_err(|e| Abort::Remote(remote.protocol(), e))?,
+    };
     Ok((remote, listing, connected))
+}
+
+/// A refused listing of a destination's root, on a remote that is listed: it may be a
+/// write-only inbox, which `listing = "none"` is for.
+fn write_only_hint(abort: &Abort, destination: &RemoteConfig) -> Option<String> {
+    let Abort::Remote(_, error) = abort else {
+        return None;
+    };
+    let refused = error.operation == Operation::List && error.code.is_some();
+    (refused && destination.listing == ListingMode::Full).then(|| {
+        format!(
+            "the root of remote {} could not be listed ({}); if it is a write-only inbox (files may be \
+             put there but not listed), set listing = \"none\" on it",
+            destination.name, error.message
+        )
+    })
+}
+
+/// What a `listing = "none"` destination holds, by the state store: every file the last
+/// run that reached it delivered (under its remembered name), and the folders above.
+fn delivered_listing(
+    states: &HashMap<String, PathState>,
+    renames: &HashMap<String, String>,
+) -> Scan {
+    let mut builder = listing::ListingBuilder::default();
+    let mut unlisted = Vec::new();
+    let mut folders = HashSet::new();
+    let mut add = |path: &str, kind, size, mtime_ns: Option<i64>| {
+        let entry = remote::RemoteEntry {
+            path: path.to_string(),
+            kind,
+            size,
+            mtime: mtime_ns.map(listing::from_unix_nanos),
+        };
+        if let Err(error) = builder.push(&entry) {
+            let error = RemoteError::new(Operation::List, Some(path), error.to_string());
+            unlisted.push((entry.path, error));
+        }
+    };
+    for (path, state) in states {
+        if state.last_status != FileStatus::Transferred {
+            continue;
+        }
+        let target = renames.get(path).unwrap_or(path);
+        for (at, _) in target.match_indices('/') {
+            if folders.insert(target[..at].to_string()) {
+                add(&target[..at], Kind::Directory, 0, None);
+            }
+        }
+        add(target, Kind::File, state.size, state.mtime_ns);
+    }
+    Scan {
+        entries: builder.finish(),
+        unlisted,
+        ..Scan::default()
+    }
 }
 
 /// The time since `clock`, which then starts again.
