@@ -136,7 +136,7 @@ fn main() {
             "bench": "plan-memory", "scenario": scenario,
             "delete": if delete == DeleteMode::Mirror { "mirror" } else { "never" }, "entries": count,
             "unsettled": unsettled.len(), "transfers": plan.transfers.len(), "mkdirs": plan.mkdirs.len(),
-            "unchanged": plan.unchanged, "deletions": plan.deletions.len(),
+            "unchanged": plan.unchanged.len(), "deletions": plan.deletions.len(),
             "plan_seconds": seconds,
             "baseline_rss_bytes": baseline, "inputs_rss_bytes": inputs_rss,
             "peak_rss_bytes": peak, "plan_rss_bytes": peak - inputs_rss, "target_bytes": TARGET_BYTES, "met": peak < TARGET_BYTES,

@@ -134,6 +134,17 @@ pub struct SyncConfig {
     /// A file modified more recently than this is left for the next run.
     pub stable_for: Duration,
     pub upload: UploadMode,
+    /// What becomes of a source file once it is delivered.
+    pub after_delivery: AfterDelivery,
+}
+
+/// What becomes of a source file once its delivery is complete, verified and recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AfterDelivery {
+    Keep,
+    Delete,
+    /// Moved into this folder of the source remote (relative to its root; never synced).
+    Archive(String),
 }
 
 /// Whether a remote may be listed.

@@ -6,8 +6,8 @@ use toml::de::DeValue;
 use super::suggest::{Listing, explain_unknown};
 use super::units::parse_duration_or_zero;
 use super::{
-    DeleteMode, ListingMode, RemoteConfig, RenameMode, SyncConfig, UploadMode, parse_duration,
-    parse_rate,
+    AfterDelivery, DeleteMode, ListingMode, RemoteConfig, RenameMode, SyncConfig, UploadMode,
+    parse_duration, parse_rate,
 };
 use crate::toml_reader::{Field, Table, TomlError};
 
@@ -25,6 +25,7 @@ const SYNC_KEYS: &[&str] = &[
     "retry_delay",
     "stable_for",
     "upload",
+    "after_delivery",
 ];
 const DELETE_MODES: &[(&str, DeleteMode)] =
     &[("never", DeleteMode::Never), ("mirror", DeleteMode::Mirror)];
@@ -97,6 +98,11 @@ pub(super) fn parse_sync(
         upload: table
             .optional("upload", |field| choice(field, "upload mode", UPLOAD_MODES))?
             .unwrap_or(UploadMode::TempRename),
+        after_delivery: table
+            .optional("after_delivery", |field| {
+                field.parse_text(parse_after_delivery)
+            })?
+            .unwrap_or(AfterDelivery::Keep),
     })
 }
 
@@ -152,6 +158,27 @@ fn globs(field: &Field<'_>) -> Result<Vec<String>, TomlError> {
             })
         })
         .collect()
+}
+
+/// `keep`, `delete` or `archive:FOLDER` (a relative folder of plain names).
+fn parse_after_delivery(text: &str) -> Result<AfterDelivery, String> {
+    match text {
+        "keep" => return Ok(AfterDelivery::Keep),
+        "delete" => return Ok(AfterDelivery::Delete),
+        _ => {}
+    }
+    let Some(folder) = text.strip_prefix("archive:") else {
+        return Err(format!(
+            "expected \"keep\", \"delete\" or \"archive:FOLDER\", got {text:?}"
+        ));
+    };
+    let folder = folder.trim_matches('/');
+    match folder.split('/').find_map(crate::remote::unusable_name) {
+        Some(why) => Err(format!(
+            "archive folder {folder:?}: {why}; give a folder relative to the source's root"
+        )),
+        None => Ok(AfterDelivery::Archive(folder.to_string())),
+    }
 }
 
 fn parse_schedule(text: &str) -> Result<Duration, String> {

@@ -13,6 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc::{Receiver, Sender};
 
+use super::after::Delivered;
 use super::listing::{Listing, unix_nanos};
 use super::plan::{Deletion, Plan, Reason, Rejection, Transfer};
 use super::policy::PolicyHandle;
@@ -103,6 +104,9 @@ pub struct Executor {
     pub deferred: Mutex<Vec<(Job, String, Sent)>>,
     /// Uploads the destination refused to give their time, and its first answer.
     pub times_refused: Mutex<(usize, Option<String>)>,
+    /// The files delivered and recorded, when something becomes of them afterwards
+    /// (`after_delivery`); `None` when they are kept.
+    pub delivered: Option<Mutex<Vec<Delivered>>>,
 }
 
 /// What one attempt delivered: the bytes it sent, and whether the file got its time.
@@ -308,6 +312,13 @@ impl Executor {
     /// sent under, and how the destination holds it when its time was not kept.
     async fn record_delivery(&self, job: &Job, outcome: FileOutcome, delivered: Sent) {
         self.recorder.record(outcome);
+        if let Some(files) = &self.delivered {
+            files.lock().unwrap().push(Delivered {
+                path: job.path.clone(),
+                size: job.size,
+                mtime: job.mtime,
+            });
+        }
         if let Some(renamed_to) = &job.renamed_to {
             self.recorder.remember_rename(&job.path, renamed_to);
         }

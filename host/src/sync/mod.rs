@@ -2,6 +2,7 @@
 //! executor does the I/O ([`execute`]); every outcome lands in the state store as it
 //! happens ([`recorder`]).
 
+mod after;
 mod execute;
 pub mod listing;
 mod local_limit;
@@ -17,7 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use crate::config::{
-    Config, ConfigError, ListingMode, Place, PolicyValue, RemoteConfig, SyncConfig, UploadMode,
+    AfterDelivery, Config, ConfigError, ListingMode, Place, PolicyValue, RemoteConfig, SyncConfig,
+    UploadMode,
 };
 use crate::plugin::{
     CHECK_BATCH, Operation, PluginError, PluginSource, Protocol, Runtime, SettingInput,
@@ -134,10 +136,7 @@ pub async fn run(
     policy: PolicyHandle,
 ) -> Result<RunReport, SyncError> {
     let sync = config.sync(name)?;
-    let filter = Filter::new(&sync.include, &sync.exclude).map_err(|error| SyncError::Filter {
-        sync: name.into(),
-        error,
-    })?;
+    let filter = sync_filter(sync)?;
     let source_config = config.remote(&sync.source)?;
     let destination_config = config.remote(&sync.destination)?;
     // One real run of a sync at a time, held until this returns. A dry run changes
@@ -199,6 +198,19 @@ pub async fn run(
         duration: started.elapsed(),
         phases: Some(phases),
         dry_run: options.dry_run,
+    })
+}
+
+/// What the sync covers: its include and exclude patterns, and never the archive folder
+/// of `after_delivery = "archive:FOLDER"`.
+fn sync_filter(sync: &SyncConfig) -> Result<Filter, SyncError> {
+    let mut exclude = sync.exclude.clone();
+    if let AfterDelivery::Archive(folder) = &sync.after_delivery {
+        exclude.push(globset::escape(folder));
+    }
+    Filter::new(&sync.include, &exclude).map_err(|error| SyncError::Filter {
+        sync: sync.name.clone(),
+        error,
     })
 }
 
@@ -308,7 +320,7 @@ impl Run<'_> {
             ));
         }
         phases.scan = lap(&mut clock).saturating_sub(phases.connect);
-        let plan = self.plan(&source_scan, &destination_scan, phases).await?;
+        let mut plan = self.plan(&source_scan, &destination_scan, phases).await?;
         drop(destination_scan);
         phases.plan = lap(&mut clock).saturating_sub(phases.check);
         notes.extend(plan.deletions_withheld.clone());
@@ -324,7 +336,7 @@ impl Run<'_> {
         if self.options.dry_run {
             return Ok(Some(self.planned(&plan, &source_scan, notes).await));
         }
-        self.recorder.add_unchanged(plan.unchanged);
+        self.recorder.add_unchanged(plan.unchanged.len());
         for held in &plan.held {
             self.recorder.record(held_outcome(held, &self.sync.name));
         }
@@ -349,13 +361,45 @@ impl Run<'_> {
             set_mtime: destination_config.set_mtime,
             deferred: Mutex::new(Vec::new()),
             times_refused: Mutex::new((0, None)),
+            delivered: (self.sync.after_delivery != AfterDelivery::Keep)
+                .then(|| Mutex::new(Vec::new())),
         });
+        let source_entries = Arc::new(source_scan.entries);
+        let unchanged = std::mem::take(&mut plan.unchanged);
         Arc::clone(&executor)
-            .execute(plan, Arc::new(source_scan.entries))
+            .execute(plan, Arc::clone(&source_entries))
             .await;
         phases.transfer = lap(&mut clock);
         notes.extend(times_refused_note(&executor, &destination_config.name));
+        notes.extend(
+            self.after_delivery(&executor, &source_entries, unchanged)
+                .await,
+        );
         Ok(None)
+    }
+
+    /// Delete or archive the source files delivered now or before (unchanged at the
+    /// destination), once every outcome of the run is committed to the state store.
+    async fn after_delivery(
+        &self,
+        executor: &Executor,
+        source: &Listing,
+        unchanged: Vec<u32>,
+    ) -> Vec<String> {
+        let Some(delivered) = &executor.delivered else {
+            return Vec::new();
+        };
+        self.recorder.committed().await;
+        let mut files = std::mem::take(&mut *delivered.lock().unwrap());
+        files.extend(unchanged.into_iter().map(|index| {
+            let item = source.item(index);
+            after::Delivered {
+                path: item.path(),
+                size: item.size,
+                mtime: item.mtime(),
+            }
+        }));
+        after::carry_out(&*executor.source, &self.sync.after_delivery, files).await
     }
 
     async fn record_unlisted(&self, scan: &Scan, protocol: Protocol) {
@@ -479,10 +523,20 @@ impl Run<'_> {
                 .iter()
                 .map(|d| format!("would delete {}", d.path)),
         );
+        let delivered = plan.transfers.len() + plan.unchanged.len();
+        match &self.sync.after_delivery {
+            AfterDelivery::Keep => {}
+            AfterDelivery::Delete => notes.push(format!(
+                "after delivery: would delete up to {delivered} source file(s) (those sent and those in place)"
+            )),
+            AfterDelivery::Archive(folder) => notes.push(format!(
+                "after delivery: would move up to {delivered} source file(s) (those sent and those in place) to {folder}"
+            )),
+        }
         Totals {
             transferred: plan.transfers.len() as u64,
             failed: source.unlisted.len() as u64,
-            skipped: plan.unchanged as u64,
+            skipped: plan.unchanged.len() as u64,
             deleted: plan.deletions.len() as u64,
             rejected: plan.rejections.len() as u64,
             bytes: files().map(|file| file.size).sum(),
@@ -707,10 +761,7 @@ pub async fn check(
     policy: &PolicyHandle,
 ) -> Result<CheckReport, CheckError> {
     let sync = config.sync(name)?;
-    let filter = Filter::new(&sync.include, &sync.exclude).map_err(|error| SyncError::Filter {
-        sync: name.into(),
-        error,
-    })?;
+    let filter = sync_filter(sync)?;
     let source = remote::connect(config.remote(&sync.source)?, Role::Source)
         .await
         .map_err(CheckError::Source)?;

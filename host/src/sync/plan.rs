@@ -124,7 +124,9 @@ pub struct Plan {
     /// Files first, then folders deepest first.
     pub deletions: Vec<Deletion>,
     pub rejections: Vec<Rejection>,
-    pub unchanged: usize,
+    /// The source files the destination holds as they are (by index in the source
+    /// listing): not sent, and delivered as far as `after_delivery` is concerned.
+    pub unchanged: Vec<u32>,
     /// Folders placed under a sanitized name (source path, destination path).
     pub renamed_folders: Vec<(String, String)>,
     /// Files whose last failure was permanent and that have not changed since: not tried.
@@ -310,7 +312,7 @@ fn plan_entry(
                     .map_or(TempForm::Standard, |v| v.temp_form),
                 renamed_to: renamed.map(Box::from),
             }),
-            None => plan.unchanged += 1,
+            None => plan.unchanged.push(item.index),
         },
     }
 }
@@ -830,7 +832,7 @@ mod tests {
 
         assert_eq!(case.paths(unsettled), ["new", "d/changed", "new/x"]);
         let plan = case.plan();
-        assert_eq!(plan.unchanged, 2);
+        assert_eq!(plan.unchanged.len(), 2);
         assert_eq!(case.sent(&plan), ["d/changed", "new/x"]);
     }
 
@@ -858,7 +860,7 @@ mod tests {
             reasons,
             [Reason::SizeChanged, Reason::MtimeChanged, Reason::New]
         );
-        assert_eq!(plan.unchanged, 1);
+        assert_eq!(plan.unchanged.len(), 1);
     }
 
     #[test]
@@ -869,7 +871,7 @@ mod tests {
             vec![file("a", 1, at(10))],
         )
         .plan();
-        assert!(plan.is_empty() && plan.unchanged == 1);
+        assert!(plan.is_empty() && plan.unchanged.len() == 1);
     }
 
     #[test]
@@ -1058,7 +1060,7 @@ mod tests {
             plan.transfers.is_empty() && plan.deletions.is_empty(),
             "{plan:?}"
         );
-        assert_eq!(plan.unchanged, 1);
+        assert_eq!(plan.unchanged.len(), 1);
     }
 
     #[test]
