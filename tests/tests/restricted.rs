@@ -18,12 +18,17 @@ struct Setup {
 
 impl Setup {
     fn new(sftp_flags: &str, remote_keys: &str) -> Setup {
+        Setup::with_sync_keys(sftp_flags, remote_keys, "delete = \"mirror\"\n")
+    }
+
+    /// With `sync_keys` (TOML lines) in `[syncs.push]` instead of mirror.
+    fn with_sync_keys(sftp_flags: &str, remote_keys: &str, sync_keys: &str) -> Setup {
         let sshd = Sshd::start_with(sftp_flags);
         let dir = TempDir::new().unwrap();
         let partner = sshd.remote_toml("partner", sshd.port, &sshd.key_file, &sshd.known_hosts);
         let config = format!(
             "[remotes.local]\ntype = \"local\"\npath = \"local\"\n\n{partner}{remote_keys}\n\n\
-             [syncs.push]\nsource = \"local\"\ndestination = \"partner\"\ndelete = \"mirror\"\n"
+             [syncs.push]\nsource = \"local\"\ndestination = \"partner\"\n{sync_keys}"
         );
         std::fs::write(dir.path().join("ferry.toml"), config).unwrap();
         Setup { dir, sshd }
@@ -187,4 +192,20 @@ fn a_write_only_inbox_is_refused_with_a_hint_then_served_with_listing_none() {
         stderr.contains("mirror needs the destination's listing"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_server_that_refuses_rename_is_served_with_direct_uploads() {
+    let setup = Setup::with_sync_keys("-P rename,posix-rename", "", "upload = \"direct\"\n");
+    delivers_and_tells_changes(&setup);
+}
+
+#[test]
+fn a_server_that_refuses_setstat_and_rename_and_remove_at_once_is_still_served() {
+    let setup = Setup::with_sync_keys(
+        "-P rename,posix-rename,setstat,fsetstat,remove",
+        "set_mtime = false\n",
+        "upload = \"direct\"\n",
+    );
+    delivers_and_tells_changes(&setup);
 }
