@@ -296,16 +296,52 @@ impl Run<'_> {
         )
         .inspect_err(|abort| notes.extend(write_only_hint(abort, destination_config)))?;
         phases.connect = source_connect.max(destination_connect);
+        self.record_unlisted(&source_scan, source.protocol()).await;
+        notes.extend(self.scan_notes(&source_scan, &destination_scan, destination_config));
+        phases.scan = lap(&mut clock).saturating_sub(phases.connect);
+        let mut plan = self.plan(&source_scan, &destination_scan, phases).await?;
+        drop(destination_scan);
+        phases.plan = lap(&mut clock).saturating_sub(phases.check);
+        notes.extend(self.plan_notes(&plan));
+        if self.options.dry_run {
+            return Ok(Some(self.planned(&plan, &source_scan, notes).await));
+        }
+        self.recorder.add_unchanged(plan.unchanged.len());
+        for held in &plan.held {
+            self.recorder.record(held_outcome(held, &self.sync.name));
+        }
+        let executor = self.executor(source, destination, destination_config);
+        let source_entries = Arc::new(source_scan.entries);
+        let unchanged = std::mem::take(&mut plan.unchanged);
+        Arc::clone(&executor)
+            .execute(plan, Arc::clone(&source_entries))
+            .await;
+        phases.transfer = lap(&mut clock);
+        notes.extend(times_refused_note(&executor, &destination_config.name));
+        notes.extend(
+            self.after_delivery(&executor, &source_entries, unchanged)
+                .await,
+        );
+        Ok(None)
+    }
+
+    /// What the user should know of the listings before the plan.
+    fn scan_notes(
+        &self,
+        source: &Scan,
+        destination: &Scan,
+        destination_config: &RemoteConfig,
+    ) -> Vec<String> {
+        let mut notes = Vec::new();
         if destination_config.listing == ListingMode::None {
             notes.push(format!(
                 "listing = \"none\": {} is not listed; it is taken to hold the {} file(s) earlier runs \
                  delivered there (files changed or removed there by others are not seen)",
                 destination_config.name,
-                destination_scan.entries.iter().filter(|e| e.kind == Kind::File).count()
+                destination.entries.iter().filter(|e| e.kind == Kind::File).count()
             ));
         }
-        self.record_unlisted(&source_scan, source.protocol()).await;
-        notes.extend(skipped_links(&source_scan));
+        notes.extend(skipped_links(source));
         if self.sync.upload == UploadMode::Direct {
             notes.push(
                 "upload = \"direct\": files are written straight to their final names, so the partner \
@@ -313,17 +349,18 @@ impl Run<'_> {
                     .into(),
             );
         }
-        if !destination_scan.complete() {
+        if !destination.complete() {
             notes.push(format!(
                 "{} folder(s) at the destination could not be listed; files there are sent again",
-                destination_scan.unlisted.len()
+                destination.unlisted.len()
             ));
         }
-        phases.scan = lap(&mut clock).saturating_sub(phases.connect);
-        let mut plan = self.plan(&source_scan, &destination_scan, phases).await?;
-        drop(destination_scan);
-        phases.plan = lap(&mut clock).saturating_sub(phases.check);
-        notes.extend(plan.deletions_withheld.clone());
+        notes
+    }
+
+    /// What the user should know of the plan: what it holds back, and why.
+    fn plan_notes(&self, plan: &Plan) -> Vec<String> {
+        let mut notes: Vec<String> = plan.deletions_withheld.iter().cloned().collect();
         notes.extend(held_deletions_note(&plan.deletions_held, &self.sync.name));
         if !plan.deferred.is_empty() {
             notes.push(format!(
@@ -333,14 +370,17 @@ impl Run<'_> {
                 plan.deferred.join(", ")
             ));
         }
-        if self.options.dry_run {
-            return Ok(Some(self.planned(&plan, &source_scan, notes).await));
-        }
-        self.recorder.add_unchanged(plan.unchanged.len());
-        for held in &plan.held {
-            self.recorder.record(held_outcome(held, &self.sync.name));
-        }
-        let executor = Arc::new(Executor {
+        notes
+    }
+
+    /// The executor of this run between `source` and `destination`.
+    fn executor(
+        &self,
+        source: Arc<dyn remote::Remote>,
+        destination: Arc<dyn remote::Remote>,
+        destination_config: &RemoteConfig,
+    ) -> Arc<Executor> {
+        Arc::new(Executor {
             source,
             destination,
             policy: self.policy.clone(),
@@ -363,19 +403,7 @@ impl Run<'_> {
             times_refused: Mutex::new((0, None)),
             delivered: (self.sync.after_delivery != AfterDelivery::Keep)
                 .then(|| Mutex::new(Vec::new())),
-        });
-        let source_entries = Arc::new(source_scan.entries);
-        let unchanged = std::mem::take(&mut plan.unchanged);
-        Arc::clone(&executor)
-            .execute(plan, Arc::clone(&source_entries))
-            .await;
-        phases.transfer = lap(&mut clock);
-        notes.extend(times_refused_note(&executor, &destination_config.name));
-        notes.extend(
-            self.after_delivery(&executor, &source_entries, unchanged)
-                .await,
-        );
-        Ok(None)
+        })
     }
 
     /// Delete or archive the source files delivered now or before (unchanged at the
