@@ -2,9 +2,7 @@
 //! the contract passes, checked against the plugin's own list of settings.
 
 use super::LoadedPlugin;
-use super::bindings::ferry::policy::types::{
-    ConfigError, Setting, SettingDoc, SettingType, SettingValue,
-};
+use super::bindings::types::{ConfigError, Setting, SettingDoc, SettingType, SettingValue};
 use super::error::PluginError;
 use super::source::did_you_mean;
 
