@@ -59,7 +59,7 @@ impl Default for Limits {
             fuel_per_call: 500_000_000,
             fuel_per_entry: 4_000_000,
             memory_bytes: 64 << 20,
-            timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(5),
         }
     }
 }
