@@ -1,8 +1,7 @@
 //! Violations in plain words, and their stable rule names for `--json`.
 
-use super::bindings::types::{
-    Category, LengthScope, LengthUnit, LengthViolation, NameEdge, Retry, Violation,
-};
+use super::bindings::types::{LengthScope, LengthUnit, LengthViolation, NameEdge, Violation};
+use super::types::{Category, Retry};
 
 /// The stable, kebab-case name of the rule a violation breaks.
 pub fn rule_name(violation: &Violation) -> &str {

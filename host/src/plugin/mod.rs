@@ -10,6 +10,7 @@ mod golden;
 mod sandbox;
 mod settings;
 mod source;
+mod types;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +28,7 @@ pub use error::{Budget, CallFailure, PluginError};
 pub use golden::*;
 pub use settings::{SettingInput, parse_settings};
 pub use source::{Origin, PluginSource, bundled_names};
+pub use types::*;
 
 use bindings::{Bindings, Pre};
 use sandbox::{BlockingImport, Sandbox};

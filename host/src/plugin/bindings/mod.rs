@@ -9,11 +9,16 @@ use wasmtime::{Engine, Store};
 
 use super::sandbox::{self, Sandbox};
 
-/// The types every caller uses: those of the newest version (a plugin built for an older
-/// one would have its answers converted here).
+/// The boundary's types that are not ferry's own yet (see `plugin/types.rs`): those of
+/// the newest contract version, used as they are generated.
 pub mod types {
-    pub use super::v0_1_0::ferry::policy::types::*;
+    pub use super::v0_1_0::ferry::policy::types::{
+        BadSettingValue, ConfigError, CustomViolation, EdgeCharacter, ForbiddenCharacter,
+        LengthScope, LengthUnit, LengthViolation, NameEdge, PluginMetadata, ReservedName, Setting,
+        SettingDoc, SettingType, SettingValue, SizeViolation, TempForm, Verdict, Violation,
+    };
 }
+use super::types::{Classification, Entry, RawError};
 use types::*;
 
 /// The newest contract version this ferry speaks.
@@ -109,7 +114,10 @@ impl Bindings {
 
     pub fn check_batch(&self, store: &mut Store<Sandbox>, entries: &[Entry]) -> Call<Vec<Verdict>> {
         match self {
-            Bindings::V0_1_0(b) => b.call_check_batch(store, entries),
+            Bindings::V0_1_0(b) => {
+                let entries: Vec<_> = entries.iter().map(Into::into).collect();
+                b.call_check_batch(store, &entries)
+            }
         }
     }
 
@@ -126,7 +134,7 @@ impl Bindings {
 
     pub fn classify(&self, store: &mut Store<Sandbox>, error: &RawError) -> Call<Classification> {
         match self {
-            Bindings::V0_1_0(b) => b.call_classify(store, error),
+            Bindings::V0_1_0(b) => b.call_classify(store, &error.into()).map(Into::into),
         }
     }
 }
