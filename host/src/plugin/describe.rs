@@ -1,7 +1,8 @@
 //! Violations in plain words, and their stable rule names for `--json`.
 
-use super::bindings::types::{LengthScope, LengthUnit, LengthViolation, NameEdge, Violation};
-use super::types::{Category, Retry};
+use super::types::{
+    Category, LengthScope, LengthUnit, LengthViolation, NameEdge, Retry, Violation,
+};
 
 /// The stable, kebab-case name of the rule a violation breaks.
 pub fn rule_name(violation: &Violation) -> &str {

@@ -19,7 +19,6 @@ use wasmtime::component::Component;
 use wasmtime::{Engine, Store, Trap};
 
 pub use bindings::CONTRACT_VERSION;
-pub use bindings::types::*;
 pub use describe::{
     category_name, describe, human_size, retry_name, rule_name, violation_category,
 };

@@ -9,17 +9,9 @@ use wasmtime::{Engine, Store};
 
 use super::sandbox::{self, Sandbox};
 
-/// The boundary's types that are not ferry's own yet (see `plugin/types.rs`): those of
-/// the newest contract version, used as they are generated.
-pub mod types {
-    pub use super::v0_1_0::ferry::policy::types::{
-        BadSettingValue, ConfigError, CustomViolation, EdgeCharacter, ForbiddenCharacter,
-        LengthScope, LengthUnit, LengthViolation, NameEdge, PluginMetadata, ReservedName, Setting,
-        SettingDoc, SettingType, SettingValue, SizeViolation, TempForm, Verdict, Violation,
-    };
-}
-use super::types::{Classification, Entry, RawError};
-use types::*;
+use super::types::{
+    Classification, ConfigError, Entry, PluginMetadata, RawError, Setting, TempForm, Verdict,
+};
 
 /// The newest contract version this ferry speaks.
 pub const CONTRACT_VERSION: &str = "0.1.0";
@@ -98,7 +90,7 @@ type Call<T> = wasmtime::Result<T>;
 impl Bindings {
     pub fn metadata(&self, store: &mut Store<Sandbox>) -> Call<PluginMetadata> {
         match self {
-            Bindings::V0_1_0(b) => b.call_metadata(store),
+            Bindings::V0_1_0(b) => b.call_metadata(store).map(Into::into),
         }
     }
 
@@ -108,7 +100,11 @@ impl Bindings {
         settings: &[Setting],
     ) -> Call<Result<(), ConfigError>> {
         match self {
-            Bindings::V0_1_0(b) => b.call_configure(store, settings),
+            Bindings::V0_1_0(b) => {
+                let settings: Vec<_> = settings.iter().map(Into::into).collect();
+                let configured = b.call_configure(store, &settings)?;
+                Ok(configured.map_err(Into::into))
+            }
         }
     }
 
@@ -116,7 +112,8 @@ impl Bindings {
         match self {
             Bindings::V0_1_0(b) => {
                 let entries: Vec<_> = entries.iter().map(Into::into).collect();
-                b.call_check_batch(store, &entries)
+                let verdicts = b.call_check_batch(store, &entries)?;
+                Ok(verdicts.into_iter().map(Into::into).collect())
             }
         }
     }
@@ -128,7 +125,7 @@ impl Bindings {
         form: TempForm,
     ) -> Call<String> {
         match self {
-            Bindings::V0_1_0(b) => b.call_temp_name(store, path, form),
+            Bindings::V0_1_0(b) => b.call_temp_name(store, path, form.into()),
         }
     }
 
