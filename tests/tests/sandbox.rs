@@ -363,6 +363,26 @@ fn end_to_end_sleeping_is_refused() {
     contained(hostile_wasm(), Some("sleep"), &expect);
 }
 
+/// `plugin test` on cases whose plugin sleeps: the plugin failed (5), not a differing
+/// case (1).
+#[test]
+fn end_to_end_plugin_test_of_a_failing_plugin_exits_5() {
+    let dir = TempDir::new().unwrap();
+    let cases = "[settings]\nattack = \"sleep\"\n\n[[entry]]\npath = \"a.txt\"\nviolations = []\n";
+    std::fs::write(dir.path().join("cases.toml"), cases).unwrap();
+    let wasm = hostile_wasm().to_str().unwrap();
+    let (code, output, _) = timed(dir.path(), &["plugin", "test", wasm, "cases.toml"]);
+    assert_eq!(code, 5, "{output}");
+    assert!(
+        output.contains("check-batch called wasi:clocks/monotonic-clock"),
+        "{output}"
+    );
+    assert!(
+        output.contains(&format!("hostile (from {wasm}")),
+        "{output}"
+    );
+}
+
 #[test]
 fn end_to_end_busy_waiting_meets_a_deadline() {
     let expect = Expect {
