@@ -298,12 +298,17 @@ const PLUGIN_FAILED: Expect = Expect {
 
 /// `[remotes.inbox]` uses the plugin at `wasm` with `settings`; one file to send.
 fn setup(wasm: &Path, settings: &str) -> TempDir {
+    setup_with(wasm, "", settings)
+}
+
+/// As [`setup`], with `remote_keys` (TOML lines) in `[remotes.inbox]`.
+fn setup_with(wasm: &Path, remote_keys: &str, settings: &str) -> TempDir {
     let dir = TempDir::new().unwrap();
     std::fs::create_dir_all(dir.path().join("outbox")).unwrap();
     std::fs::write(dir.path().join("outbox/a.txt"), "a").unwrap();
     let config = format!(
         "[remotes.outbox]\ntype = \"local\"\npath = \"outbox\"\n\n\
-         [remotes.inbox]\ntype = \"local\"\npath = \"inbox\"\npolicy = {:?}\n\
+         [remotes.inbox]\ntype = \"local\"\npath = \"inbox\"\npolicy = {:?}\n{remote_keys}\n\
          [remotes.inbox.policy_settings]\n{settings}\n\n\
          [syncs.push]\nsource = \"outbox\"\ndestination = \"inbox\"\n",
         wasm.display().to_string()
@@ -486,4 +491,30 @@ fn end_to_end_another_contract_version_or_a_core_module_is_a_config_error() {
             assert!(output.contains(says), "ferry {args:?}: {output}");
         }
     }
+}
+
+/// `policy_timeout` sets a remote's deadline per call, up to the host's maximum.
+#[test]
+fn end_to_end_a_remote_sets_its_policy_timeout_within_the_host_maximum() {
+    let attack = "attack = \"clock\"";
+    let dir = setup_with(hostile_wasm(), "policy_timeout = \"500ms\"", attack);
+    let (code, output, took) = timed(dir.path(), &["check", "push"]);
+    assert_eq!(code, 5, "{output}");
+    assert!(
+        output.contains("check-batch ran past its time budget (0.5 s of wall-clock time)"),
+        "{output}"
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let dir = setup_with(hostile_wasm(), "policy_timeout = \"2m\"", attack);
+    let (code, output, _) = timed(dir.path(), &["check", "push"]);
+    assert_eq!(code, 2, "{output}");
+    assert!(
+        output.contains("ferry.toml:9:18: remotes.inbox.policy_timeout"),
+        "{output}"
+    );
+    assert!(output.contains("policy_timeout"), "{output}");
+    assert!(
+        output.contains("longer than the 60s a plugin call may take at most"),
+        "{output}"
+    );
 }

@@ -52,6 +52,9 @@ pub struct RemoteConfig {
     pub policy_place: Place,
     /// `[remotes.NAME.policy_settings]`, sorted by key.
     pub policy_settings: Vec<PolicySetting>,
+    /// `policy_timeout`: the wall-clock time each call into the policy plugin may take,
+    /// at most [`MAX_TIMEOUT`](crate::plugin::MAX_TIMEOUT); the host's default when unset.
+    pub policy_timeout: Option<Duration>,
 }
 
 /// One key of `[remotes.NAME.policy_settings]`, with where it is written: the plugin

@@ -97,9 +97,23 @@ impl Runtime {
         })
     }
 
+    /// The limits plugins loaded by [`Runtime::load`] run under.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
     /// Load (compile or take from the cache) and link a plugin, refusing one built for a
     /// contract version this ferry does not speak.
     pub fn load(&self, source: &PluginSource) -> Result<Arc<LoadedPlugin>, PluginError> {
+        self.load_with(source, self.limits)
+    }
+
+    /// As [`Runtime::load`], the plugin's calls running under `limits`.
+    pub fn load_with(
+        &self,
+        source: &PluginSource,
+        limits: Limits,
+    ) -> Result<Arc<LoadedPlugin>, PluginError> {
         let wasm = source.bytes()?;
         let origin = source.origin(&wasm);
         let described = source.to_string();
@@ -108,7 +122,7 @@ impl Runtime {
         let mut loaded = LoadedPlugin {
             name: described,
             origin,
-            limits: self.limits,
+            limits,
             pre,
             metadata: None,
         };
