@@ -451,17 +451,14 @@ fn end_to_end_a_generic_from_a_file_is_shown_with_its_origin() {
     let wasm = PathBuf::from(env!("FERRY_TEST_PLUGIN_GENERIC"));
     contained(&wasm, None, &expect);
     let dir = setup(&wasm, "");
-    let (_, stdout, _) = run(ferry(dir.path()).args(["check", "push", "--json"]));
-    let report: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(report["plugin"]["name"], "generic");
-    assert_eq!(
-        report["plugin"]["origin"]["path"],
-        wasm.display().to_string()
-    );
-    assert_eq!(
-        report["plugin"]["origin"]["sha256"].as_str().unwrap().len(),
-        64
-    );
+    for command in ["check", "run"] {
+        let (_, stdout, _) = run(ferry(dir.path()).args([command, "push", "--json"]));
+        let report: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(report["plugin"]["name"], "generic", "{command}");
+        let origin = &report["plugin"]["origin"];
+        assert_eq!(origin["path"], wasm.display().to_string(), "{command}");
+        assert_eq!(origin["sha256"].as_str().unwrap().len(), 64, "{command}");
+    }
     let (_, stdout, _) = run(ferry(dir.path()).args(["plugin", "inspect", "generic", "--json"]));
     let bundled: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(bundled["origin"], "bundled");
