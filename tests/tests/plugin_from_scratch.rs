@@ -64,7 +64,10 @@ fn inspect_shows_the_name_and_the_acme_defaults() {
         .args(["plugin", "inspect"])
         .arg(plugin_wasm()));
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.starts_with("acme-secure-drop 0.1.0\n"), "{stdout}");
+    assert!(
+        stdout.starts_with("acme-secure-drop 0.1.0 (from "),
+        "{stdout}"
+    );
     for setting in [
         "forbidden_chars (text, default: #%&{}~)",
         "reserved_names (text-list, default: index,upload)",

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use clap::Args;
-use serde_json::json;
 
 use super::exit::{self, CliError};
 use super::output::out;
@@ -35,7 +34,7 @@ pub fn check(args: CheckArgs, config_path: Option<&Path>, json: bool) -> Result<
     if json {
         out!(
             "{:#}",
-            rejections::to_json(json!(policy.label()), report.checked, &rows)
+            rejections::to_json(policy.identity().clone(), report.checked, &rows)
         );
     } else {
         print_grouped(

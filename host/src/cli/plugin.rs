@@ -147,13 +147,11 @@ fn metadata_json(plugin: &LoadedPlugin) -> Value {
         .iter()
         .map(|s| json!({"name": s.name, "type": type_name(s.kind), "default": s.default_value, "doc": s.doc}))
         .collect();
-    json!({
-        "name": meta.name,
-        "version": meta.version,
-        "description": meta.description,
-        "remote_kinds": meta.remote_kinds,
-        "settings": settings,
-    })
+    let mut value = plugin.to_json();
+    value["description"] = json!(meta.description);
+    value["remote_kinds"] = json!(meta.remote_kinds);
+    value["settings"] = Value::Array(settings);
+    value
 }
 
 fn inspect(plugin: &LoadedPlugin, json: bool) -> Result<u8, CliError> {
@@ -162,7 +160,7 @@ fn inspect(plugin: &LoadedPlugin, json: bool) -> Result<u8, CliError> {
         return Ok(exit::OK);
     }
     let meta = plugin.metadata();
-    out!("{} {}", inert(&meta.name), inert(&meta.version));
+    out!("{}", inert(&plugin.label()));
     out!("{}", inert(&meta.description));
     out!("remote kinds: {}", inert(&meta.remote_kinds.join(", ")));
     out!("\nsettings (policy_settings in ferry.toml, or --set KEY=VALUE):");
@@ -243,9 +241,10 @@ fn check(
 }
 
 fn print_json(plugin: &LoadedPlugin, checked: usize, rejections: &[Rejection]) {
-    let meta = plugin.metadata();
-    let plugin = json!({"name": meta.name, "version": meta.version});
-    out!("{:#}", rejections::to_json(plugin, checked, rejections));
+    out!(
+        "{:#}",
+        rejections::to_json(plugin.to_json(), checked, rejections)
+    );
 }
 
 fn print_text(plugin: &LoadedPlugin, checked: usize, rejections: &[Rejection]) {
@@ -268,11 +267,9 @@ fn print_text(plugin: &LoadedPlugin, checked: usize, rejections: &[Rejection]) {
             out!("  suggested name: {}", inert(suggestion));
         }
     }
-    let meta = plugin.metadata();
     out!(
-        "{checked} checked against {} {}: {} rejected, {} violations",
-        inert(&meta.name),
-        inert(&meta.version),
+        "{checked} checked against {}: {} rejected, {} violations",
+        inert(&plugin.label()),
         rejections::count_entries(rejections),
         rejections.len()
     );

@@ -71,8 +71,9 @@ pub fn run(args: RunArgs, config_path: Option<&Path>, json: bool) -> Result<u8, 
     let destination = config.remote(&config.sync(&args.sync)?.destination)?;
     // Plugins are loaded here, outside the async runtime: their WASI bindings block.
     let policy = sync::load_policy(&runtime, &config, destination)?;
+    let plugin = (policy.label().to_string(), policy.identity().clone());
     let report = tokio_runtime()?.block_on(sync::run(&config, &args.sync, &options, policy))?;
-    print_report(&report, json);
+    print_run_report(&report, plugin, json);
     Ok(exit::for_status(report.status))
 }
 
@@ -84,6 +85,22 @@ pub fn tokio_runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Io(format!("cannot start the async runtime: {e}")))
+}
+
+/// A run's report, saying which policy plugin (and where it came from) checked it.
+fn print_run_report(
+    report: &RunReport,
+    (label, identity): (String, serde_json::Value),
+    json: bool,
+) {
+    if json {
+        let mut value = report.to_json();
+        value["plugin"] = identity;
+        out!("{value:#}");
+    } else {
+        super::output::emit(&report.to_text());
+        out!("policy: {}", crate::text::inert(&label));
+    }
 }
 
 fn print_report(report: &RunReport, json: bool) {

@@ -57,6 +57,9 @@ pub struct RemoteConfig {
     pub set_mtime: bool,
     /// `listing = "none"`: a write-only inbox, never listed.
     pub listing: ListingMode,
+    /// `policy_timeout`: the wall-clock time each call into the policy plugin may take,
+    /// at most [`MAX_TIMEOUT`](crate::plugin::MAX_TIMEOUT); the host's default when unset.
+    pub policy_timeout: Option<Duration>,
 }
 
 /// One key of `[remotes.NAME.policy_settings]`, with where it is written: the plugin

@@ -11,6 +11,7 @@ use super::{
     SftpConfig, Transport, parse_duration,
 };
 use crate::bounded::read_regular_file;
+use crate::plugin::MAX_TIMEOUT;
 use crate::toml_reader::{Field, Table, TomlError};
 
 /// The full-path limit of the local side, in characters (the seed's 550).
@@ -21,6 +22,7 @@ const LOCAL_KEYS: &[&str] = &[
     "path",
     "policy",
     "policy_settings",
+    "policy_timeout",
     "max_path_length",
     "set_mtime",
     "listing",
@@ -42,6 +44,7 @@ const SFTP_KEYS: &[&str] = &[
     "idle_timeout",
     "policy",
     "policy_settings",
+    "policy_timeout",
     "set_mtime",
     "listing",
 ];
@@ -65,6 +68,9 @@ pub(super) fn parse_remote(
         policy_settings: table
             .optional("policy_settings", policy_settings)?
             .unwrap_or_default(),
+        policy_timeout: table.optional("policy_timeout", |field| {
+            field.parse_text(parse_policy_timeout)
+        })?,
         set_mtime: table
             .optional("set_mtime", |field| field.boolean())?
             .unwrap_or(true),
@@ -74,6 +80,18 @@ pub(super) fn parse_remote(
             })?
             .unwrap_or(ListingMode::Full),
     })
+}
+
+/// A duration above zero and at most the host's [`MAX_TIMEOUT`].
+fn parse_policy_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = parse_duration(text)?;
+    if timeout > MAX_TIMEOUT {
+        return Err(format!(
+            "{text:?} is longer than the {}s a plugin call may take at most",
+            MAX_TIMEOUT.as_secs()
+        ));
+    }
+    Ok(timeout)
 }
 
 fn parse_transport(table: &Table<'_>, base: &Path) -> Result<Transport, TomlError> {

@@ -243,7 +243,7 @@ fn unknown_key_suggests_the_nearest_key() {
 fn unknown_key_lists_valid_keys_when_nothing_is_close() {
     assert_eq!(
         error_of("[remotes.a]\ntype = \"local\"\nzzz = 1\n"),
-        r#"ferry.toml:3:1: remotes.a: unknown key "zzz"; valid keys: type, path, policy, policy_settings, max_path_length, set_mtime, listing"#
+        r#"ferry.toml:3:1: remotes.a: unknown key "zzz"; valid keys: type, path, policy, policy_settings, policy_timeout, max_path_length, set_mtime, listing"#
     );
 }
 

@@ -1,6 +1,6 @@
 //! Violations in plain words, and their stable rule names for `--json`.
 
-use super::bindings::ferry::policy::types::{
+use super::types::{
     Category, LengthScope, LengthUnit, LengthViolation, NameEdge, Retry, Violation,
 };
 

@@ -2,21 +2,45 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
 use super::error::PluginError;
+use super::source::hex_sha256;
 
-/// An engine with fuel metering and without the component-model concurrency machinery
-/// (which roughly doubles the cost of a call).
+/// How often the engine's epoch advances: the granularity of every call's deadline.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// An engine with fuel metering and epoch interruption (a thread advances the epoch every
+/// [`EPOCH_TICK`] for as long as the engine lives), without the component-model
+/// concurrency machinery (which roughly doubles the cost of a call).
 pub fn new_engine() -> Result<Engine, PluginError> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.consume_fuel(true);
+    config.epoch_interruption(true);
     config.concurrency_support(false);
-    Engine::new(&config).map_err(|e| PluginError::Engine(e.to_string()))
+    let engine = Engine::new(&config).map_err(|e| PluginError::Engine(e.to_string()))?;
+    start_ticker(&engine)?;
+    Ok(engine)
+}
+
+/// Advance `engine`'s epoch every [`EPOCH_TICK`] until the engine is dropped.
+fn start_ticker(engine: &Engine) -> Result<(), PluginError> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("ferry-plugin-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .map(drop)
+        .map_err(|e| PluginError::Engine(format!("cannot start the deadline thread: {e}")))
 }
 
 /// Compiled components on disk, keyed by the wasm's sha256 and the engine's
@@ -77,6 +101,9 @@ impl ComponentCache {
 
 /// The first bytes of every WebAssembly binary.
 const WASM_MAGIC: &[u8] = b"\0asm";
+/// The version and layer that follow the magic in a core module (a component has
+/// another layer).
+const CORE_MODULE_VERSION: &[u8] = &[1, 0, 0, 0];
 
 fn compile(engine: &Engine, wasm: &[u8], origin: &str) -> Result<Component, PluginError> {
     let invalid = |reason: String| PluginError::Invalid {
@@ -88,15 +115,18 @@ fn compile(engine: &Engine, wasm: &[u8], origin: &str) -> Result<Component, Plug
             "not WebAssembly (a .wasm file starts with the bytes \\0asm)".into(),
         ));
     }
+    if wasm[WASM_MAGIC.len()..].starts_with(CORE_MODULE_VERSION) {
+        return Err(PluginError::CoreModule {
+            origin: origin.to_string(),
+        });
+    }
     Component::new(engine, wasm).map_err(|e| invalid(format!("{e:#}")))
 }
 
 fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
     let mut hasher = DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
-    let digest = Sha256::digest(wasm);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{hex}-{:016x}.cwasm", hasher.finish())
+    format!("{}-{:016x}.cwasm", hex_sha256(wasm), hasher.finish())
 }
 
 /// Write atomically: a reader sees the whole file or none.

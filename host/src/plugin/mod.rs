@@ -10,28 +10,34 @@ mod golden;
 mod sandbox;
 mod settings;
 mod source;
+mod types;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::Component;
 use wasmtime::{Engine, Store, Trap};
 
-pub use bindings::ferry::policy::types::*;
+pub use bindings::CONTRACT_VERSION;
 pub use describe::{
     category_name, describe, human_size, retry_name, rule_name, violation_category,
 };
 pub use engine::ComponentCache;
-pub use error::{CallFailure, PluginError};
+pub use error::{Budget, CallFailure, PluginError};
 pub use golden::*;
 pub use settings::{SettingInput, parse_settings};
-pub use source::{PluginSource, bundled_names};
+pub use source::{Origin, PluginSource, bundled_names};
+pub use types::*;
 
-use bindings::{PolicyPlugin, PolicyPluginPre};
-use sandbox::Sandbox;
+use bindings::{Bindings, Pre};
+use sandbox::{BlockingImport, Sandbox};
 
 /// Entries per `check-batch` call: the call's fixed cost is spread thin (measured by
 /// `bench/src/bin/policy-check.rs`) and a large sync holds no plugin entry per file.
 pub const CHECK_BATCH: usize = 1024;
+
+/// The longest wall-clock time any one call may be given.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Budgets of one call.
 #[derive(Clone, Copy, Debug)]
@@ -42,15 +48,37 @@ pub struct Limits {
     pub fuel_per_entry: u64,
     /// The largest linear memory an instance may have, in bytes.
     pub memory_bytes: usize,
+    /// The wall-clock time any one call may take (at most [`MAX_TIMEOUT`]).
+    pub timeout: Duration,
 }
 
 impl Default for Limits {
+    /// Headroom for honest plugins: `generic` used 70 M fuel units (about 69,000 per
+    /// entry) on a batch of 1,023 entries that each broke a rule, 1.5 % of that batch's
+    /// budget; a bundled plugin's call takes milliseconds, its deadline seconds.
     fn default() -> Self {
         Limits {
-            fuel_per_call: 50_000_000,
-            fuel_per_entry: 2_000_000,
+            fuel_per_call: 500_000_000,
+            fuel_per_entry: 4_000_000,
             memory_bytes: 64 << 20,
+            timeout: Duration::from_secs(5),
         }
+    }
+}
+
+impl Limits {
+    /// These limits with a call's wall-clock time set to `timeout`, capped at
+    /// [`MAX_TIMEOUT`].
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        Limits {
+            timeout: timeout.min(MAX_TIMEOUT),
+            ..self
+        }
+    }
+
+    /// The timeout in epoch ticks, at least one.
+    fn deadline_ticks(&self) -> u64 {
+        (self.timeout.as_millis() / engine::EPOCH_TICK.as_millis()).max(1) as u64
     }
 }
 
@@ -70,55 +98,105 @@ impl Runtime {
         })
     }
 
-    /// Load (compile or take from the cache) and link a plugin.
+    /// The limits plugins loaded by [`Runtime::load`] run under.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Load (compile or take from the cache) and link a plugin, refusing one built for a
+    /// contract version this ferry does not speak.
     pub fn load(&self, source: &PluginSource) -> Result<Arc<LoadedPlugin>, PluginError> {
+        self.load_with(source, self.limits)
+    }
+
+    /// As [`Runtime::load`], the plugin's calls running under `limits`.
+    pub fn load_with(
+        &self,
+        source: &PluginSource,
+        limits: Limits,
+    ) -> Result<Arc<LoadedPlugin>, PluginError> {
         let wasm = source.bytes()?;
-        let origin = source.to_string();
-        let component = self.cache.load(&self.engine, &wasm, &origin)?;
-        let pre = link(&self.engine, &component).map_err(|e| PluginError::Invalid {
-            origin: origin.clone(),
-            reason: format!("{e:#}"),
-        })?;
+        let origin = source.origin(&wasm);
+        let described = source.to_string();
+        let component = self.cache.load(&self.engine, &wasm, &described)?;
+        let pre = link(&self.engine, &component, &described)?;
         let mut loaded = LoadedPlugin {
-            name: origin,
-            limits: self.limits,
+            name: described,
+            origin,
+            limits,
             pre,
             metadata: None,
         };
         let mut instance = loaded.instantiate()?;
-        let metadata = loaded.call(&mut instance, "metadata", 0, |p, s| p.call_metadata(s))?;
+        let metadata = loaded.call(&mut instance, "metadata", 0, |b, s| b.metadata(s))?;
         loaded.name = metadata.name.clone();
         loaded.metadata = Some(metadata);
         Ok(Arc::new(loaded))
     }
 }
 
-fn link(engine: &Engine, component: &Component) -> wasmtime::Result<PolicyPluginPre<Sandbox>> {
-    let mut linker = Linker::<Sandbox>::new(engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-    PolicyPlugin::add_to_linker::<_, HasSelf<Sandbox>>(&mut linker, |sandbox| sandbox)?;
-    PolicyPluginPre::new(linker.instantiate_pre(component)?)
+/// `component` linked for the contract version it was built for.
+fn link(engine: &Engine, component: &Component, origin: &str) -> Result<Pre, PluginError> {
+    let invalid = |reason: String| PluginError::Invalid {
+        origin: origin.to_string(),
+        reason,
+    };
+    let version = bindings::built_for(engine, component).ok_or_else(|| {
+        invalid("it neither imports nor exports any ferry:policy interface".into())
+    })?;
+    match Pre::new(engine, component, &version) {
+        Some(linked) => linked.map_err(|e| invalid(format!("{e:#}"))),
+        None => Err(PluginError::Version {
+            origin: origin.to_string(),
+            built_for: version,
+        }),
+    }
 }
-
-impl bindings::ferry::policy::types::Host for Sandbox {}
 
 /// A compiled, linked plugin, ready to instantiate.
 pub struct LoadedPlugin {
     name: String,
+    origin: Origin,
     limits: Limits,
-    pre: PolicyPluginPre<Sandbox>,
+    pre: Pre,
     metadata: Option<PluginMetadata>,
 }
 
 struct Instance {
     store: Store<Sandbox>,
-    bindings: PolicyPlugin,
+    bindings: Bindings,
 }
 
 impl LoadedPlugin {
     /// The plugin's name as it reports it.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Where the plugin came from.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// The plugin as errors name it: its name, and where it came from unless it is the
+    /// bundled plugin of that name — `generic (from ./evil.wasm, sha256 ab12cd34ef56…)`.
+    pub fn identity(&self) -> String {
+        format!("{}{}", self.name, self.origin.suffix())
+    }
+
+    /// Its name, version and origin, as reports show it: `generic 0.1.0`, or
+    /// `generic 0.1.0 (from ./evil.wasm, sha256 ab12cd34ef56…)`.
+    pub fn label(&self) -> String {
+        let meta = self.metadata();
+        format!("{} {}{}", meta.name, meta.version, self.origin.suffix())
+    }
+
+    /// Name, version and origin, for `--json` reports.
+    pub fn to_json(&self) -> serde_json::Value {
+        let meta = self.metadata();
+        let mut value = serde_json::json!({"name": meta.name, "version": meta.version});
+        value["origin"] = self.origin.to_json();
+        value
     }
 
     /// What the plugin says about itself and its settings.
@@ -142,27 +220,40 @@ impl LoadedPlugin {
     fn instantiate(&self) -> Result<Instance, PluginError> {
         let mut store = Store::new(self.pre.engine(), Sandbox::new(self.limits.memory_bytes));
         store.limiter(|sandbox| sandbox.limiter());
-        let fuel = self.limits.fuel_per_call;
-        store.set_fuel(fuel).expect("fuel is enabled");
+        let budget = self.arm(&mut store, 0);
         let bindings = self
             .pre
             .instantiate(&mut store)
-            .map_err(|e| self.failure("instantiate", &store, e, fuel))?;
+            .map_err(|e| self.failure("instantiate", &store, e, budget))?;
         Ok(Instance { store, bindings })
     }
 
-    /// Call `f` on `instance` with a fresh fuel budget; a failure names the function.
+    /// Give `store` a fresh fuel budget for a call over `entries` entries and a deadline
+    /// from now; the fuel given.
+    fn arm(&self, store: &mut Store<Sandbox>, entries: usize) -> u64 {
+        let fuel = self.limits.fuel_per_call + self.limits.fuel_per_entry * entries as u64;
+        store.set_fuel(fuel).expect("fuel is enabled");
+        store.set_epoch_deadline(self.limits.deadline_ticks());
+        fuel
+    }
+
+    /// Call `f` on `instance` with fresh budgets; a failure names the function.
     fn call<T>(
         &self,
         instance: &mut Instance,
         function: &'static str,
         entries: usize,
-        f: impl FnOnce(&PolicyPlugin, &mut Store<Sandbox>) -> wasmtime::Result<T>,
+        f: impl FnOnce(&Bindings, &mut Store<Sandbox>) -> wasmtime::Result<T>,
     ) -> Result<T, PluginError> {
-        let fuel = self.limits.fuel_per_call + self.limits.fuel_per_entry * entries as u64;
-        instance.store.set_fuel(fuel).expect("fuel is enabled");
-        f(&instance.bindings, &mut instance.store)
-            .map_err(|e| self.failure(function, &instance.store, e, fuel))
+        let fuel = self.arm(&mut instance.store, entries);
+        let answer = f(&instance.bindings, &mut instance.store)
+            .map_err(|e| self.failure(function, &instance.store, e, fuel))?;
+        let used = fuel - instance.store.get_fuel().expect("fuel is enabled");
+        tracing::debug!(
+            "plugin {}: {function} over {entries} entries used {used} of {fuel} fuel",
+            self.name
+        );
+        Ok(answer)
     }
 
     fn failure(
@@ -178,16 +269,24 @@ impl LoadedPlugin {
                 wanted,
                 cap: self.limits.memory_bytes,
             }
-        } else if error.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
-            CallFailure::Deadline { fuel }
+        } else if let Some(blocked) = error.downcast_ref::<BlockingImport>() {
+            CallFailure::Blocked(blocked.clone())
         } else {
-            CallFailure::Trap {
-                reason: trap_reason(&error),
-                stderr: sandbox.stderr(),
+            match error.downcast_ref::<Trap>() {
+                Some(Trap::OutOfFuel) => CallFailure::Deadline {
+                    budget: Budget::Fuel(fuel),
+                },
+                Some(Trap::Interrupt) => CallFailure::Deadline {
+                    budget: Budget::Time(self.limits.timeout),
+                },
+                _ => CallFailure::Trap {
+                    reason: trap_reason(&error),
+                    stderr: sandbox.stderr(),
+                },
             }
         };
         PluginError::Call {
-            plugin: self.name.clone(),
+            plugin: self.identity(),
             function,
             failure,
         }
@@ -219,8 +318,8 @@ impl Policy {
         if self.instance.is_none() {
             let mut instance = self.plugin.instantiate()?;
             let settings = &self.settings;
-            let configured = self.plugin.call(&mut instance, "configure", 0, |p, s| {
-                p.call_configure(s, settings)
+            let configured = self.plugin.call(&mut instance, "configure", 0, |b, s| {
+                b.configure(s, settings)
             })?;
             configured.map_err(|e| settings::config_error(&self.plugin, e))?;
             self.instance = Some(instance);
@@ -232,7 +331,7 @@ impl Policy {
         &mut self,
         function: &'static str,
         entries: usize,
-        f: impl FnOnce(&PolicyPlugin, &mut Store<Sandbox>) -> wasmtime::Result<T>,
+        f: impl FnOnce(&Bindings, &mut Store<Sandbox>) -> wasmtime::Result<T>,
     ) -> Result<T, PluginError> {
         let plugin = Arc::clone(&self.plugin);
         let instance = self.instance()?;
@@ -245,12 +344,12 @@ impl Policy {
 
     /// One verdict per entry, in order. The host asks [`CHECK_BATCH`] at a time.
     pub fn check_batch(&mut self, entries: &[Entry]) -> Result<Vec<Verdict>, PluginError> {
-        let verdicts = self.call("check-batch", entries.len(), |p, s| {
-            p.call_check_batch(s, entries)
+        let verdicts = self.call("check-batch", entries.len(), |b, s| {
+            b.check_batch(s, entries)
         })?;
         if verdicts.len() != entries.len() {
             return Err(PluginError::Contract {
-                plugin: self.plugin.name.clone(),
+                plugin: self.plugin.identity(),
                 function: "check-batch",
                 sent: entries.len(),
                 got: verdicts.len(),
@@ -260,10 +359,10 @@ impl Policy {
     }
 
     pub fn temp_name(&mut self, final_path: &str, form: TempForm) -> Result<String, PluginError> {
-        self.call("temp-name", 0, |p, s| p.call_temp_name(s, final_path, form))
+        self.call("temp-name", 0, |b, s| b.temp_name(s, final_path, form))
     }
 
     pub fn classify(&mut self, error: &RawError) -> Result<Classification, PluginError> {
-        self.call("classify", 0, |p, s| p.call_classify(s, error))
+        self.call("classify", 0, |b, s| b.classify(s, error))
     }
 }

@@ -1,18 +1,62 @@
 //! What a plugin instance may touch: nothing. The WASI imports that a Rust guest's std
 //! library needs are present but grant no capability: no preopened directories, no
 //! network, no environment or arguments, clocks frozen at zero; stdout is dropped and
-//! stderr kept (bounded) so that a panic message can be reported.
+//! stderr kept (bounded) so that a panic message can be reported. Nothing may wait: the
+//! imports that sleep or block on a pollable stop the call ([`BLOCKING_IMPORTS`]).
 
 use std::time::Duration;
 
 use wasmtime::ResourceLimiter;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::p2::pipe::SinkOutputStream;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 /// How much of a plugin's stderr is kept for error messages.
 const STDERR_CAPACITY: usize = 16 * 1024;
+
+/// The WASI functions that wait (a timer, a pollable), by the interface (as wasmtime-wasi
+/// defines it; a plugin built for any 0.2.x is matched to it) and the function.
+const BLOCKING_IMPORTS: &[(&str, &str)] = &[
+    ("wasi:clocks/monotonic-clock@0.2.12", "subscribe-duration"),
+    ("wasi:clocks/monotonic-clock@0.2.12", "subscribe-instant"),
+    ("wasi:io/poll@0.2.12", "poll"),
+    ("wasi:io/poll@0.2.12", "[method]pollable.block"),
+    (
+        "wasi:io/streams@0.2.12",
+        "[method]input-stream.blocking-read",
+    ),
+    (
+        "wasi:io/streams@0.2.12",
+        "[method]input-stream.blocking-skip",
+    ),
+];
+
+/// A plugin called a WASI function that would wait; the call is stopped.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("called {interface}#{function}, which would wait, and plugins may not wait")]
+pub struct BlockingImport {
+    pub interface: &'static str,
+    pub function: &'static str,
+}
+
+/// Replace every function of [`BLOCKING_IMPORTS`] in `linker` (which holds WASI already)
+/// by one that stops the call at once.
+pub fn refuse_blocking_imports(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    for &(interface, function) in BLOCKING_IMPORTS {
+        linker
+            .instance(interface)?
+            .func_new(function, move |_, _, _, _| {
+                Err(wasmtime::Error::new(BlockingImport {
+                    interface,
+                    function,
+                }))
+            })?;
+    }
+    linker.allow_shadowing(false);
+    Ok(())
+}
 
 /// The state a plugin instance's store holds.
 pub struct Sandbox {

@@ -2,11 +2,9 @@
 //! the contract passes, checked against the plugin's own list of settings.
 
 use super::LoadedPlugin;
-use super::bindings::ferry::policy::types::{
-    ConfigError, Setting, SettingDoc, SettingType, SettingValue,
-};
 use super::error::PluginError;
 use super::source::did_you_mean;
+use super::types::{ConfigError, Setting, SettingDoc, SettingType, SettingValue};
 
 /// A setting as the user gave it.
 #[derive(Clone, Debug)]

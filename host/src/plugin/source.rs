@@ -4,6 +4,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use sha2::{Digest, Sha256};
+
 use super::error::PluginError;
 use crate::bounded::{BoundedReadError, read_regular_file};
 
@@ -46,6 +48,17 @@ impl PluginSource {
         }
     }
 
+    /// Where a plugin read from this source with the bytes `wasm` came from.
+    pub fn origin(&self, wasm: &[u8]) -> Origin {
+        match self {
+            PluginSource::Bundled { .. } => Origin::Bundled,
+            PluginSource::File(path) => Origin::File {
+                path: path.clone(),
+                sha256: hex_sha256(wasm),
+            },
+        }
+    }
+
     pub fn bytes(&self) -> Result<Cow<'static, [u8]>, PluginError> {
         match self {
             PluginSource::Bundled { wasm, .. } => Ok(Cow::Borrowed(wasm)),
@@ -69,6 +82,49 @@ fn read_plugin_file(path: &Path) -> Result<Vec<u8>, PluginError> {
             limit,
         },
     })
+}
+
+/// Where a loaded plugin came from: what tells a plugin from a file that calls itself
+/// `generic` from the bundled `generic`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Bundled,
+    File { path: PathBuf, sha256: String },
+}
+
+/// Hex digits of the sha256 shown in text output (the JSON has all of them).
+const SHORT_SHA256: usize = 12;
+
+impl Origin {
+    /// `""` for a bundled plugin, else ` (from PATH, sha256 ab12cd34ef56…)`.
+    pub fn suffix(&self) -> String {
+        match self {
+            Origin::Bundled => String::new(),
+            Origin::File { path, sha256 } => format!(
+                " (from {}, sha256 {}…)",
+                path.display(),
+                &sha256[..SHORT_SHA256]
+            ),
+        }
+    }
+
+    /// `"bundled"`, or `{"path": …, "sha256": …}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Origin::Bundled => serde_json::json!("bundled"),
+            Origin::File { path, sha256 } => {
+                serde_json::json!({"path": path.display().to_string(), "sha256": sha256})
+            }
+        }
+    }
+}
+
+/// The sha256 of `bytes` in lowercase hex.
+pub(super) fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl fmt::Display for PluginSource {

@@ -92,8 +92,11 @@ pub fn load_policy(
     };
     let spec = remote.policy.as_deref().unwrap_or("generic");
     let base = config.file.parent().unwrap_or(std::path::Path::new("."));
+    let limits = remote.policy_timeout.map_or(runtime.limits(), |timeout| {
+        runtime.limits().with_timeout(timeout)
+    });
     let plugin = runtime
-        .load(&PluginSource::resolve(spec, base).map_err(located)?)
+        .load_with(&PluginSource::resolve(spec, base).map_err(located)?, limits)
         .map_err(located)?;
     let given = remote.policy_settings.iter().map(|setting| {
         let value = SettingInput::Typed(setting_value(&setting.value));

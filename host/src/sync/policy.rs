@@ -12,21 +12,27 @@ use crate::plugin::{
 pub struct PolicyHandle {
     policy: Arc<Mutex<Policy>>,
     label: Arc<str>,
+    identity: Arc<serde_json::Value>,
 }
 
 impl PolicyHandle {
     pub fn new(policy: Policy) -> Self {
-        let meta = policy.plugin().metadata();
-        let label = format!("{} {}", meta.name, meta.version).into();
         PolicyHandle {
+            label: policy.plugin().label().into(),
+            identity: Arc::new(policy.plugin().to_json()),
             policy: Arc::new(Mutex::new(policy)),
-            label,
         }
     }
 
-    /// The plugin's name and version, e.g. "generic 0.1.0".
+    /// The plugin's name, version and, unless bundled, origin: "generic 0.1.0", or
+    /// "generic 0.1.0 (from ./evil.wasm, sha256 ab12cd34ef56…)".
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// The plugin's name, version and origin, for `--json` reports.
+    pub fn identity(&self) -> &serde_json::Value {
+        &self.identity
     }
 
     async fn with_policy<T: Send + 'static>(

@@ -24,7 +24,8 @@ impl Guest for Hostile {
                 name: "attack".into(),
                 kind: SettingType::Text,
                 default_value: "none".into(),
-                doc: "none, loop, allocate, panic, read-file, socket:PORT".into(),
+                doc: "none, loop, allocate, panic, read-file, socket:PORT, sleep, clock, env"
+                    .into(),
             }],
         }
     }
@@ -66,6 +67,21 @@ impl Guest for Hostile {
 /// Run the attack; what it achieved, if it returns at all.
 fn attack(kind: &str) -> String {
     match kind {
+        // ---- waiting and ambient capabilities (plugin runtime: deadlines, WASI) ----
+        "sleep" => {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+            "slept an hour".into()
+        }
+        "clock" => {
+            let start = std::time::Instant::now();
+            while start.elapsed() < std::time::Duration::from_secs(3600) {}
+            "busy-waited an hour".into()
+        }
+        "env" => match std::env::vars().next() {
+            Some((key, value)) => format!("read the environment: {key}={value}"),
+            None => "refused: no environment".into(),
+        },
+        // ---- end of waiting and ambient capabilities ----
         "loop" => {
             let mut counter: u64 = 0;
             loop {
