@@ -120,6 +120,47 @@ pub fn retry_name(retry: Retry) -> &'static str {
     }
 }
 
+/// Every category, in the contract's order.
+pub const CATEGORIES: [Category; 12] = [
+    Category::Auth,
+    Category::IpAllowlist,
+    Category::Connectivity,
+    Category::Timeout,
+    Category::InvalidName,
+    Category::InvalidSize,
+    Category::NotFound,
+    Category::Permission,
+    Category::Quota,
+    Category::RemoteUnavailable,
+    Category::PluginFailure,
+    Category::Unknown,
+];
+
+/// Every retry decision.
+pub const RETRIES: [Retry; 3] = [Retry::Now, Retry::NextRun, Retry::Never];
+
+/// The category `name` spells ([`category_name`] backwards).
+pub fn category_named(name: &str) -> Option<Category> {
+    CATEGORIES.into_iter().find(|c| category_name(*c) == name)
+}
+
+/// The retry decision `name` spells ([`retry_name`] backwards).
+pub fn retry_named(name: &str) -> Option<Retry> {
+    RETRIES.into_iter().find(|r| retry_name(*r) == name)
+}
+
+impl serde::Serialize for Category {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(category_name(*self))
+    }
+}
+
+impl serde::Serialize for Retry {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(retry_name(*self))
+    }
+}
+
 /// The category a policy violation falls in.
 pub fn violation_category(violation: &Violation) -> Category {
     match violation {

@@ -43,8 +43,8 @@ use toml::de::DeValue;
 
 use super::source::did_you_mean;
 use super::{
-    Category, Classification, Entry, EntryKind, ErrorCode, LoadedPlugin, Operation, PluginError,
-    Policy, Protocol, RawError, Retry, Setting, SettingInput, SettingValue, TempForm, Verdict,
+    CATEGORIES, Classification, Entry, EntryKind, ErrorCode, LoadedPlugin, Operation, PluginError,
+    Policy, Protocol, RETRIES, RawError, Setting, SettingInput, SettingValue, TempForm, Verdict,
     category_name, parse_settings, retry_name, rule_name,
 };
 use crate::toml_reader::{self, Phrasing, Source, Table, TomlError};
@@ -494,23 +494,6 @@ const PROTOCOLS: &[(&str, Protocol)] = &[
     ("azure-blob", Protocol::AzureBlob),
     ("ftp", Protocol::Ftp),
 ];
-
-const CATEGORIES: [Category; 12] = [
-    Category::Auth,
-    Category::IpAllowlist,
-    Category::Connectivity,
-    Category::Timeout,
-    Category::InvalidName,
-    Category::InvalidSize,
-    Category::NotFound,
-    Category::Permission,
-    Category::Quota,
-    Category::RemoteUnavailable,
-    Category::PluginFailure,
-    Category::Unknown,
-];
-
-const RETRIES: [Retry; 3] = [Retry::Now, Retry::NextRun, Retry::Never];
 
 fn name_of<T: PartialEq>(choices: &[(&'static str, T)], value: T) -> &'static str {
     choices

@@ -20,7 +20,8 @@ use wasmtime::{Engine, Store, Trap};
 
 pub use bindings::CONTRACT_VERSION;
 pub use describe::{
-    category_name, describe, human_size, retry_name, rule_name, violation_category,
+    CATEGORIES, RETRIES, category_name, category_named, describe, human_size, retry_name,
+    retry_named, rule_name, violation_category,
 };
 pub use engine::ComponentCache;
 pub use error::{Budget, CallFailure, PluginError};

@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::Result;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
-use super::types::{FileStatus, RunStatus};
+use super::types::{FileStatus, RunStatus, Step};
+use crate::plugin::{Category, Retry, category_name, category_named, retry_name, retry_named};
 
 pub(super) struct Unsigned(pub u64);
 
@@ -94,5 +95,44 @@ impl FromSql for FileStatus {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
         let text = value.as_str()?;
         FileStatus::parse(text).ok_or_else(|| unknown("file status", text))
+    }
+}
+
+impl ToSql for Step {
+    fn to_sql(&self) -> Result<ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl FromSql for Step {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = value.as_str()?;
+        Step::parse(text).ok_or_else(|| unknown("step", text))
+    }
+}
+
+impl ToSql for Category {
+    fn to_sql(&self) -> Result<ToSqlOutput<'_>> {
+        Ok(category_name(*self).into())
+    }
+}
+
+impl FromSql for Category {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = value.as_str()?;
+        category_named(text).ok_or_else(|| unknown("category", text))
+    }
+}
+
+impl ToSql for Retry {
+    fn to_sql(&self) -> Result<ToSqlOutput<'_>> {
+        Ok(retry_name(*self).into())
+    }
+}
+
+impl FromSql for Retry {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = value.as_str()?;
+        retry_named(text).ok_or_else(|| unknown("retry decision", text))
     }
 }

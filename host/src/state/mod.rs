@@ -27,5 +27,6 @@ pub use lock::RunLock;
 pub use partials::Partial;
 pub use store::Store;
 pub use types::{
-    DestinationVersion, FileOutcome, FileStatus, PathState, RunId, RunRecord, RunStatus, Totals,
+    DestinationVersion, FileOutcome, FileStatus, PathState, RunId, RunRecord, RunStatus, Step,
+    Totals,
 };

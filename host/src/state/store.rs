@@ -502,11 +502,11 @@ fn upsert_path_state(
         outcome.mtime_ns,
         outcome.status,
         u32::from(failure.is_some()),
-        failure.and_then(|failed| failed.category.as_deref()),
-        failure.and_then(|failed| failed.retry.as_deref()),
+        failure.and_then(|failed| failed.category),
+        failure.and_then(|failed| failed.retry),
         failure.and_then(|failed| failed.message.as_deref()),
         run.0,
-        failure.map(|failed| failed.operation.as_str()),
+        failure.map(|failed| failed.operation),
     ])?;
     Ok(())
 }

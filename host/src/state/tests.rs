@@ -10,6 +10,7 @@ use rusqlite::Connection;
 use tempfile::TempDir;
 
 use super::*;
+use crate::plugin::{Category, Retry};
 
 const SYNC: &str = "nightly";
 
@@ -26,15 +27,16 @@ fn at(secs: u64, nanos: u32) -> SystemTime {
 /// An outcome as the executor would record it: failures carry why, successes don't.
 fn outcome(path: &str, status: FileStatus) -> FileOutcome {
     let failure = |text: &str| status.is_failure().then(|| text.to_owned());
+    let failed = status.is_failure();
     FileOutcome {
         path: path.to_owned(),
         status,
-        operation: "write".to_owned(),
+        operation: Step::Write,
         bytes: 100,
         size: 1_000,
         mtime_ns: Some(1_700_000_000_123_456_789),
-        category: failure("quota"),
-        retry: failure("next-run"),
+        category: failed.then_some(Category::Quota),
+        retry: failed.then_some(Retry::NextRun),
         message: failure("disk full"),
         advice: failure("free some space on the server"),
         at: at(1_700_000_100, 987_654_321),
@@ -158,11 +160,11 @@ fn path_state_round_trips() {
         mtime_ns: Some(1_700_000_000_123_456_789),
         last_status: FileStatus::Failed,
         attempts: 1,
-        last_category: Some("quota".to_owned()),
-        last_retry: Some("next-run".to_owned()),
+        last_category: Some(Category::Quota),
+        last_retry: Some(Retry::NextRun),
         last_message: Some("disk full".to_owned()),
         last_run: run,
-        last_operation: Some("write".to_owned()),
+        last_operation: Some(Step::Write),
         delivered_as: None,
     };
     assert_eq!(state_of(&store, "a.csv"), Some(expected));

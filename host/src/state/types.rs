@@ -2,6 +2,8 @@
 
 use std::time::SystemTime;
 
+use crate::plugin::{Category, Operation, Retry};
+
 /// A run's id: assigned by the store, increasing with every run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RunId(pub i64);
@@ -104,21 +106,106 @@ impl FileStatus {
     }
 }
 
+/// The step a file's outcome is about: a transport's operation, or one of the host's own
+/// (checking names, planning, naming the temporary file, holding back a known failure).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Connect,
+    Authenticate,
+    List,
+    Stat,
+    Read,
+    Write,
+    Rename,
+    Mkdir,
+    Delete,
+    SetMtime,
+    Check,
+    Plan,
+    TempName,
+    Held,
+}
+
+impl Step {
+    const ALL: [Step; 14] = [
+        Step::Connect,
+        Step::Authenticate,
+        Step::List,
+        Step::Stat,
+        Step::Read,
+        Step::Write,
+        Step::Rename,
+        Step::Mkdir,
+        Step::Delete,
+        Step::SetMtime,
+        Step::Check,
+        Step::Plan,
+        Step::TempName,
+        Step::Held,
+    ];
+
+    /// The name `--json`, the logs and the state store use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Connect => "connect",
+            Step::Authenticate => "authenticate",
+            Step::List => "list",
+            Step::Stat => "stat",
+            Step::Read => "read",
+            Step::Write => "write",
+            Step::Rename => "rename",
+            Step::Mkdir => "mkdir",
+            Step::Delete => "delete",
+            Step::SetMtime => "set-mtime",
+            Step::Check => "check",
+            Step::Plan => "plan",
+            Step::TempName => "temp-name",
+            Step::Held => "held",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|step| step.as_str() == s)
+    }
+}
+
+impl From<Operation> for Step {
+    fn from(operation: Operation) -> Self {
+        match operation {
+            Operation::Connect => Step::Connect,
+            Operation::Authenticate => Step::Authenticate,
+            Operation::List => Step::List,
+            Operation::Stat => Step::Stat,
+            Operation::Read => Step::Read,
+            Operation::Write => Step::Write,
+            Operation::Rename => Step::Rename,
+            Operation::Mkdir => Step::Mkdir,
+            Operation::Delete => Step::Delete,
+            Operation::SetMtime => Step::SetMtime,
+        }
+    }
+}
+
+impl serde::Serialize for Step {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// How one file fared in one run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FileOutcome {
     pub path: String,
     pub status: FileStatus,
-    /// e.g. "write", "rename", "delete", "check"
-    pub operation: String,
+    pub operation: Step,
     /// Bytes actually sent in this attempt.
     pub bytes: u64,
     /// The source file's size.
     pub size: u64,
     /// The source file's mtime, ns since the Unix epoch.
     pub mtime_ns: Option<i64>,
-    pub category: Option<String>,
-    pub retry: Option<String>,
+    pub category: Option<Category>,
+    pub retry: Option<Retry>,
     pub message: Option<String>,
     pub advice: Option<String>,
     pub at: SystemTime,
@@ -146,12 +233,12 @@ pub struct PathState {
     pub last_status: FileStatus,
     /// Failed or rejected attempts since the last success.
     pub attempts: u32,
-    pub last_category: Option<String>,
-    pub last_retry: Option<String>,
+    pub last_category: Option<Category>,
+    pub last_retry: Option<Retry>,
     pub last_message: Option<String>,
     pub last_run: RunId,
-    /// The step the last failure was in ("write", "delete", …).
-    pub last_operation: Option<String>,
+    /// The step the last failure was in.
+    pub last_operation: Option<Step>,
     /// After a delivery whose modification time the destination did not keep (it refused
     /// to set it, or `set_mtime = false`): the file as the destination held it then.
     pub delivered_as: Option<DestinationVersion>,

@@ -21,11 +21,11 @@ use super::recorder::Recorder;
 use super::throttle::Throttle;
 use crate::config::UploadMode;
 use crate::plugin::{
-    LengthScope, Operation, PluginError, Protocol, TempForm, Violation, category_name, describe,
-    retry_name, violation_category,
+    Category, LengthScope, Operation, PluginError, Protocol, Retry, TempForm, Violation, describe,
+    violation_category,
 };
 use crate::remote::{Kind, Reader, Remote, RemoteError, Version, Writer, aside_name};
-use crate::state::{DestinationVersion, FileOutcome, FileStatus, Partial};
+use crate::state::{DestinationVersion, FileOutcome, FileStatus, Partial, Step};
 
 /// Bytes read and written per step of a copy.
 const CHUNK: usize = 256 * 1024;
@@ -126,7 +126,7 @@ enum StepError {
     Changed(String),
 }
 
-type Step<T> = Result<T, StepError>;
+type Tried<T> = Result<T, StepError>;
 
 fn on(protocol: Protocol) -> impl Fn(RemoteError) -> StepError {
     move |error| StepError::Remote { protocol, error }
@@ -273,8 +273,8 @@ impl Executor {
                 Ok(named) => named,
                 Err(error) => {
                     self.recorder.record(super::run_failure(
-                        "temp-name",
-                        "plugin-failure",
+                        Step::TempName,
+                        Category::PluginFailure,
                         error.to_string(),
                         "The policy plugin failed while naming temporary files; the files left are not sent. Report it to its authors with this message.",
                     ));
@@ -350,12 +350,12 @@ impl Executor {
                 Err(step) => step,
             };
             let failure = self.failure(&job.path, job.size, mtime_ns, step).await;
-            if failure.operation == "rename" && failure.retry.as_deref() == Some("never") {
+            if failure.operation == Step::Rename && failure.retry == Some(Retry::Never) {
                 // A rename the server will never allow: a large upload kept to resume
                 // from would only be left behind.
                 self.discard(job, temp).await;
             }
-            if failure.retry.as_deref() != Some("now") || attempt >= self.retries {
+            if failure.retry != Some(Retry::Now) || attempt >= self.retries {
                 return (failure, None);
             }
             tokio::time::sleep(backoff(self.retry_delay, attempt)).await;
@@ -372,7 +372,7 @@ impl Executor {
         temp: &str,
         created: &Mutex<HashSet<String>>,
         progress: &ProgressBar,
-    ) -> Step<Sent> {
+    ) -> Tried<Sent> {
         let dst = self.destination.protocol();
         self.ensure_parent(job.destination(), created)
             .await
@@ -416,7 +416,7 @@ impl Executor {
     /// Rename the complete upload at `temp` to its final name. When that fails, the
     /// final name keeps what it held, and a small upload is removed (a large one is
     /// kept: the next attempt resumes from it).
-    async fn place(&self, job: &Job, temp: &str) -> Step<()> {
+    async fn place(&self, job: &Job, temp: &str) -> Tried<()> {
         let dst = self.destination.protocol();
         if let Err(mut error) = self.destination.rename(temp, job.destination()).await {
             error.message = format!(
@@ -438,7 +438,7 @@ impl Executor {
 
     /// A small file in one piece: read whole, then written with its mtime at once (a few
     /// round trips per file, where a stream takes twice as many).
-    async fn send_whole(&self, job: &Job, temp: &str, progress: &ProgressBar) -> Step<Sent> {
+    async fn send_whole(&self, job: &Job, temp: &str, progress: &ProgressBar) -> Tried<Sent> {
         let (src, dst) = (self.source.protocol(), self.destination.protocol());
         let data = self
             .source
@@ -478,7 +478,7 @@ impl Executor {
     }
 
     /// A large file as a stream, continued where an interrupted attempt stopped.
-    async fn send_streamed(&self, job: &Job, temp: &str, progress: &ProgressBar) -> Step<Sent> {
+    async fn send_streamed(&self, job: &Job, temp: &str, progress: &ProgressBar) -> Tried<Sent> {
         let (src, dst) = (self.source.protocol(), self.destination.protocol());
         let before = self.source.version(&job.path).await.map_err(on(src))?;
         self.unchanged_since_listed(job, job.size, None).await?;
@@ -510,7 +510,7 @@ impl Executor {
         job: &Job,
         temp: &str,
         progress: &ProgressBar,
-    ) -> Step<u64> {
+    ) -> Tried<u64> {
         let (src, dst) = (self.source.protocol(), self.destination.protocol());
         let read_error =
             |e: std::io::Error| on(src)(RemoteError::io(Operation::Read, Some(&job.path), &e));
@@ -630,7 +630,7 @@ impl Executor {
         job: &Job,
         read: u64,
         before: Option<Version>,
-    ) -> Step<()> {
+    ) -> Tried<()> {
         let now = self
             .source
             .version(&job.path)
@@ -670,12 +670,12 @@ pub(super) async fn classified(
     FileOutcome {
         path: path.to_string(),
         status: FileStatus::Failed,
-        operation: operation_name(error.operation).into(),
+        operation: error.operation.into(),
         bytes: 0,
         size,
         mtime_ns,
-        category: Some(category_name(classification.category).into()),
-        retry: Some(retry_name(classification.retry).into()),
+        category: Some(classification.category),
+        retry: Some(classification.retry),
         message: Some(error.message),
         advice: Some(classification.advice),
         at: SystemTime::now(),
@@ -710,12 +710,12 @@ fn changed_while_sent(
     FileOutcome {
         path: path.to_string(),
         status: FileStatus::Failed,
-        operation: "read".into(),
+        operation: Step::Read,
         bytes: 0,
         size,
         mtime_ns,
-        category: Some("unknown".into()),
-        retry: Some("next-run".into()),
+        category: Some(Category::Unknown),
+        retry: Some(Retry::NextRun),
         message: Some(message),
         advice: Some(
             "Its copy was discarded; the destination keeps what it held, and the next run sends the new version. \
@@ -761,7 +761,7 @@ fn deleted(path: &str) -> FileOutcome {
     FileOutcome {
         path: path.to_string(),
         status: FileStatus::Deleted,
-        operation: "delete".into(),
+        operation: Step::Delete,
         bytes: 0,
         size: 0,
         mtime_ns: None,
@@ -777,7 +777,7 @@ fn sent(job: &Job, bytes: u64, mtime_ns: Option<i64>) -> FileOutcome {
     FileOutcome {
         path: job.path.clone(),
         status: FileStatus::Transferred,
-        operation: "write".into(),
+        operation: Step::Write,
         bytes,
         size: job.size,
         mtime_ns,
@@ -804,18 +804,16 @@ pub(super) fn rejected(rejection: &Rejection) -> FileOutcome {
     let category = rejection
         .violations
         .first()
-        .map(violation_category)
-        .map(category_name)
-        .unwrap_or("invalid-name");
+        .map_or(Category::InvalidName, violation_category);
     FileOutcome {
         path: rejection.path.clone(),
         status: FileStatus::Rejected,
-        operation: "check".into(),
+        operation: Step::Check,
         bytes: 0,
         size: rejection.size,
         mtime_ns: rejection.mtime.map(unix_nanos),
-        category: Some(category.into()),
-        retry: Some("never".into()),
+        category: Some(category),
+        retry: Some(Retry::Never),
         message: Some(message),
         advice: Some(advice),
         at: SystemTime::now(),
@@ -851,21 +849,6 @@ fn rejection_advice(rejection: &Rejection) -> String {
             "The remote does not take empty files: give it content, or exclude it from the sync. It is not sent until it changes.".into()
         }
         _ => "The remote cannot take this file as it is: rename it to fit the rule above. It is not sent until it changes.".into(),
-    }
-}
-
-fn operation_name(operation: Operation) -> &'static str {
-    match operation {
-        Operation::Connect => "connect",
-        Operation::Authenticate => "authenticate",
-        Operation::List => "list",
-        Operation::Stat => "stat",
-        Operation::Read => "read",
-        Operation::Write => "write",
-        Operation::Rename => "rename",
-        Operation::Mkdir => "mkdir",
-        Operation::Delete => "delete",
-        Operation::SetMtime => "set-mtime",
     }
 }
 

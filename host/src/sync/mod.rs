@@ -22,11 +22,11 @@ use crate::config::{
     UploadMode,
 };
 use crate::plugin::{
-    CHECK_BATCH, Operation, PluginError, PluginSource, Protocol, Runtime, SettingInput,
-    SettingValue, TempForm, Verdict, parse_settings,
+    CHECK_BATCH, Category, Operation, PluginError, PluginSource, Protocol, Retry, Runtime,
+    SettingInput, SettingValue, TempForm, Verdict, parse_settings,
 };
 use crate::remote::{self, Kind, RemoteError, Role};
-use crate::state::{FileOutcome, FileStatus, PathState, RunLock, StateError, Store, Totals};
+use crate::state::{FileOutcome, FileStatus, PathState, RunLock, StateError, Step, Store, Totals};
 use execute::Executor;
 use listing::Listing;
 pub use local_limit::OverLocalLimit;
@@ -232,14 +232,14 @@ impl Abort {
                 execute::classified(policy, "", 0, None, protocol, error).await
             }
             Abort::Plugin(error) => run_failure(
-                "check",
-                "plugin-failure",
+                Step::Check,
+                Category::PluginFailure,
                 error.to_string(),
                 "The policy plugin failed while checking names. Report it to its authors with this message.",
             ),
             Abort::State(error) => run_failure(
-                "plan",
-                "unknown",
+                Step::Plan,
+                Category::Unknown,
                 error.to_string(),
                 "ferry could not read what earlier runs recorded. The message names the state database and what to do; check the disk and the permissions of its directory.",
             ),
@@ -248,16 +248,16 @@ impl Abort {
 }
 
 /// A failure of the whole run, as an outcome without a path.
-fn run_failure(operation: &str, category: &str, message: String, advice: &str) -> FileOutcome {
+fn run_failure(operation: Step, category: Category, message: String, advice: &str) -> FileOutcome {
     FileOutcome {
         path: String::new(),
         status: FileStatus::Failed,
-        operation: operation.into(),
+        operation,
         bytes: 0,
         size: 0,
         mtime_ns: None,
-        category: Some(category.into()),
-        retry: Some("next-run".into()),
+        category: Some(category),
+        retry: Some(Retry::NextRun),
         message: Some(message),
         advice: Some(advice.into()),
         at: SystemTime::now(),
@@ -717,12 +717,12 @@ fn held_outcome(held: &plan::Held, sync: &str) -> FileOutcome {
     FileOutcome {
         path: held.path.clone(),
         status: FileStatus::Skipped,
-        operation: "held".into(),
+        operation: Step::Held,
         bytes: 0,
         size: state.size,
         mtime_ns: state.mtime_ns,
-        category: state.last_category.clone(),
-        retry: Some("never".into()),
+        category: state.last_category,
+        retry: Some(Retry::Never),
         message: Some(format!(
             "not tried again after a permanent failure ({} attempt(s)): {last}",
             state.attempts

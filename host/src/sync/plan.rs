@@ -9,9 +9,9 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use super::listing::{Item, Listing};
 use crate::config::{DeleteMode, RenameMode};
-use crate::plugin::{CustomViolation, TempForm, Verdict, Violation};
+use crate::plugin::{CustomViolation, Retry, TempForm, Verdict, Violation};
 use crate::remote::Kind;
-use crate::state::{DestinationVersion, FileStatus, PathState};
+use crate::state::{DestinationVersion, FileStatus, PathState, Step};
 
 /// Which paths a sync covers: `exclude` wins; `include`, when given, selects files.
 pub struct Filter {
@@ -560,7 +560,7 @@ fn rejection(
 fn held_back<'s>(item: Item, state: Option<&'s PathState>) -> Option<&'s PathState> {
     state.filter(|s| {
         s.last_status == FileStatus::Failed
-            && s.last_retry.as_deref() == Some("never")
+            && s.last_retry == Some(Retry::Never)
             && s.size == item.size
             && s.mtime_ns == item.mtime_ns
     })
@@ -643,8 +643,8 @@ fn hold_refused(inputs: &Inputs, deletions: Vec<Deletion>) -> (Vec<Deletion>, Ve
     let refused = |path: &str| {
         inputs.states.get(path).is_some_and(|state| {
             state.last_status == FileStatus::Failed
-                && state.last_retry.as_deref() == Some("never")
-                && state.last_operation.as_deref() == Some("delete")
+                && state.last_retry == Some(Retry::Never)
+                && state.last_operation == Some(Step::Delete)
         })
     };
     let (mut carried, mut held) = (Vec::new(), Vec::<String>::new());
@@ -1084,14 +1084,14 @@ mod tests {
         assert_eq!(plan.deferred, vec!["fresh"]);
     }
 
-    fn failed_state(size: u64, mtime: Option<SystemTime>, retry: &str) -> PathState {
+    fn failed_state(size: u64, mtime: Option<SystemTime>, retry: Retry) -> PathState {
         PathState {
             size,
             mtime_ns: mtime.map(unix_nanos),
             last_status: FileStatus::Failed,
             attempts: 1,
-            last_category: Some("permission".into()),
-            last_retry: Some(retry.into()),
+            last_category: Some(crate::plugin::Category::Permission),
+            last_retry: Some(retry),
             last_message: Some("Permission denied".into()),
             last_run: RunId(1),
             last_operation: None,
@@ -1110,11 +1110,11 @@ mod tests {
             vec![],
         );
         case.states
-            .insert("denied".into(), failed_state(5, at(10), "never"));
+            .insert("denied".into(), failed_state(5, at(10), Retry::Never));
         case.states
-            .insert("changed".into(), failed_state(5, at(10), "never"));
+            .insert("changed".into(), failed_state(5, at(10), Retry::Never));
         case.states
-            .insert("flaky".into(), failed_state(5, at(10), "next-run"));
+            .insert("flaky".into(), failed_state(5, at(10), Retry::NextRun));
         let plan = case.plan();
         assert_eq!(
             plan.held

@@ -5,16 +5,17 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::state::{FileOutcome, RunRecord, RunStatus, Totals};
+use crate::plugin::{Category, Retry, category_name, retry_name};
+use crate::state::{FileOutcome, RunRecord, RunStatus, Step, Totals};
 use crate::text::inert;
 
 /// One file that did not make it, and why.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Failure {
     pub path: String,
-    pub operation: String,
-    pub category: String,
-    pub retry: String,
+    pub operation: Step,
+    pub category: Category,
+    pub retry: Retry,
     pub message: String,
     pub advice: String,
 }
@@ -24,9 +25,9 @@ impl Failure {
     pub fn from_outcome(outcome: &FileOutcome) -> Option<Failure> {
         outcome.is_failure().then(|| Failure {
             path: outcome.path.clone(),
-            operation: outcome.operation.clone(),
-            category: outcome.category.clone().unwrap_or_else(|| "unknown".into()),
-            retry: outcome.retry.clone().unwrap_or_else(|| "next-run".into()),
+            operation: outcome.operation,
+            category: outcome.category.unwrap_or(Category::Unknown),
+            retry: outcome.retry.unwrap_or(Retry::NextRun),
             message: outcome.message.clone().unwrap_or_default(),
             advice: outcome.advice.clone().unwrap_or_default(),
         })
@@ -153,15 +154,15 @@ impl RunReport {
             } else {
                 inert(&f.path).to_string()
             };
-            let what = match f.operation.as_str() {
-                "check" => "rejected before upload".to_string(),
-                operation => format!("{} failed", inert(operation)),
+            let what = match f.operation {
+                Step::Check => "rejected before upload".to_string(),
+                step => format!("{} failed", step.as_str()),
             };
             text.push_str(&format!(
                 "  {path}\n    {what}: {} [{}, retry: {}]\n",
                 inert(&f.message),
-                inert(&f.category),
-                inert(&f.retry)
+                category_name(f.category),
+                retry_name(f.retry)
             ));
             if !f.advice.is_empty() {
                 text.push_str(&format!("    what to do: {}\n", inert(&f.advice)));
