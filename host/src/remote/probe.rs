@@ -1,9 +1,9 @@
 //! The probe behind `ferry doctor`: open a remote step by step, then try each operation a
 //! sync needs, one at a time, in a scratch folder in the folder tested (the root, or one
 //! below it) — so that a failure names the exact step (and so the permission) that is
-//! missing. Where the folder cannot be made, or the folder tested cannot be listed (a
-//! write-only inbox, whose own permissions are what matter), files are tried directly in
-//! the folder tested. Each request a sync makes of the server ([`Capability`]) is one step,
+//! missing. Where the folder cannot be made, or the remote cannot be listed (a write-only
+//! inbox, whose own permissions are what matter), files are tried directly in the folder
+//! tested. Each request a sync makes of the server ([`Capability`]) is one step,
 //! so the steps tell which the server allows. Every path the probe creates is removed
 //! afterwards (by its exact path: nothing is listed to find it), or named as left behind.
 //! Errors are kept raw: what they mean is the policy plugin's call.
@@ -472,8 +472,8 @@ async fn resolve(config: &SftpConfig) -> Result<Vec<SocketAddr>, RemoteError> {
 }
 
 /// Where the probe works: a scratch folder in the folder tested, named so as not to meet
-/// anything already there, or, until that folder is made, and when the folder tested
-/// cannot be listed, the folder tested itself (each file named after the scratch folder).
+/// anything already there, or, until that folder is made, and when the remote cannot be
+/// listed, the folder tested itself (each file named after the scratch folder).
 struct Scratch {
     /// The folder tested, relative to the root ("" for the root).
     base: String,
