@@ -2,7 +2,8 @@
 //! it: refusing mkdir or rename, read-only folders, a missing root, revoked or tab-separated
 //! known_hosts entries) and a local folder: each step's result, why a step was skipped, the
 //! address the connection left from, the plugin's reading of each failure, how the server
-//! replaces a file, and nothing of the probe's left afterwards.
+//! replaces a file, which requests the server allows (one test per restriction), the
+//! settings that fit, and nothing of the probe's left afterwards.
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::os::unix::fs::PermissionsExt;
@@ -99,6 +100,45 @@ fn scratch_folders(root: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The answer to `capability` in a `--json` report: its status, and its reason.
+fn capability<'a>(report: &'a Value, name: &str) -> (&'a str, &'a Value) {
+    let answer = &report["capabilities"][name];
+    let status = answer["status"].as_str();
+    (
+        status.unwrap_or_else(|| panic!("no capability {name} in {report:#}")),
+        &answer["reason"],
+    )
+}
+
+/// Assert the server refused `name` with a reason, and allowed each of `allowed`.
+fn assert_refused_only(report: &Value, name: &str, allowed: &[&str]) {
+    let (status, reason) = capability(report, name);
+    assert_eq!(status, "refused", "{report:#}");
+    assert!(!reason.as_str().unwrap().is_empty(), "{report:#}");
+    for other in allowed {
+        assert_eq!(
+            capability(report, other).0,
+            "allowed",
+            "{other}: {report:#}"
+        );
+    }
+}
+
+/// The settings of a `--json` report, as (setting, on).
+fn settings(report: &Value) -> Vec<(&str, &str)> {
+    report["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|fit| {
+            (
+                fit["setting"].as_str().unwrap(),
+                fit["on"].as_str().unwrap(),
+            )
+        })
+        .collect()
+}
+
 fn closed_port() -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     listener.local_addr().unwrap().port()
@@ -134,6 +174,7 @@ fn a_healthy_sftp_remote_passes_every_step_and_leaves_nothing() {
             "write",
             "read-back",
             "rename",
+            "posix-rename",
             "write-over",
             "rename-over",
             "set-mtime",
@@ -146,6 +187,30 @@ fn a_healthy_sftp_remote_passes_every_step_and_leaves_nothing() {
         report["replace"],
         serde_json::json!({"strategy": "posix-rename", "setting": null})
     );
+}
+
+#[test]
+fn the_json_report_answers_every_capability_and_names_the_settings() {
+    let setup = Setup::new();
+    let (code, report) = setup.doctor_json("partner");
+    assert_all_passed(code, &report);
+    let allowed = serde_json::json!({"status": "allowed", "reason": null});
+    let expected: serde_json::Map<String, Value> = [
+        "list",
+        "mkdir",
+        "write",
+        "read",
+        "rename",
+        "posix-rename",
+        "setstat",
+        "remove",
+    ]
+    .iter()
+    .map(|name| (name.to_string(), allowed.clone()))
+    .collect();
+    assert_eq!(report["capabilities"], Value::Object(expected));
+    assert_eq!(report["settings"], serde_json::json!([]));
+    assert_eq!(report["notes"], serde_json::json!([]));
 }
 
 #[test]
@@ -291,13 +356,53 @@ fn a_server_that_refuses_rename_gets_upload_direct() {
         report["replace"],
         serde_json::json!({"strategy": "none", "setting": "upload = \"direct\""})
     );
+    assert_refused_only(&report, "rename", &["write", "setstat", "remove"]);
+    assert_eq!(capability(&report, "posix-rename").0, "refused");
+    assert_eq!(settings(&report), [("upload = \"direct\"", "sync")]);
     assert_eq!(scratch_folders(&setup.sshd.root), Vec::<String>::new());
     let (_, text, _) = setup.doctor(&["partner"]);
     assert!(
         text.contains("rename-over    skipped: needs rename, which the server refused"),
         "{text}"
     );
-    assert!(text.contains("set upload = \"direct\""), "{text}");
+    assert!(
+        text.contains("  upload = \"direct\" on the syncs to this remote: "),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_server_that_refuses_times_gets_set_mtime_false() {
+    let setup = Setup::with_sshd(Sshd::start_with("-P setstat,fsetstat"));
+    let (code, report) = setup.doctor_json("partner");
+    assert_eq!(code, 1, "{report:#}");
+    assert_failed(&report, "set-mtime", "permission", "");
+    assert_refused_only(&report, "setstat", &["write", "rename", "remove"]);
+    assert_eq!(settings(&report), [("set_mtime = false", "remote")]);
+    assert_eq!(scratch_folders(&setup.sshd.root), Vec::<String>::new());
+    let (code, text, _) = setup.doctor(&["partner"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("setstat        refused: "), "{text}");
+    assert!(
+        text.contains("  set_mtime = false on the remote: the server refuses"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_server_that_refuses_remove_is_told_to_hold_mirror_deletes() {
+    let setup = Setup::with_sshd(Sshd::start_with("-P remove"));
+    let (code, report) = setup.doctor_json("partner");
+    assert_eq!(code, 1, "{report:#}");
+    assert_refused_only(&report, "remove", &["write", "rename", "setstat"]);
+    assert_eq!(settings(&report), []);
+    let notes = report["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{report:#}");
+    let note = notes[0].as_str().unwrap();
+    assert!(
+        note.contains("delete = \"mirror\"") && note.contains("ferry retry"),
+        "{note}"
+    );
 }
 
 #[test]
@@ -341,10 +446,48 @@ fn what_cannot_be_removed_is_listed_exactly() {
 fn a_server_without_posix_rename_replaces_by_moving_the_old_file_aside() {
     let setup = Setup::with_sshd(Sshd::start_with("-P posix-rename"));
     let (code, report) = setup.doctor_json("partner");
-    assert_all_passed(code, &report);
+    assert_eq!(code, 1, "{report:#}");
+    assert_refused_only(&report, "posix-rename", &["rename", "write", "remove"]);
+    assert_failed(&report, "posix-rename", "permission", "");
+    assert_eq!(step(&report, "rename-over")["ok"], true, "{report:#}");
     assert_eq!(
         report["replace"],
         serde_json::json!({"strategy": "rename", "setting": null})
+    );
+    assert_eq!(settings(&report), []);
+}
+
+#[test]
+fn a_write_only_inbox_is_tested_in_place_and_left_as_it_was() {
+    let setup = Setup::new();
+    let root = &setup.sshd.root;
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o333)).unwrap();
+    let (code, report) = setup.doctor_json("partner");
+    assert_eq!(code, 1, "{report:#}");
+    let allowed = [
+        "mkdir",
+        "write",
+        "rename",
+        "posix-rename",
+        "setstat",
+        "remove",
+    ];
+    assert_refused_only(&report, "list", &allowed);
+    assert_eq!(report["cleanup"]["left"], serde_json::json!([]));
+    assert_eq!(std::fs::read_dir(root).unwrap().count(), 0, "{report:#}");
+    assert_eq!(
+        settings(&report),
+        [("listing = \"none\"", "remote")],
+        "{report:#}"
+    );
+    // The file was written in the inbox itself (named after the scratch folder).
+    let created = report["cleanup"]["created"].as_array().unwrap();
+    assert!(
+        created.iter().any(|path| {
+            let path = path.as_str().unwrap();
+            path.starts_with(".ferry-doctor-") && path.ends_with("-probe.txt")
+        }),
+        "{report:#}"
     );
 }
 

@@ -2,8 +2,9 @@
 //! one at a time and re-test", automated. The remote is opened step by step and every
 //! operation a sync needs is tried in a scratch folder in the folder tested
 //! ([`crate::remote::probe`]); the remote's policy plugin reads each failure, the address
-//! the connection left from is shown for the partner's IP allow-list, and how the remote
-//! lets an upload replace a file says which `upload` setting fits it.
+//! the connection left from is shown for the partner's IP allow-list. The steps tell which
+//! requests the server allows ([`Capability`]); from those, and from how the remote lets an
+//! upload replace a file, doctor names the settings that fit it, each with why.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -17,7 +18,7 @@ use super::output::{emit, out};
 use super::run::{load_config, tokio_runtime};
 use crate::config::{RemoteConfig, Transport};
 use crate::plugin::{Classification, ComponentCache, Limits, Runtime, category_name, retry_name};
-use crate::remote::probe::{self, Cleanup, Outcome, Probe, Replace, Step};
+use crate::remote::probe::{self, Capability, Cleanup, Outcome, Probe, Replace, Step};
 use crate::remote::{RemoteError, protocol_of};
 use crate::sync::{self, PolicyHandle};
 use crate::text::inert;
@@ -56,6 +57,65 @@ pub fn doctor(args: DoctorArgs, config_path: Option<&Path>, json: bool) -> Resul
     } else {
         exit::FAILURE
     })
+}
+
+const SET_MTIME_WHY: &str = "the server refuses to set modification times (ferry delivers \
+     every file anyway, remembering each one's own size and time so that reruns send nothing \
+     again); this only skips asking";
+const UPLOAD_DIRECT_WHY: &str =
+    "the server refuses every rename, so an upload cannot be finished under a temporary name";
+const LISTING_NONE_WHY: &str = "the server refuses listing while it takes files (a write-only \
+     inbox): ferry then decides what to send from what it delivered before (not with \
+     delete = \"mirror\", not as a source)";
+const NO_REMOVE_NOTE: &str = "the server refuses to remove files: with delete = \"mirror\", \
+     each refused delete is reported once, then held and not tried again until `ferry retry`";
+
+/// What the server made of a capability's request.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Allowed,
+    Refused,
+    /// Not asked: a step it needs did not pass.
+    Untested,
+}
+
+impl Answer {
+    fn name(self) -> &'static str {
+        match self {
+            Answer::Allowed => "allowed",
+            Answer::Refused => "refused",
+            Answer::Untested => "untested",
+        }
+    }
+}
+
+/// A setting that fits what the probe found, where it goes, and why.
+struct Fit {
+    setting: &'static str,
+    on: Scope,
+    why: &'static str,
+}
+
+#[derive(Clone, Copy)]
+enum Scope {
+    Remote,
+    Sync,
+}
+
+impl Scope {
+    fn name(self) -> &'static str {
+        match self {
+            Scope::Remote => "remote",
+            Scope::Sync => "sync",
+        }
+    }
+
+    fn text(self) -> &'static str {
+        match self {
+            Scope::Remote => "on the remote",
+            Scope::Sync => "on the syncs to this remote",
+        }
+    }
 }
 
 /// A probe, each failure read by the policy plugin.
@@ -135,14 +195,16 @@ impl Diagnosis<'_> {
                 .all(|row| matches!(row.status, Status::Passed))
     }
 
+    fn status_of(&self, step: Step) -> Option<&Status> {
+        self.rows
+            .iter()
+            .find(|row| row.step == step)
+            .map(|row| &row.status)
+    }
+
     /// Why a skipped step was not tried: the step it needs, and what became of that.
     fn skip_reason(&self, needs: Step) -> String {
-        let became = match self
-            .rows
-            .iter()
-            .find(|row| row.step == needs)
-            .map(|row| &row.status)
-        {
+        let became = match self.status_of(needs) {
             Some(Status::Failed { .. }) => match self.remote.transport {
                 Transport::Sftp(_) => "which the server refused",
                 Transport::Local(_) => "which failed",
@@ -152,6 +214,93 @@ impl Diagnosis<'_> {
         format!("needs {}, {became}", needs.name())
     }
 
+    /// What the server made of `capability`'s request, and why when it was not allowed.
+    fn answer(&self, capability: Capability) -> (Answer, Option<String>) {
+        match self.status_of(capability.step()) {
+            Some(Status::Passed) => (Answer::Allowed, None),
+            Some(Status::Failed { error, .. }) => (Answer::Refused, Some(error.message.clone())),
+            Some(Status::Skipped { needs }) => (Answer::Untested, Some(self.skip_reason(*needs))),
+            None => (Answer::Untested, None),
+        }
+    }
+
+    fn is(&self, capability: Capability, answer: Answer) -> bool {
+        self.answer(capability).0 == answer
+    }
+
+    fn fits(&self) -> Vec<Fit> {
+        let set_mtime = self
+            .is(Capability::Setstat, Answer::Refused)
+            .then_some(Fit {
+                setting: "set_mtime = false",
+                on: Scope::Remote,
+                why: SET_MTIME_WHY,
+            });
+        let listing = self.write_only().then_some(Fit {
+            setting: "listing = \"none\"",
+            on: Scope::Remote,
+            why: LISTING_NONE_WHY,
+        });
+        let upload = self.replace.and_then(replace_setting).map(|setting| Fit {
+            setting,
+            on: Scope::Sync,
+            why: UPLOAD_DIRECT_WHY,
+        });
+        set_mtime.into_iter().chain(listing).chain(upload).collect()
+    }
+
+    /// Listing is refused while writing works: a write-only inbox.
+    fn write_only(&self) -> bool {
+        self.is(Capability::List, Answer::Refused) && self.is(Capability::Write, Answer::Allowed)
+    }
+
+    /// What the server's refusals mean for a sync where no setting helps.
+    fn notes(&self) -> Vec<&'static str> {
+        let no_remove = self.is(Capability::Remove, Answer::Refused);
+        no_remove.then_some(NO_REMOVE_NOTE).into_iter().collect()
+    }
+
+    fn capabilities_json(&self) -> Value {
+        let answers = Capability::ALL.iter().map(|capability| {
+            let (answer, reason) = self.answer(*capability);
+            let value = json!({"status": answer.name(), "reason": reason});
+            (capability.name().to_string(), value)
+        });
+        Value::Object(answers.collect())
+    }
+
+    fn capabilities_text(&self) -> String {
+        let mut text = format!("{:<STEP_COLUMN$}server\n", "capability");
+        for capability in Capability::ALL {
+            let answer = match self.answer(capability) {
+                (answer, Some(reason)) => format!("{}: {}", answer.name(), inert(&reason)),
+                (answer, None) => answer.name().to_string(),
+            };
+            text.push_str(&format!("{:<STEP_COLUMN$}{answer}\n", capability.name()));
+        }
+        text
+    }
+
+    fn settings_text(&self) -> String {
+        let fits = self.fits();
+        let mut text = match fits.is_empty() {
+            true => "settings that fit: the defaults\n".to_string(),
+            false => "settings that fit:\n".to_string(),
+        };
+        for fit in fits {
+            text.push_str(&format!(
+                "  {} {}: {}\n",
+                fit.setting,
+                fit.on.text(),
+                fit.why
+            ));
+        }
+        for note in self.notes() {
+            text.push_str(&format!("note: {note}\n"));
+        }
+        text
+    }
+
     fn count(&self, wanted: fn(&Status) -> bool) -> usize {
         self.rows.iter().filter(|row| wanted(&row.status)).count()
     }
@@ -159,6 +308,11 @@ impl Diagnosis<'_> {
     fn to_json(&self) -> Value {
         let addresses: Vec<String> = self.addresses.iter().map(ToString::to_string).collect();
         let steps: Vec<Value> = self.rows.iter().map(|row| row.to_json(self)).collect();
+        let settings: Vec<Value> = self
+            .fits()
+            .iter()
+            .map(|fit| json!({"setting": fit.setting, "on": fit.on.name(), "why": fit.why}))
+            .collect();
         json!({
             "remote": self.remote.name,
             "kind": kind_name(self.remote),
@@ -166,11 +320,14 @@ impl Diagnosis<'_> {
             "addresses": addresses,
             "local_address": self.local_address,
             "steps": steps,
+            "capabilities": self.capabilities_json(),
             "cleanup": cleanup_json(&self.cleanup),
             "replace": self.replace.map(|replace| json!({
                 "strategy": replace_name(replace),
                 "setting": replace_setting(replace),
             })),
+            "settings": settings,
+            "notes": self.notes(),
             "ok": self.passed(),
         })
     }
@@ -199,9 +356,12 @@ impl Diagnosis<'_> {
             text.push_str(&row.to_text(self));
         }
         text.push('\n');
+        text.push_str(&self.capabilities_text());
+        text.push('\n');
         if let Some(replace) = self.replace {
             text.push_str(&replace_text(replace));
         }
+        text.push_str(&self.settings_text());
         text.push_str(&cleanup_text(&self.cleanup));
         text.push_str(&self.summary());
         text
@@ -287,7 +447,7 @@ fn cleanup_json(cleanup: &Cleanup) -> Value {
         .iter()
         .map(|(path, error)| json!({"path": path, "message": error.message}))
         .collect();
-    json!({"removed": cleanup.removed, "left": left})
+    json!({"created": cleanup.created, "removed": cleanup.removed, "left": left})
 }
 
 /// What the failed steps left and what became of it; nothing when they left nothing.
@@ -341,11 +501,7 @@ fn replace_text(replace: Replace) -> String {
             "none: the server refuses rename, so no upload can be finished under a temporary name"
         }
     };
-    let setting = match replace_setting(replace) {
-        Some(setting) => format!("set {setting} on the syncs to this remote"),
-        None => "the default upload (temporary name, then rename) fits".to_string(),
-    };
-    format!("replace: {how}; {setting}\n")
+    format!("replace: {how}\n")
 }
 
 fn kind_name(remote: &RemoteConfig) -> &'static str {

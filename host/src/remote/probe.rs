@@ -1,13 +1,15 @@
 //! The probe behind `ferry doctor`: open a remote step by step, then try each operation a
 //! sync needs, one at a time, in a scratch folder in the folder tested (the root, or one
 //! below it) — so that a failure names the exact step (and so the permission) that is
-//! missing. Where the folder cannot be made, files are tried directly in the folder tested.
-//! Every path the probe creates is removed afterwards, or named as left behind. Errors are
-//! kept raw: what they mean is the policy plugin's call.
+//! missing. Where the folder cannot be made, or the remote cannot be listed (a write-only
+//! inbox, whose own permissions are what matter), files are tried directly in the folder
+//! tested. Each request a sync makes of the server ([`Capability`]) is one step,
+//! so the steps tell which the server allows. Every path the probe creates is removed
+//! afterwards (by its exact path: nothing is listed to find it), or named as left behind.
+//! Errors are kept raw: what they mean is the policy plugin's call.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::iter;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -37,8 +39,12 @@ pub enum Action {
     Mkdir,
     Write,
     ReadBack,
+    /// The plain rename, onto a free name.
     Rename,
+    /// posix-rename, onto a free name.
+    PosixRename,
     WriteOver,
+    /// Ferry's own replacing rename (posix-rename, or moving the old file aside).
     RenameOver,
     SetMtime,
     DeleteFile,
@@ -60,6 +66,7 @@ impl Step {
                 Action::Write => "write",
                 Action::ReadBack => "read-back",
                 Action::Rename => "rename",
+                Action::PosixRename => "posix-rename",
                 Action::WriteOver => "write-over",
                 Action::RenameOver => "rename-over",
                 Action::SetMtime => "set-mtime",
@@ -80,21 +87,85 @@ const SFTP_OPENING: &[Step] = &[
     Step::OpenFolder,
 ];
 
-/// The actions, in order, each with the actions it needs besides an open remote. Each
-/// needs as little as possible, so that one refused permission hides no other: files are
-/// written without the scratch folder when it cannot be made.
-const ACTIONS: &[(Action, &[Action])] = &[
+/// What an action needs besides an open remote: one action of each group.
+type Needs = &'static [&'static [Action]];
+
+/// The actions, in order, each with what it needs. Each needs as little as possible, so
+/// that one refused permission hides no other: files are written without the scratch
+/// folder when it cannot be made.
+const ACTIONS: &[(Action, Needs)] = &[
     (Action::List, &[]),
     (Action::Mkdir, &[]),
     (Action::Write, &[]),
-    (Action::ReadBack, &[Action::Write]),
-    (Action::Rename, &[Action::Write]),
-    (Action::WriteOver, &[Action::Write]),
-    (Action::RenameOver, &[Action::Rename]),
-    (Action::SetMtime, &[Action::Write]),
-    (Action::DeleteFile, &[Action::Write]),
-    (Action::DeleteFolder, &[Action::Mkdir, Action::DeleteFile]),
+    (Action::ReadBack, &[&[Action::Write]]),
+    (Action::Rename, &[&[Action::Write]]),
+    (Action::PosixRename, &[&[Action::Write]]),
+    (Action::WriteOver, &[&[Action::Write]]),
+    (
+        Action::RenameOver,
+        &[&[Action::Rename, Action::PosixRename]],
+    ),
+    (Action::SetMtime, &[&[Action::Write]]),
+    (Action::DeleteFile, &[&[Action::Write]]),
+    (
+        Action::DeleteFolder,
+        &[&[Action::Mkdir], &[Action::DeleteFile]],
+    ),
 ];
+
+/// A request a sync makes of the server, which the server may refuse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Capability {
+    List,
+    Mkdir,
+    Write,
+    Read,
+    Rename,
+    PosixRename,
+    Setstat,
+    Remove,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 8] = [
+        Capability::List,
+        Capability::Mkdir,
+        Capability::Write,
+        Capability::Read,
+        Capability::Rename,
+        Capability::PosixRename,
+        Capability::Setstat,
+        Capability::Remove,
+    ];
+
+    /// The stable name `ferry doctor` prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::List => "list",
+            Capability::Mkdir => "mkdir",
+            Capability::Write => "write",
+            Capability::Read => "read",
+            Capability::Rename => "rename",
+            Capability::PosixRename => "posix-rename",
+            Capability::Setstat => "setstat",
+            Capability::Remove => "remove",
+        }
+    }
+
+    /// The step that asks for it alone.
+    pub fn step(self) -> Step {
+        Step::Action(match self {
+            Capability::List => Action::List,
+            Capability::Mkdir => Action::Mkdir,
+            Capability::Write => Action::Write,
+            Capability::Read => Action::ReadBack,
+            Capability::Rename => Action::Rename,
+            Capability::PosixRename => Action::PosixRename,
+            Capability::Setstat => Action::SetMtime,
+            Capability::Remove => Action::DeleteFile,
+        })
+    }
+}
 
 /// How the remote lets an upload replace an existing file, as the probe found it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,6 +184,7 @@ const OTHER_CONTENT: &[u8] = b"written over by ferry doctor\n";
 const PROBE_MTIME: Duration = Duration::from_secs(1_000_000_000);
 const FILE_NAME: &str = "probe.txt";
 const RENAMED_NAME: &str = "renamed.txt";
+const MOVED_NAME: &str = "moved.txt";
 const INCOMING_NAME: &str = "incoming.txt";
 
 /// How one step went.
@@ -138,6 +210,8 @@ pub struct StepReport {
 /// What removing the paths the probe created came to.
 #[derive(Debug, Default)]
 pub struct Cleanup {
+    /// Every path (relative to the root) the probe created or tried to, in order.
+    pub created: Vec<String>,
     /// Paths (relative to the root) left by failed steps and removed afterwards.
     pub removed: Vec<String>,
     /// Paths that are still there, with why.
@@ -189,17 +263,31 @@ impl Probe {
     /// How files can be replaced, from the rename steps and whether the remote's rename
     /// replaces in one step.
     fn replace(&self, atomic_rename: bool) -> Option<Replace> {
-        let renamed = |action| self.outcome(Step::Action(action));
-        match (renamed(Action::Rename)?, renamed(Action::RenameOver)?) {
-            (Outcome::Failed(_), _) => Some(Replace::NoRename),
-            (Outcome::Passed, Outcome::Passed) if atomic_rename => Some(Replace::Atomic),
-            (Outcome::Passed, _) => Some(Replace::MoveAside),
-            (Outcome::Skipped { .. }, _) => None,
+        let renames = [Action::Rename, Action::PosixRename].map(|a| self.outcome(Step::Action(a)));
+        if renames
+            .iter()
+            .all(|o| matches!(o, Some(Outcome::Failed(_))))
+        {
+            return Some(Replace::NoRename);
+        }
+        match self.outcome(Step::Action(Action::RenameOver))? {
+            Outcome::Passed if atomic_rename => Some(Replace::Atomic),
+            Outcome::Skipped { .. } => None,
+            _ => Some(Replace::MoveAside),
         }
     }
 
-    fn first_missing(&self, needs: impl IntoIterator<Item = Step>) -> Option<Step> {
-        needs.into_iter().find(|step| !self.has_passed(*step))
+    /// The first step `needs` lacks: the opening's last step, or the first action of a
+    /// group none of which passed.
+    fn first_missing(&self, opened: Step, needs: Needs) -> Option<Step> {
+        let passed = |action: &Action| self.has_passed(Step::Action(*action));
+        if !self.has_passed(opened) {
+            return Some(opened);
+        }
+        needs
+            .iter()
+            .find(|group| !group.iter().any(passed))
+            .map(|group| Step::Action(group[0]))
     }
 
     /// Record the opening steps not reached as skipped, each for want of the one before.
@@ -222,39 +310,58 @@ pub async fn probe(config: &RemoteConfig, folder: &str) -> Probe {
         Transport::Sftp(sftp) => (SFTP_OPENING, open_sftp(sftp, &mut probe).await),
     };
     let remote = match opened {
-        Some((remote, atomic_rename)) => open_folder(&mut probe, remote, folder)
-            .await
-            .map(|remote| (remote, atomic_rename)),
+        Some(opened) => open_folder(&mut probe, opened, folder).await,
         None => None,
     };
     probe.skip_unreached(opening);
     let last_opening = opening[opening.len() - 1];
     let mut scratch = Scratch::new(folder);
     for &(action, needs) in ACTIONS {
-        let needs = iter::once(last_opening).chain(needs.iter().map(|need| Step::Action(*need)));
-        match (&remote, probe.first_missing(needs)) {
-            (Some((remote, _)), None) => {
+        match (&remote, probe.first_missing(last_opening, needs)) {
+            (Some(remote), None) => {
                 let started = Instant::now();
-                let result = scratch.try_action(action, remote.as_ref()).await;
+                let result = scratch.try_action(action, remote).await;
                 probe.record(Step::Action(action), result, Some(started.elapsed()));
             }
             (_, missing) => probe.skip(Step::Action(action), missing.unwrap_or(last_opening)),
         }
     }
-    if let Some((remote, atomic_rename)) = &remote {
-        probe.cleanup = scratch.clean_up(remote.as_ref()).await;
-        probe.replace = probe.replace(*atomic_rename);
+    if let Some(remote) = &remote {
+        probe.cleanup = scratch.clean_up(remote.remote.as_ref()).await;
+        probe.replace = probe.replace(remote.atomic_rename);
     }
     probe
 }
 
-/// The open remote and whether its rename replaces in one step.
-type Opened = Option<(Arc<dyn Remote>, bool)>;
+/// An open remote, as the probe asks it.
+struct Opened {
+    remote: Arc<dyn Remote>,
+    /// The same SFTP session, asked for each kind of rename alone; `None` for a local
+    /// folder, whose one rename is POSIX's.
+    sftp: Option<Arc<SftpRemote>>,
+    /// Whether ferry's rename replaces in one step (over SFTP: the server offers
+    /// posix-rename).
+    atomic_rename: bool,
+}
 
-async fn open_local(config: &RemoteConfig, probe: &mut Probe) -> Opened {
+impl Opened {
+    async fn rename(&self, action: Action, from: &str, to: &str) -> Result<(), RemoteError> {
+        match (&self.sftp, action) {
+            (Some(sftp), Action::Rename) => sftp.plain_rename(from, to).await,
+            (Some(sftp), Action::PosixRename) => sftp.posix_rename(from, to).await,
+            _ => self.remote.rename(from, to).await,
+        }
+    }
+}
+
+async fn open_local(config: &RemoteConfig, probe: &mut Probe) -> Option<Opened> {
     // As a source: a missing folder is reported, not created.
     match super::connect(config, Role::Source).await {
-        Ok(remote) => Some((remote, true)),
+        Ok(remote) => Some(Opened {
+            remote,
+            sftp: None,
+            atomic_rename: true,
+        }),
         Err(error) => {
             probe.record(Step::OpenFolder, Err(error), None);
             None
@@ -262,7 +369,7 @@ async fn open_local(config: &RemoteConfig, probe: &mut Probe) -> Opened {
     }
 }
 
-async fn open_sftp(config: &SftpConfig, probe: &mut Probe) -> Opened {
+async fn open_sftp(config: &SftpConfig, probe: &mut Probe) -> Option<Opened> {
     let started = Instant::now();
     let resolved = resolve(config).await;
     let elapsed = Some(started.elapsed());
@@ -283,8 +390,12 @@ async fn open_sftp(config: &SftpConfig, probe: &mut Probe) -> Opened {
         Ok(remote) => {
             probe.local_address = Some(remote.local_address().ip().to_string());
             record_exchange(probe, Step::Authenticate, Ok(()), elapsed);
-            let atomic_rename = remote.has_posix_rename();
-            Some((Arc::new(remote), atomic_rename))
+            let sftp = Arc::new(remote);
+            Some(Opened {
+                remote: sftp.clone(),
+                atomic_rename: sftp.has_posix_rename(),
+                sftp: Some(sftp),
+            })
         }
         Err(error) => {
             probe.local_address = error.local_address.clone();
@@ -295,15 +406,11 @@ async fn open_sftp(config: &SftpConfig, probe: &mut Probe) -> Opened {
 }
 
 /// Record whether `folder` is a folder of the open remote; the remote, if it is.
-async fn open_folder(
-    probe: &mut Probe,
-    remote: Arc<dyn Remote>,
-    folder: &str,
-) -> Option<Arc<dyn Remote>> {
+async fn open_folder(probe: &mut Probe, opened: Opened, folder: &str) -> Option<Opened> {
     let started = Instant::now();
     let result = match folder {
         "" => Ok(()),
-        _ => match remote.stat(folder).await {
+        _ => match opened.remote.stat(folder).await {
             Ok(Some(entry)) if entry.kind == Kind::Directory => Ok(()),
             Ok(found) => {
                 let what = if found.is_some() {
@@ -319,7 +426,7 @@ async fn open_folder(
     };
     let passed = result.is_ok();
     probe.record(Step::OpenFolder, result, Some(started.elapsed()));
-    passed.then_some(remote)
+    passed.then_some(opened)
 }
 
 /// Record the SSH exchange that ended at `ended`: the steps before it passed.
@@ -365,15 +472,17 @@ async fn resolve(config: &SftpConfig) -> Result<Vec<SocketAddr>, RemoteError> {
 }
 
 /// Where the probe works: a scratch folder in the folder tested, named so as not to meet
-/// anything already there, or, until that folder is made, the folder tested itself (each
-/// file named after the scratch folder).
+/// anything already there, or, until that folder is made, and when the remote cannot be
+/// listed, the folder tested itself (each file named after the scratch folder).
 struct Scratch {
     /// The folder tested, relative to the root ("" for the root).
     base: String,
     /// The scratch folder's name, and the prefix of files written without it.
     tag: String,
-    /// Whether the scratch folder was made.
+    /// Whether files go into the scratch folder: it was made, and the remote was listed.
     in_folder: bool,
+    /// Whether the remote could be listed.
+    listed: bool,
     /// Where the test file is now: renaming moves it.
     file: String,
     /// Every path created (or tried), in order.
@@ -387,6 +496,7 @@ impl Scratch {
             base: base.to_string(),
             tag: format!(".ferry-doctor-{random:016x}"),
             in_folder: false,
+            listed: false,
             file: String::new(),
             created: Vec::new(),
         }
@@ -412,14 +522,19 @@ impl Scratch {
         }
     }
 
-    async fn try_action(&mut self, action: Action, remote: &dyn Remote) -> Result<(), RemoteError> {
+    async fn try_action(&mut self, action: Action, opened: &Opened) -> Result<(), RemoteError> {
+        let remote = opened.remote.as_ref();
         match action {
-            Action::List => remote.list(&mut |_| {}).await,
+            Action::List => {
+                remote.list(&mut |_| {}).await?;
+                self.listed = true;
+                Ok(())
+            }
             Action::Mkdir => {
                 let folder = self.folder();
                 self.track(&folder, Kind::Directory);
                 remote.mkdir_all(&folder).await?;
-                self.in_folder = true;
+                self.in_folder = self.listed;
                 Ok(())
             }
             Action::Write => {
@@ -427,9 +542,12 @@ impl Scratch {
                 write_file(remote, &self.file, CONTENT).await
             }
             Action::ReadBack => read_back(remote, &self.file, CONTENT).await,
-            Action::Rename => {
-                let renamed = self.file_path(RENAMED_NAME);
-                remote.rename(&self.file, &renamed).await?;
+            Action::Rename | Action::PosixRename => {
+                let renamed = match action {
+                    Action::Rename => self.file_path(RENAMED_NAME),
+                    _ => self.file_path(MOVED_NAME),
+                };
+                opened.rename(action, &self.file, &renamed).await?;
                 self.file = renamed;
                 Ok(())
             }
@@ -458,7 +576,10 @@ impl Scratch {
 
     /// Remove every path created that is still there, files before their folder.
     async fn clean_up(&self, remote: &dyn Remote) -> Cleanup {
-        let mut cleanup = Cleanup::default();
+        let mut cleanup = Cleanup {
+            created: self.created.iter().map(|(path, _)| path.clone()).collect(),
+            ..Cleanup::default()
+        };
         for (path, kind) in self.created.iter().rev() {
             let removed = match remote.stat(path).await {
                 Ok(None) => continue,

@@ -120,6 +120,40 @@ impl SftpRemote {
         self.has_posix_rename
     }
 
+    /// The plain SFTP rename alone (a server refuses it onto an existing name): for
+    /// `ferry doctor`, which tells each kind of rename apart.
+    pub async fn plain_rename(&self, from: &str, to: &str) -> Result<(), RemoteError> {
+        let (remote_from, remote_to) = (
+            self.remote_path(Operation::Rename, from)?,
+            self.remote_path(Operation::Rename, to)?,
+        );
+        self.control
+            .rename(remote_from, remote_to)
+            .await
+            .map(drop)
+            .map_err(|error| self.request_error(Operation::Rename, from, error))
+    }
+
+    /// posix-rename alone, asked even when the server does not offer it, so that the server
+    /// answers: for `ferry doctor`.
+    pub async fn posix_rename(&self, from: &str, to: &str) -> Result<(), RemoteError> {
+        let (remote_from, remote_to) = (
+            self.remote_path(Operation::Rename, from)?,
+            self.remote_path(Operation::Rename, to)?,
+        );
+        self.posix_rename_request(&remote_from, &remote_to)
+            .await
+            .map_err(|error| self.request_error(Operation::Rename, from, error))
+    }
+
+    async fn posix_rename_request(&self, from: &str, to: &str) -> Result<(), SftpError> {
+        let request = ssh_strings(&[from, to]);
+        self.control
+            .extended(POSIX_RENAME, request)
+            .await
+            .and_then(status_ok)
+    }
+
     /// The error for a failed request. When the request failed because the connection
     /// ended, the error tells why it ended (as far as russh has reported it yet).
     fn request_error(&self, operation: Operation, path: &str, error: SftpError) -> RemoteError {
@@ -221,13 +255,7 @@ impl SftpRemote {
         let failed = |error| self.request_error(Operation::Rename, from, error);
         let (remote_from, remote_to) = (self.under_root(from), self.under_root(to));
         if self.has_posix_rename {
-            let request = ssh_strings(&[&remote_from, &remote_to]);
-            match self
-                .control
-                .extended(POSIX_RENAME, request)
-                .await
-                .and_then(status_ok)
-            {
+            match self.posix_rename_request(&remote_from, &remote_to).await {
                 Ok(()) => return Ok(()),
                 // Refused (some servers list the extension and deny it): a plain rename
                 // may still be allowed.
