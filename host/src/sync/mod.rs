@@ -2,6 +2,7 @@
 //! executor does the I/O ([`execute`]); every outcome lands in the state store as it
 //! happens ([`recorder`]).
 
+mod answers;
 mod execute;
 pub mod listing;
 mod local_limit;
@@ -296,7 +297,6 @@ impl Run<'_> {
         }
         phases.scan = lap(&mut clock).saturating_sub(phases.connect);
         let plan = self.plan(&source_scan, &destination_scan, phases).await?;
-        drop(destination_scan);
         phases.plan = lap(&mut clock).saturating_sub(phases.check);
         notes.extend(plan.deletions_withheld.clone());
         if !plan.deferred.is_empty() {
@@ -334,7 +334,10 @@ impl Run<'_> {
             upload: self.sync.upload,
             deferred: Mutex::new(Vec::new()),
         });
-        executor.execute(plan, Arc::new(source_scan.entries)).await;
+        let (source_entries, destination_entries) = (source_scan.entries, destination_scan.entries);
+        executor
+            .execute(plan, Arc::new(source_entries), destination_entries)
+            .await;
         phases.transfer = lap(&mut clock);
         Ok(None)
     }
@@ -557,7 +560,8 @@ fn known_renames(
 
 /// The destination policy's verdict on the entries of `listing` at `indices`, by index,
 /// for those that break a rule or need the short temporary name. Asked a batch at a time,
-/// so that no plugin entry is held for every file of a large first sync.
+/// so that no plugin entry is held for every file of a large first sync. A suggested
+/// name the host cannot use is dropped, with why (see [`answers::vet_suggestions`]).
 async fn notable_verdicts(
     policy: &PolicyHandle,
     listing: &Listing,
@@ -574,6 +578,7 @@ async fn notable_verdicts(
             !verdict.violations.is_empty() || verdict.temp_form == TempForm::Short
         }));
     }
+    answers::vet_suggestions(policy, listing, &mut notable).await?;
     Ok(notable)
 }
 
