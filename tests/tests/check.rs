@@ -67,7 +67,7 @@ fn a_clean_source_exits_zero() {
     assert_eq!(code, 0, "{stdout}");
     assert!(
         stdout.contains(
-            "1 entries checked against generic 0.1.0 (destination inbox): 0 would be rejected"
+            "1 entry checked against generic 0.1.0 (destination inbox): 0 would be rejected"
         ),
         "{stdout}"
     );

@@ -13,6 +13,7 @@ use hashbrown::HashTable;
 use super::listing::Listing;
 use super::plan::Plan;
 use super::policy::{PolicyHandle, TEXT_CAP, cut_to};
+use crate::config::RenameMode;
 use crate::plugin::{
     CHECK_BATCH, CustomViolation, Entry, PluginError, Verdict, Violation, describe,
 };
@@ -166,12 +167,18 @@ impl TempNames {
 
 /// Drop every suggested path of `verdicts` (on entries of `listing`, by index) that is
 /// not a plain relative path, or whose name the plugin itself would refuse where it
-/// would go; the entry's verdict then says why, so that it is rejected, not renamed.
+/// would go. When sanitizing, the entry's verdict then says why, so that it is rejected
+/// with why, not renamed.
 pub async fn vet_suggestions(
     policy: &PolicyHandle,
     listing: &Listing,
     verdicts: &mut HashMap<u32, Verdict>,
+    rename: RenameMode,
 ) -> Result<(), PluginError> {
+    let refuse = |verdict: &mut Verdict, why: &str| match rename {
+        RenameMode::Sanitize => refuse_suggestion(policy, verdict, why),
+        RenameMode::Refuse => verdict.suggested_path = None,
+    };
     let mut suggested: Vec<u32> = verdicts
         .iter()
         .filter(|(_, v)| !v.violations.is_empty() && v.suggested_path.is_some())
@@ -184,7 +191,7 @@ pub async fn vet_suggestions(
             let verdict = verdicts.get_mut(&index).expect("a suggested index");
             match renamed_entry(listing, index, verdict) {
                 Ok(entry) => asked.push((index, entry)),
-                Err(bad) => refuse_suggestion(policy, verdict, &bad.to_string()),
+                Err(bad) => refuse(verdict, &bad.to_string()),
             }
         }
         let (indices, entries): (Vec<u32>, Vec<Entry>) = asked.into_iter().unzip();
@@ -192,7 +199,7 @@ pub async fn vet_suggestions(
         for (index, answer) in indices.into_iter().zip(answers) {
             if let Some(violation) = answer.violations.first() {
                 let why = format!("which it refuses itself: {}", describe(violation));
-                refuse_suggestion(policy, verdicts.get_mut(&index).expect("asked"), &why);
+                refuse(verdicts.get_mut(&index).expect("asked"), &why);
             }
         }
     }

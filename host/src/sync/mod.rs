@@ -2,7 +2,7 @@
 //! executor does the I/O ([`execute`]); every outcome lands in the state store as it
 //! happens ([`recorder`]).
 
-mod answers;
+pub mod answers;
 mod execute;
 pub mod listing;
 mod local_limit;
@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use crate::config::{
-    Config, ConfigError, Place, PolicyValue, RemoteConfig, SyncConfig, UploadMode,
+    Config, ConfigError, Place, PolicyValue, RemoteConfig, RenameMode, SyncConfig, UploadMode,
 };
 use crate::plugin::{
     CHECK_BATCH, PluginError, PluginSource, Protocol, Runtime, SettingInput, SettingValue,
@@ -31,7 +31,7 @@ use listing::Listing;
 pub use local_limit::OverLocalLimit;
 use local_limit::over_local_limit;
 use plan::{Filter, Inputs, Plan};
-pub use policy::PolicyHandle;
+pub use policy::{PolicyHandle, bounded_verdict};
 use recorder::Recorder;
 pub use report::Failure;
 use report::{Phases, RunReport, run_status};
@@ -379,7 +379,7 @@ impl Run<'_> {
         let unsettled = plan::unsettled(&inputs);
         let checking = Instant::now();
         phases.checked = unsettled.len();
-        let verdicts = notable_verdicts(self.policy, &source.entries, &unsettled)
+        let verdicts = notable_verdicts(self.policy, &source.entries, &unsettled, self.sync.rename)
             .await
             .map_err(Abort::Plugin)?;
         phases.check = checking.elapsed();
@@ -561,11 +561,12 @@ fn known_renames(
 /// The destination policy's verdict on the entries of `listing` at `indices`, by index,
 /// for those that break a rule or need the short temporary name. Asked a batch at a time,
 /// so that no plugin entry is held for every file of a large first sync. A suggested
-/// name the host cannot use is dropped, with why (see [`answers::vet_suggestions`]).
+/// name the host cannot use is dropped (see [`answers::vet_suggestions`]).
 async fn notable_verdicts(
     policy: &PolicyHandle,
     listing: &Listing,
     indices: &[u32],
+    rename: RenameMode,
 ) -> Result<HashMap<u32, Verdict>, PluginError> {
     let mut notable = HashMap::new();
     for batch in indices.chunks(CHECK_BATCH) {
@@ -578,7 +579,7 @@ async fn notable_verdicts(
             !verdict.violations.is_empty() || verdict.temp_form == TempForm::Short
         }));
     }
-    answers::vet_suggestions(policy, listing, &mut notable).await?;
+    answers::vet_suggestions(policy, listing, &mut notable, rename).await?;
     Ok(notable)
 }
 
@@ -614,7 +615,7 @@ pub async fn check(
         .filter(|e| filter.allows(&e.path(), e.kind))
         .map(|e| e.index)
         .collect();
-    let verdicts = notable_verdicts(policy, &scan.entries, &covered)
+    let verdicts = notable_verdicts(policy, &scan.entries, &covered, sync.rename)
         .await
         .map_err(|error| SyncError::Plugin {
             remote: sync.destination.clone(),

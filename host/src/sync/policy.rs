@@ -120,7 +120,7 @@ pub(super) fn cut_to(mut text: String, cap: usize) -> String {
 
 /// A verdict whose every text is within [`TEXT_CAP`] and whose violations are at most
 /// [`VIOLATIONS_CAP`] (a longer list keeps a last one saying how many were left out).
-fn bounded_verdict(verdict: Verdict) -> Verdict {
+pub fn bounded_verdict(verdict: Verdict) -> Verdict {
     let count = verdict.violations.len();
     let mut violations: Vec<Violation> = verdict
         .violations
