@@ -104,7 +104,7 @@ pub fn cut(text: String) -> String {
 
 /// `text` within `cap` bytes: cut at a character boundary, with how much was cut (a cut
 /// text is then longer than `cap`, so that no check of a length mistakes it for whole).
-pub(super) fn cut_to(mut text: String, cap: usize) -> String {
+pub(super) fn cut_to(text: String, cap: usize) -> String {
     if text.len() <= cap {
         return text;
     }
@@ -112,10 +112,8 @@ pub(super) fn cut_to(mut text: String, cap: usize) -> String {
         .rev()
         .find(|&at| text.is_char_boundary(at))
         .unwrap_or(0);
-    let removed = text.len() - keep;
-    text.truncate(keep);
-    text.push_str(&format!("…[cut {removed} bytes]"));
-    text
+    // A new string: a truncated one would keep the whole allocation.
+    format!("{}…[cut {} bytes]", &text[..keep], text.len() - keep)
 }
 
 /// A verdict whose every text is within [`TEXT_CAP`] and whose violations are at most
@@ -177,6 +175,12 @@ mod tests {
             "{cut}"
         );
         assert_eq!(super::cut("short".into()), "short");
+        let huge = super::cut("x".repeat(10 << 20));
+        assert!(
+            huge.capacity() < 2 * TEXT_CAP,
+            "the cut text keeps {} bytes",
+            huge.capacity()
+        );
     }
 
     #[test]
