@@ -1,10 +1,12 @@
-//! The destination's policy plugin, callable from async code. Plugin calls run on the
-//! blocking pool: they are CPU work, and WASI's sync bindings must not run on a tokio
-//! worker thread. Every text a plugin answers is cut to a bound here, where it enters
+//! The destination's policy plugin, callable from async code. Plugin calls run one at a
+//! time on a thread of their own: they are CPU work, WASI's sync bindings must not run
+//! on a tokio worker thread, and what a plugin answers is then held by one thread's
+//! allocator, not by every thread of the blocking pool in turn. Every text a plugin answers is cut to a bound here, where it enters
 //! the run, so that no plugin can make a run hold (or the state store keep) more than a
 //! bounded amount per file.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::mpsc::{Sender, channel};
 
 use super::answers::PATH_CAP;
 use crate::plugin::{
@@ -20,18 +22,25 @@ pub const VIOLATIONS_CAP: usize = 16;
 
 #[derive(Clone)]
 pub struct PolicyHandle {
-    policy: Arc<Mutex<Policy>>,
+    calls: Sender<Call>,
     label: Arc<str>,
 }
 
+/// One plugin call, run on the policy's thread.
+type Call = Box<dyn FnOnce(&mut Policy) + Send>;
+
 impl PolicyHandle {
-    pub fn new(policy: Policy) -> Self {
+    /// A handle to `policy`, which moves to a thread of its own; the thread ends when
+    /// the last handle is dropped.
+    pub fn new(mut policy: Policy) -> Self {
         let meta = policy.plugin().metadata();
         let label = format!("{} {}", meta.name, meta.version).into();
-        PolicyHandle {
-            policy: Arc::new(Mutex::new(policy)),
-            label,
-        }
+        let (calls, queue) = channel::<Call>();
+        std::thread::Builder::new()
+            .name("policy".into())
+            .spawn(move || queue.into_iter().for_each(|call| call(&mut policy)))
+            .expect("a thread for the policy plugin");
+        PolicyHandle { calls, label }
     }
 
     /// The plugin's name and version, e.g. "generic 0.1.0".
@@ -43,12 +52,14 @@ impl PolicyHandle {
         &self,
         work: impl FnOnce(&mut Policy) -> T + Send + 'static,
     ) -> T {
-        let policy = Arc::clone(&self.policy);
-        tokio::task::spawn_blocking(move || {
-            work(&mut policy.lock().unwrap_or_else(|p| p.into_inner()))
-        })
-        .await
-        .expect("plugin calls do not panic the host")
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let call: Call = Box::new(move |policy| {
+            let _ = answer.send(work(policy));
+        });
+        self.calls
+            .send(call)
+            .expect("the policy thread runs while a handle exists");
+        answered.await.expect("plugin calls do not panic the host")
     }
 
     /// One verdict per entry, in order, from one `check-batch` call (callers hand
