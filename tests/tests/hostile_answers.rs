@@ -389,3 +389,37 @@ fn a_huge_message_is_cut_in_output_and_in_the_state() {
     let (_, log, _) = setup.ferry(&["log"]);
     assert!(log.len() < 4 * MESSAGE_BOUND, "{} bytes of log", log.len());
 }
+
+/// A temporary name the destination holds is the file's own only if an earlier run
+/// recorded it so (an upload it was interrupted in): then the upload goes on and replaces
+/// it; otherwise the file fails and the destination's file is left as it is.
+#[test]
+fn a_temporary_name_the_destination_holds_is_used_only_when_a_run_recorded_it() {
+    let setup = Setup::new("suggest:unused", "refuse", &[("a.txt", b"new content")]);
+    let leftover: (&str, &[u8]) = ("a.txt.partial", b"half an upload");
+    write(&setup.path("inbox").join(leftover.0), leftover.1);
+    let before = setup.files();
+    let (code, report) = setup.run();
+    assert_eq!(code, 1, "{report:#}");
+    let (_, category, message) = &failures(&report)[0];
+    assert_eq!(category, "plugin-failure");
+    assert!(
+        message.contains("the destination holds already"),
+        "{message}"
+    );
+    assert_only_sent(&before, &setup.files(), &[]);
+
+    let size = "new content".len() as i64;
+    rusqlite::Connection::open(setup.path("state/ferry.db"))
+        .unwrap()
+        .execute(
+            "INSERT INTO partials VALUES ('push', 'a.txt', ?1, ?2, NULL)",
+            rusqlite::params![leftover.0, size],
+        )
+        .unwrap();
+    let (code, report) = setup.run();
+    assert_eq!(code, 0, "{report:#}");
+    let mut after = before.clone();
+    after.retain(|(path, _)| path != "inbox/a.txt.partial");
+    assert_only_sent(&after, &setup.files(), &[("a.txt", b"new content")]);
+}

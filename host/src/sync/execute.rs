@@ -372,6 +372,10 @@ impl Executor {
             return;
         }
         self.recorder.record(outcome);
+        if sent {
+            // Its upload is in place: no temporary file of it is left to find.
+            self.recorder.clear_partial(&job.path);
+        }
         if let (true, Some(renamed_to)) = (sent, &job.renamed_to) {
             self.recorder.remember_rename(&job.path, renamed_to);
         }
