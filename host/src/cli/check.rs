@@ -95,7 +95,7 @@ fn print_grouped(rows: &[Rejection], report: &CheckReport, policy: &str) {
         out!(
             "{} ({})",
             inert(rule),
-            counted(entries.len(), "entry", "entries")
+            rejections::counted(entries.len(), "entry", "entries")
         );
         for (path, rows) in entries {
             let details: Vec<String> = rows
@@ -110,13 +110,8 @@ fn print_grouped(rows: &[Rejection], report: &CheckReport, policy: &str) {
     }
     out!(
         "{} checked against {policy}: {} would be rejected ({})",
-        counted(report.checked, "entry", "entries"),
+        rejections::counted(report.checked, "entry", "entries"),
         rejections::count_entries(rows),
-        counted(rows.len(), "violation", "violations")
+        rejections::counted(rows.len(), "violation", "violations")
     );
-}
-
-/// `count` and the noun that goes with it: "1 entry", "2 entries".
-fn counted(count: usize, one: &str, many: &str) -> String {
-    format!("{count} {}", if count == 1 { one } else { many })
 }

@@ -270,10 +270,10 @@ fn print_text(plugin: &LoadedPlugin, checked: usize, rejections: &[Rejection]) {
     }
     let meta = plugin.metadata();
     out!(
-        "{checked} checked against {} {}: {} rejected, {} violations",
+        "{checked} checked against {} {}: {} rejected, {}",
         inert(&meta.name),
         inert(&meta.version),
         rejections::count_entries(rejections),
-        rejections.len()
+        rejections::counted(rejections.len(), "violation", "violations")
     );
 }
