@@ -390,6 +390,27 @@ fn a_huge_message_is_cut_in_output_and_in_the_state() {
     assert!(log.len() < 4 * MESSAGE_BOUND, "{} bytes of log", log.len());
 }
 
+#[test]
+fn huge_advice_is_cut() {
+    let setup = Setup::new("huge-message", "refuse", &THREE);
+    write(
+        &setup.path("inbox"),
+        b"a file where the destination's folder should be",
+    );
+    let (code, report) = setup.run();
+    assert_eq!(code, 1, "{report:#}");
+    let advice = report["failures"][0]["advice"].as_str().unwrap();
+    assert!(
+        advice.len() < MESSAGE_BOUND && advice.ends_with(" bytes]"),
+        "{advice}"
+    );
+    let (_, stdout, _) = setup.ferry(&["run", "push"]);
+    assert!(
+        stdout.contains("…[cut ") && stdout.len() < 4 * MESSAGE_BOUND,
+        "{stdout}"
+    );
+}
+
 /// A temporary name the destination holds is the file's own only if an earlier run
 /// recorded it so (an upload it was interrupted in): then the upload goes on and replaces
 /// it; otherwise the file fails and the destination's file is left as it is.
