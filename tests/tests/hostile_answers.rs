@@ -155,12 +155,20 @@ const THREE: [(&str, &[u8]); 3] = [
 /// as plugin-failure naming the plugin and `shown` (the name as the message quotes it),
 /// and nothing is written.
 fn assert_every_temp_name_refused(attack: &str, shown: &str) {
+    assert_temp_names_refused(attack, shown, 3);
+}
+
+/// As [`assert_every_temp_name_refused`], where `check` (which does not list the
+/// destination) finds `in_check` of the three refused.
+fn assert_temp_names_refused(attack: &str, shown: &str, in_check: usize) {
     let setup = Setup::new(attack, "refuse", &THREE);
     write(&setup.path("inbox").join(KEEP.0), KEEP.1);
-    let (code, _, _) = setup.ferry(&["check", "push"]);
-    assert_eq!(
-        code, 0,
-        "check asks no temporary name, and every entry passes"
+    let (code, stdout, _) = setup.ferry(&["check", "push"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains(&format!("unusable-temp-name ({in_check} entries)"))
+            && stdout.contains(&inert_shown(shown)),
+        "{stdout}"
     );
     let before = setup.files();
     let (code, report) = setup.run();
@@ -191,7 +199,7 @@ fn a_temporary_name_that_climbs_out_is_refused() {
 
 #[test]
 fn a_temporary_name_of_an_existing_destination_file_is_refused() {
-    assert_every_temp_name_refused(&format!("temp-name:{}", KEEP.0), r#""keep.txt""#);
+    assert_temp_names_refused(&format!("temp-name:{}", KEEP.0), r#""keep.txt""#, 2);
 }
 
 #[test]
@@ -204,6 +212,11 @@ fn a_temporary_name_of_a_final_name_is_refused() {
 fn a_temporary_name_with_an_escape_sequence_or_of_10_mib_is_refused() {
     assert_every_temp_name_refused("temp-name:x\u{1b}[2J", r#""x\u{1b}[2J""#);
     assert_every_temp_name_refused("temp-huge", "…[cut ");
+}
+
+/// `shown` (as JSON holds it) as text output shows it: a backslash before `u{` doubled.
+fn inert_shown(shown: &str) -> String {
+    shown.replace("\\u{", "\\\\u{")
 }
 
 /// One temporary name for every file: the first file takes it, every other fails alone.
@@ -246,6 +259,12 @@ fn one_temporary_name_for_every_file_sends_one_and_mixes_nothing() {
     let files = many_files(300);
     let setup = Setup::new("same-temp-name", "refuse", &borrowed(&files));
     write(&setup.path("inbox").join(KEEP.0), KEEP.1);
+    let (code, stdout, _) = setup.ferry(&["check", "push"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("unusable-temp-name (299 entries)"),
+        "{stdout}"
+    );
     let before = setup.files();
     let report = assert_one_temp_name_serves_one_file(&setup, &files);
     let failed: Vec<String> = failures(&report)
@@ -268,6 +287,12 @@ fn one_temporary_name_for_every_file_over_sftp_sends_one_and_mixes_nothing() {
     let remote = sshd.remote_toml("inbox", sshd.port, &sshd.key_file, &sshd.known_hosts);
     let files = many_files(100);
     let setup = Setup::with_destination("same-temp-name", "refuse", &borrowed(&files), &remote);
+    let (code, stdout, _) = setup.ferry(&["check", "push"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("unusable-temp-name (99 entries)"),
+        "{stdout}"
+    );
     let before = setup.files();
     let report = assert_one_temp_name_serves_one_file(&setup, &files);
     assert_eq!(setup.files(), before, "the local side is read only");

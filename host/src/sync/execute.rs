@@ -21,8 +21,8 @@ use super::recorder::Recorder;
 use super::throttle::Throttle;
 use crate::config::UploadMode;
 use crate::plugin::{
-    LengthScope, Operation, PluginError, Protocol, TempForm, Violation, category_name, describe,
-    retry_name, violation_category,
+    CustomViolation, LengthScope, Operation, PluginError, Protocol, TempForm, Violation,
+    category_name, describe, retry_name, violation_category,
 };
 use crate::remote::{Kind, Reader, Remote, RemoteError, Version, Writer, aside_name};
 use crate::state::{FileOutcome, FileStatus, Partial};
@@ -92,6 +92,48 @@ pub(super) async fn prepare(
         .collect();
     let temps = policy.temp_names(wanted).await?;
     Ok(jobs.into_iter().zip(temps).collect())
+}
+
+/// The transfers of `plan` (entries of `source`) whose temporary names a run would refuse
+/// whatever the destination holds, as rejections: what `ferry check` reports.
+pub(super) async fn refused_temp_names(
+    policy: &PolicyHandle,
+    source: Arc<Listing>,
+    plan: &Plan,
+) -> Result<Vec<Rejection>, PluginError> {
+    let mut temps = TempNames::new(Arc::clone(&source), Arc::new(Listing::default()), plan);
+    let mut refused = Vec::new();
+    for batch in plan.transfers.chunks(TEMP_BATCH) {
+        for (job, temp) in prepare(policy, &source, batch).await? {
+            let Err(bad) = temps.admit(job.destination(), &temp) else {
+                continue;
+            };
+            let message = temp_refusal(policy, &job, &temp, bad);
+            refused.push(Rejection {
+                path: job.path,
+                kind: Kind::File,
+                size: job.size,
+                mtime: job.mtime,
+                violations: vec![Violation::Custom(CustomViolation {
+                    rule: "unusable-temp-name".into(),
+                    message,
+                })],
+                suggestion: None,
+                advice: Some(temp_advice(bad)),
+            });
+        }
+    }
+    Ok(refused)
+}
+
+/// What the host says of a temporary name it refused.
+fn temp_refusal(policy: &PolicyHandle, job: &Job, temp: &str, bad: BadTempName) -> String {
+    format!(
+        "the policy plugin {} answered the temporary name {} for {:?}, {bad}",
+        policy.label(),
+        quoted(temp),
+        job.destination()
+    )
 }
 
 /// What the executor works with.
@@ -344,11 +386,8 @@ impl Executor {
             category: Some("plugin-failure".into()),
             retry: Some("next-run".into()),
             message: Some(format!(
-                "the policy plugin {} answered the temporary name {} for {:?}, {bad}; \
-                 the file was not sent and nothing was written for it",
-                self.policy.label(),
-                quoted(temp),
-                job.destination()
+                "{}; the file was not sent and nothing was written for it",
+                temp_refusal(&self.policy, job, temp, bad)
             )),
             advice: Some(temp_advice(bad)),
             at: SystemTime::now(),

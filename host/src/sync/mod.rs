@@ -621,8 +621,9 @@ pub async fn check(
             remote: sync.destination.clone(),
             error,
         })?;
-    // The planner against an empty destination rejects exactly what a run would.
-    let plan = plan::plan(&Inputs {
+    // The planner against an empty destination rejects exactly what a run would, and
+    // so do the temporary names of what it would send.
+    let mut plan = plan::plan(&Inputs {
         source: &scan.entries,
         source_complete: scan.complete(),
         destination: &Listing::default(),
@@ -637,10 +638,17 @@ pub async fn check(
         now: SystemTime::now(),
     });
     let destination = config.remote(&sync.destination)?;
+    let over_local_limit = over_local_limit(destination, &scan.entries, &covered);
+    let mut rejections = std::mem::take(&mut plan.rejections);
+    let temp_names = execute::refused_temp_names(policy, Arc::new(scan.entries), &plan);
+    rejections.extend(temp_names.await.map_err(|error| SyncError::Plugin {
+        remote: sync.destination.clone(),
+        error,
+    })?);
     Ok(CheckReport {
         checked: covered.len(),
-        over_local_limit: over_local_limit(destination, &scan.entries, &covered),
-        rejections: plan.rejections,
+        over_local_limit,
+        rejections,
         unreadable: scan.unlisted,
     })
 }
