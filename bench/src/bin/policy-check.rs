@@ -83,16 +83,25 @@ fn main() {
                 .count();
         }
         let seconds = started.elapsed().as_secs_f64();
+        let extra = json!({"rejected": rejected});
         report(
             "policy-check",
             count,
             batch,
             seconds,
-            json!({"rejected": rejected}),
+            Some(TARGET_NS_PER_ENTRY),
+            extra,
         );
     }
     let (seconds, refused) = temp_names(&mut policy, &entries);
-    report("temp-names", count, 1, seconds, json!({"refused": refused}));
+    report(
+        "temp-names",
+        count,
+        1,
+        seconds,
+        None,
+        json!({"refused": refused}),
+    );
 }
 
 /// Ask the temporary name of every entry, one call each as the contract has it, and
@@ -121,12 +130,20 @@ fn temp_names(policy: &mut Policy, entries: &[Entry]) -> (f64, usize) {
     (started.elapsed().as_secs_f64(), refused)
 }
 
-fn report(bench: &str, count: usize, batch: usize, seconds: f64, extra: serde_json::Value) {
+/// One JSON line; `met` says whether `target` (nanoseconds per entry) is met, if any.
+fn report(
+    bench: &str,
+    count: usize,
+    batch: usize,
+    seconds: f64,
+    target: Option<f64>,
+    extra: serde_json::Value,
+) {
     let ns_per_entry = seconds * 1e9 / count as f64;
     let mut line = json!({
         "bench": bench, "entries": count, "batch": batch,
         "seconds": seconds, "ns_per_entry": ns_per_entry,
-        "target_ns_per_entry": TARGET_NS_PER_ENTRY, "met": ns_per_entry < TARGET_NS_PER_ENTRY,
+        "target_ns_per_entry": target, "met": target.map(|t| ns_per_entry < t),
     });
     line.as_object_mut()
         .unwrap()
