@@ -67,8 +67,25 @@ fn a_clean_source_exits_zero() {
     assert_eq!(code, 0, "{stdout}");
     assert!(
         stdout.contains(
-            "1 entries checked against generic 0.1.0 (destination inbox): 0 would be rejected"
+            "1 entry checked against generic 0.1.0 (destination inbox): 0 would be rejected"
         ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_entry_breaking_one_rule_twice_is_listed_once_under_it_and_counts_read_right() {
+    let setup = LocalSetup::new("never", "forbidden_chars = \"?:\"");
+    setup.write("a?b:c.csv", b"1");
+    let (code, stdout, _) = setup.ferry(&["check", "push"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("forbidden-character (1 entry)\n"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("  a?b:c.csv: ").count(), 1, "{stdout}");
+    assert!(
+        stdout.contains("1 entry checked against generic 0.1.0 (destination inbox): 1 would be rejected (2 violations)"),
         "{stdout}"
     );
 }

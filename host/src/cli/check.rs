@@ -82,30 +82,35 @@ fn over_local_limit(over: &OverLocalLimit) -> Rejection {
     }
 }
 
-/// Every rejection grouped by rule, each with its detail and suggested fix, then totals.
+/// Every rejection grouped by rule, each entry once per rule with its details and
+/// suggested fix, then totals.
 fn print_grouped(rows: &[Rejection], report: &CheckReport, policy: &str) {
-    let mut by_rule: BTreeMap<&str, Vec<&Rejection>> = BTreeMap::new();
+    let mut by_rule: BTreeMap<&str, BTreeMap<&str, Vec<&Rejection>>> = BTreeMap::new();
     for row in rows {
-        by_rule.entry(&row.rule).or_default().push(row);
+        let entries = by_rule.entry(&row.rule).or_default();
+        entries.entry(&row.path).or_default().push(row);
     }
-    for (rule, rows) in &by_rule {
+    for (rule, entries) in &by_rule {
         out!(
-            "{} ({} {})",
+            "{} ({})",
             inert(rule),
-            rows.len(),
-            if rows.len() == 1 { "entry" } else { "entries" }
+            rejections::counted(entries.len(), "entry", "entries")
         );
-        for row in rows {
-            out!("  {}: {}", inert(&row.path), inert(&row.detail));
-            if let Some(suggestion) = &row.suggestion {
+        for (path, rows) in entries {
+            let details: Vec<String> = rows
+                .iter()
+                .map(|row| inert(&row.detail).to_string())
+                .collect();
+            out!("  {}: {}", inert(path), details.join("; "));
+            if let Some(suggestion) = &rows[0].suggestion {
                 out!("    fix: rename to {}", inert(suggestion));
             }
         }
     }
     out!(
-        "{} entries checked against {policy}: {} would be rejected ({} violations)",
-        report.checked,
+        "{} checked against {policy}: {} would be rejected ({})",
+        rejections::counted(report.checked, "entry", "entries"),
         rejections::count_entries(rows),
-        rows.len()
+        rejections::counted(rows.len(), "violation", "violations")
     );
 }

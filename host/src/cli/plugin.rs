@@ -268,9 +268,9 @@ fn print_text(plugin: &LoadedPlugin, checked: usize, rejections: &[Rejection]) {
         }
     }
     out!(
-        "{checked} checked against {}: {} rejected, {} violations",
+        "{checked} checked against {}: {} rejected, {}",
         inert(&plugin.label()),
         rejections::count_entries(rejections),
-        rejections.len()
+        rejections::counted(rejections.len(), "violation", "violations")
     );
 }

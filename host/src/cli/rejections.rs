@@ -68,3 +68,8 @@ pub fn count_entries(rejections: &[Rejection]) -> usize {
     entries.dedup();
     entries.len()
 }
+
+/// `count` and the noun that goes with it: "1 entry", "2 entries".
+pub fn counted(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}

@@ -14,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc::{Receiver, Sender};
 
 use super::after::Delivered;
+use super::answers::{BadTempName, TempNames, quoted};
 use super::listing::{Listing, unix_nanos};
 use super::plan::{Deletion, Plan, Reason, Rejection, Transfer};
 use super::policy::PolicyHandle;
@@ -21,8 +22,8 @@ use super::recorder::Recorder;
 use super::throttle::Throttle;
 use crate::config::UploadMode;
 use crate::plugin::{
-    Category, LengthScope, Operation, PluginError, Protocol, Retry, TempForm, Violation, describe,
-    violation_category,
+    Category, CustomViolation, LengthScope, Operation, PluginError, Protocol, Retry, TempForm,
+    Violation, describe, violation_category,
 };
 use crate::remote::{Kind, Reader, Remote, RemoteError, Version, Writer, aside_name};
 use crate::state::{DestinationVersion, FileOutcome, FileStatus, Partial, Step};
@@ -64,6 +65,15 @@ impl Job {
         }
     }
 
+    /// The record of an upload of this version under `temp`.
+    fn partial(&self, temp: &str) -> Partial {
+        Partial {
+            temp_path: temp.to_string(),
+            size: self.size,
+            mtime_ns: self.mtime.map(unix_nanos),
+        }
+    }
+
     /// Where it goes at the destination.
     fn destination(&self) -> &str {
         self.renamed_to.as_deref().unwrap_or(&self.path)
@@ -83,6 +93,48 @@ pub(super) async fn prepare(
         .collect();
     let temps = policy.temp_names(wanted).await?;
     Ok(jobs.into_iter().zip(temps).collect())
+}
+
+/// The transfers of `plan` (entries of `source`) whose temporary names a run would refuse
+/// whatever the destination holds, as rejections: what `ferry check` reports.
+pub(super) async fn refused_temp_names(
+    policy: &PolicyHandle,
+    source: Arc<Listing>,
+    plan: &Plan,
+) -> Result<Vec<Rejection>, PluginError> {
+    let mut temps = TempNames::new(Arc::clone(&source), Arc::new(Listing::default()), plan);
+    let mut refused = Vec::new();
+    for batch in plan.transfers.chunks(TEMP_BATCH) {
+        for (job, temp) in prepare(policy, &source, batch).await? {
+            let Err(bad) = temps.admit(job.destination(), &temp) else {
+                continue;
+            };
+            let message = temp_refusal(policy, &job, &temp, bad);
+            refused.push(Rejection {
+                path: job.path,
+                kind: Kind::File,
+                size: job.size,
+                mtime: job.mtime,
+                violations: vec![Violation::Custom(CustomViolation {
+                    rule: "unusable-temp-name".into(),
+                    message,
+                })],
+                suggestion: None,
+                advice: Some(temp_advice(bad)),
+            });
+        }
+    }
+    Ok(refused)
+}
+
+/// What the host says of a temporary name it refused.
+fn temp_refusal(policy: &PolicyHandle, job: &Job, temp: &str, bad: BadTempName) -> String {
+    format!(
+        "the policy plugin {} answered the temporary name {} for {:?}, {bad}",
+        policy.label(),
+        quoted(temp),
+        job.destination()
+    )
 }
 
 /// What the executor works with.
@@ -133,8 +185,10 @@ fn on(protocol: Protocol) -> impl Fn(RemoteError) -> StepError {
 }
 
 impl Executor {
-    /// Carry out `plan`, whose transfers are entries of `source`.
-    pub async fn execute(self: Arc<Self>, plan: Plan, source: Arc<Listing>) {
+    /// Carry out `plan`, whose transfers are entries of `source`, at a destination
+    /// listed as `destination`.
+    pub async fn execute(self: Arc<Self>, plan: Plan, source: Arc<Listing>, destination: Listing) {
+        let temps = TempNames::new(Arc::clone(&source), Arc::new(destination), &plan);
         for rejection in &plan.rejections {
             self.recorder.record(rejected(rejection));
         }
@@ -146,7 +200,8 @@ impl Executor {
         for folder in &plan.mkdirs {
             self.make_folder(folder, &created).await;
         }
-        self.transfer_all(plan.transfers, source, created).await;
+        self.transfer_all(plan.transfers, source, temps, created)
+            .await;
         for deletion in &plan.deletions {
             self.delete(deletion).await;
         }
@@ -233,6 +288,7 @@ impl Executor {
         self: &Arc<Self>,
         transfers: Vec<Transfer>,
         source: Arc<Listing>,
+        temps: TempNames,
         created: Arc<Mutex<HashSet<String>>>,
     ) {
         let total_bytes = transfers.iter().map(|t| source.item(t.entry).size).sum();
@@ -257,7 +313,7 @@ impl Executor {
                 })
             })
             .collect();
-        self.feed(&transfers, &source, sender).await;
+        self.feed(&transfers, &source, temps, sender).await;
         for worker in workers {
             worker.await.expect("transfer workers do not panic");
         }
@@ -265,9 +321,16 @@ impl Executor {
     }
 
     /// Hand every transfer to the workers, named a batch at a time (a plan of a million
-    /// files holds no million temporary names). A plugin that cannot name them ends the
-    /// transfers with one run failure.
-    async fn feed(&self, transfers: &[Transfer], source: &Listing, sender: Sender<(Job, String)>) {
+    /// files holds no million temporary names). A temporary name the host refuses fails
+    /// its file alone; a plugin that cannot name them ends the transfers with one run
+    /// failure.
+    async fn feed(
+        &self,
+        transfers: &[Transfer],
+        source: &Listing,
+        mut temps: TempNames,
+        sender: Sender<(Job, String)>,
+    ) {
         for batch in transfers.chunks(TEMP_BATCH) {
             let named = match prepare(&self.policy, source, batch).await {
                 Ok(named) => named,
@@ -281,11 +344,71 @@ impl Executor {
                     return;
                 }
             };
-            for job in named {
+            for job in self.admitted(named, &mut temps).await {
                 if sender.send(job).await.is_err() {
                     return;
                 }
             }
+        }
+    }
+
+    /// The jobs of a batch whose temporary names the host accepts; each other one fails
+    /// alone. The temporary name of each small file is recorded before it is sent: a
+    /// later run finds it there as its own, should this one be interrupted.
+    async fn admitted(
+        &self,
+        named: Vec<(Job, String)>,
+        temps: &mut TempNames,
+    ) -> Vec<(Job, String)> {
+        let mut admitted = Vec::with_capacity(named.len());
+        for (job, temp) in named {
+            match self.admit(&job, &temp, temps).await {
+                Ok(()) => admitted.push((job, temp)),
+                Err(bad) => self.recorder.record(self.refused_temp(&job, &temp, bad)),
+            }
+        }
+        for (job, temp) in admitted.iter().filter(|(job, _)| job.size < RESUMABLE) {
+            self.recorder.note_partial(&job.path, job.partial(temp));
+        }
+        self.recorder.committed().await;
+        admitted
+    }
+
+    /// Whether `temp` may be `job`'s temporary name: a name the destination holds only
+    /// if an earlier run recorded it as this file's upload.
+    async fn admit(&self, job: &Job, temp: &str, temps: &mut TempNames) -> Result<(), BadTempName> {
+        match temps.admit(job.destination(), temp) {
+            Err(BadTempName::AtDestination) if self.is_own_upload(job, temp).await => {
+                temps.take(temp);
+                Ok(())
+            }
+            admitted => admitted,
+        }
+    }
+
+    async fn is_own_upload(&self, job: &Job, temp: &str) -> bool {
+        let recorded = self.recorder.partial(&job.path).await;
+        recorded.is_some_and(|partial| partial.temp_path == temp)
+    }
+
+    /// A file whose temporary name the host refused: it is not sent, and nothing is
+    /// touched for it.
+    fn refused_temp(&self, job: &Job, temp: &str, bad: BadTempName) -> FileOutcome {
+        FileOutcome {
+            path: job.path.clone(),
+            status: FileStatus::Failed,
+            operation: Step::TempName,
+            bytes: 0,
+            size: job.size,
+            mtime_ns: job.mtime.map(unix_nanos),
+            category: Some(Category::PluginFailure),
+            retry: Some(Retry::NextRun),
+            message: Some(format!(
+                "{}; the file was not sent and nothing was written for it",
+                temp_refusal(&self.policy, job, temp, bad)
+            )),
+            advice: Some(temp_advice(bad)),
+            at: SystemTime::now(),
         }
     }
 
@@ -312,6 +435,8 @@ impl Executor {
     /// sent under, and how the destination holds it when its time was not kept.
     async fn record_delivery(&self, job: &Job, outcome: FileOutcome, delivered: Sent) {
         self.recorder.record(outcome);
+        // Its upload is in place: no temporary file of it is left to find.
+        self.recorder.clear_partial(&job.path);
         if let Some(files) = &self.delivered {
             files.lock().unwrap().push(Delivered {
                 path: job.path.clone(),
@@ -393,10 +518,8 @@ impl Executor {
             _ => {}
         }
         let sent = sent?;
-        match self.upload {
-            UploadMode::TempRename if !job.replaces_folder => self.place(job, temp).await?,
-            UploadMode::Direct if job.size >= RESUMABLE => self.recorder.clear_partial(&job.path),
-            _ => {}
+        if self.upload == UploadMode::TempRename && !job.replaces_folder {
+            self.place(job, temp).await?;
         }
         Ok(sent)
     }
@@ -408,9 +531,7 @@ impl Executor {
         if self.upload == UploadMode::TempRename {
             let _ = self.destination.delete(temp, Kind::File).await;
         }
-        if job.size >= RESUMABLE {
-            self.recorder.clear_partial(&job.path);
-        }
+        self.recorder.clear_partial(&job.path);
     }
 
     /// Rename the complete upload at `temp` to its final name. When that fails, the
@@ -429,9 +550,6 @@ impl Executor {
                 self.discard(job, temp).await;
             }
             return Err(on(dst)(error));
-        }
-        if job.size >= RESUMABLE {
-            self.recorder.clear_partial(&job.path);
         }
         Ok(())
     }
@@ -545,11 +663,7 @@ impl Executor {
         if job.size < RESUMABLE {
             return 0;
         }
-        let this_version = Partial {
-            temp_path: temp.to_string(),
-            size: job.size,
-            mtime_ns: job.mtime.map(unix_nanos),
-        };
+        let this_version = job.partial(temp);
         if self.recorder.partial(&job.path).await.as_ref() == Some(&this_version)
             && let Some(length) = self.verified_prefix(job, temp).await
         {
@@ -850,6 +964,20 @@ fn rejection_advice(rejection: &Rejection) -> String {
         }
         _ => "The remote cannot take this file as it is: rename it to fit the rule above. It is not sent until it changes.".into(),
     }
+}
+
+/// What to do about a refused temporary name.
+fn temp_advice(bad: BadTempName) -> String {
+    let own = match bad {
+        BadTempName::AtDestination => {
+            " If that file is an upload an interrupted run of another tool left behind, remove it at the destination."
+        }
+        _ => "",
+    };
+    format!(
+        "The plugin must answer a temporary name of its own for each file, in the file's folder; \
+         report this answer to its authors. The file is tried again at the next run.{own}"
+    )
 }
 
 /// Files, bytes, rate and ETA on a terminal; nothing when stderr is not one.

@@ -3,6 +3,7 @@
 //! happens ([`recorder`]).
 
 mod after;
+pub mod answers;
 mod execute;
 pub mod listing;
 mod local_limit;
@@ -18,8 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use crate::config::{
-    AfterDelivery, Config, ConfigError, ListingMode, Place, PolicyValue, RemoteConfig, SyncConfig,
-    UploadMode,
+    AfterDelivery, Config, ConfigError, ListingMode, Place, PolicyValue, RemoteConfig, RenameMode,
+    SyncConfig, UploadMode,
 };
 use crate::plugin::{
     CHECK_BATCH, Category, Operation, PluginError, PluginSource, Protocol, Retry, Runtime,
@@ -32,7 +33,7 @@ use listing::Listing;
 pub use local_limit::OverLocalLimit;
 use local_limit::over_local_limit;
 use plan::{Filter, Inputs, Plan};
-pub use policy::PolicyHandle;
+pub use policy::{PolicyHandle, bounded_verdict};
 use recorder::Recorder;
 pub use report::Failure;
 use report::{Phases, RunReport, run_status};
@@ -303,7 +304,6 @@ impl Run<'_> {
         notes.extend(self.scan_notes(&source_scan, &destination_scan, destination_config));
         phases.scan = lap(&mut clock).saturating_sub(phases.connect);
         let mut plan = self.plan(&source_scan, &destination_scan, phases).await?;
-        drop(destination_scan);
         phases.plan = lap(&mut clock).saturating_sub(phases.check);
         notes.extend(self.plan_notes(&plan));
         if self.options.dry_run {
@@ -317,7 +317,7 @@ impl Run<'_> {
         let source_entries = Arc::new(source_scan.entries);
         let unchanged = std::mem::take(&mut plan.unchanged);
         Arc::clone(&executor)
-            .execute(plan, Arc::clone(&source_entries))
+            .execute(plan, Arc::clone(&source_entries), destination_scan.entries)
             .await;
         phases.transfer = lap(&mut clock);
         notes.extend(times_refused_note(&executor, &destination_config.name));
@@ -470,7 +470,7 @@ impl Run<'_> {
         let unsettled = plan::unsettled(&inputs);
         let checking = Instant::now();
         phases.checked = unsettled.len();
-        let verdicts = notable_verdicts(self.policy, &source.entries, &unsettled)
+        let verdicts = notable_verdicts(self.policy, &source.entries, &unsettled, self.sync.rename)
             .await
             .map_err(Abort::Plugin)?;
         phases.check = checking.elapsed();
@@ -754,11 +754,13 @@ fn known_renames(
 
 /// The destination policy's verdict on the entries of `listing` at `indices`, by index,
 /// for those that break a rule or need the short temporary name. Asked a batch at a time,
-/// so that no plugin entry is held for every file of a large first sync.
+/// so that no plugin entry is held for every file of a large first sync. A suggested
+/// name the host cannot use is dropped (see [`answers::vet_suggestions`]).
 async fn notable_verdicts(
     policy: &PolicyHandle,
     listing: &Listing,
     indices: &[u32],
+    rename: RenameMode,
 ) -> Result<HashMap<u32, Verdict>, PluginError> {
     let mut notable = HashMap::new();
     for batch in indices.chunks(CHECK_BATCH) {
@@ -771,6 +773,7 @@ async fn notable_verdicts(
             !verdict.violations.is_empty() || verdict.temp_form == TempForm::Short
         }));
     }
+    answers::vet_suggestions(policy, listing, &mut notable, rename).await?;
     Ok(notable)
 }
 
@@ -803,14 +806,15 @@ pub async fn check(
         .filter(|e| filter.allows(&e.path(), e.kind))
         .map(|e| e.index)
         .collect();
-    let verdicts = notable_verdicts(policy, &scan.entries, &covered)
+    let verdicts = notable_verdicts(policy, &scan.entries, &covered, sync.rename)
         .await
         .map_err(|error| SyncError::Plugin {
             remote: sync.destination.clone(),
             error,
         })?;
-    // The planner against an empty destination rejects exactly what a run would.
-    let plan = plan::plan(&Inputs {
+    // The planner against an empty destination rejects exactly what a run would, and
+    // so do the temporary names of what it would send.
+    let mut plan = plan::plan(&Inputs {
         source: &scan.entries,
         source_complete: scan.complete(),
         destination: &Listing::default(),
@@ -825,10 +829,17 @@ pub async fn check(
         now: SystemTime::now(),
     });
     let destination = config.remote(&sync.destination)?;
+    let over_local_limit = over_local_limit(destination, &scan.entries, &covered);
+    let mut rejections = std::mem::take(&mut plan.rejections);
+    let temp_names = execute::refused_temp_names(policy, Arc::new(scan.entries), &plan);
+    rejections.extend(temp_names.await.map_err(|error| SyncError::Plugin {
+        remote: sync.destination.clone(),
+        error,
+    })?);
     Ok(CheckReport {
         checked: covered.len(),
-        over_local_limit: over_local_limit(destination, &scan.entries, &covered),
-        rejections: plan.rejections,
+        over_local_limit,
+        rejections,
         unreadable: scan.unlisted,
     })
 }

@@ -426,12 +426,11 @@ fn target<'a>(
         let message = format!(
             "its folder {folder:?} is refused (see its own failure), so it cannot be created"
         );
-        return Err(Box::new(rejection(
-            item,
-            path,
-            vec![custom("folder-rejected", message)],
-            None,
-        )));
+        let mut rejection = rejection(item, path, vec![custom("folder-rejected", message)], None);
+        rejection.advice = Some(format!(
+            "Rename the folder {folder:?} to a name the remote accepts (see its own failure); what it holds is sent once it is."
+        ));
+        return Err(Box::new(rejection));
     }
     if let Some(remembered) = inputs.renames.get(path) {
         return Ok((remembered != path).then_some(Cow::Borrowed(remembered)));
@@ -927,6 +926,8 @@ mod tests {
         assert!(
             matches!(&plan.rejections[1].violations[0], Violation::Custom(c) if c.rule == "folder-rejected")
         );
+        let advice = plan.rejections[1].advice.as_deref().unwrap_or_default();
+        assert!(advice.starts_with("Rename the folder \"bad?\""), "{advice}");
         assert_eq!(case.sent(&plan), ["ok"]);
         assert!(plan.mkdirs.is_empty());
     }

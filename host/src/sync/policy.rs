@@ -1,26 +1,50 @@
-//! The destination's policy plugin, callable from async code. Plugin calls run on the
-//! blocking pool: they are CPU work, and WASI's sync bindings must not run on a tokio
-//! worker thread.
+//! The destination's policy plugin, callable from async code. Plugin calls run one at a
+//! time on a thread of their own: they are CPU work, WASI's sync bindings must not run
+//! on a tokio worker thread, and what a plugin answers is then held by one thread's
+//! allocator, not by every thread of the blocking pool in turn. Every text a plugin
+//! answers is cut to a bound here, where it enters the run, so that no plugin can make a run hold (or the state store keep) more than a
+//! bounded amount per file.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::mpsc::{Sender, channel};
 
+use super::answers::PATH_CAP;
 use crate::plugin::{
-    Category, Classification, Entry, PluginError, Policy, RawError, Retry, TempForm, Verdict,
+    Category, Classification, CustomViolation, EdgeCharacter, Entry, ForbiddenCharacter,
+    PluginError, Policy, RawError, ReservedName, Retry, TempForm, Verdict, Violation,
 };
+
+/// The most bytes kept of one text a plugin answers (a message, advice, a name in a
+/// violation, a suggested path, a temporary name); the rest is cut with a visible mark.
+pub const TEXT_CAP: usize = 1024;
+/// The most violations kept of one verdict.
+pub const VIOLATIONS_CAP: usize = 16;
 
 #[derive(Clone)]
 pub struct PolicyHandle {
-    policy: Arc<Mutex<Policy>>,
+    calls: Sender<Call>,
     label: Arc<str>,
     identity: Arc<serde_json::Value>,
 }
 
+/// One plugin call, run on the policy's thread.
+type Call = Box<dyn FnOnce(&mut Policy) + Send>;
+
 impl PolicyHandle {
-    pub fn new(policy: Policy) -> Self {
+    /// A handle to `policy`, which moves to a thread of its own; the thread ends when
+    /// the last handle is dropped.
+    pub fn new(mut policy: Policy) -> Self {
+        let label = policy.plugin().label().into();
+        let identity = Arc::new(policy.plugin().to_json());
+        let (calls, queue) = channel::<Call>();
+        std::thread::Builder::new()
+            .name("policy".into())
+            .spawn(move || queue.into_iter().for_each(|call| call(&mut policy)))
+            .expect("a thread for the policy plugin");
         PolicyHandle {
-            label: policy.plugin().label().into(),
-            identity: Arc::new(policy.plugin().to_json()),
-            policy: Arc::new(Mutex::new(policy)),
+            calls,
+            label,
+            identity,
         }
     }
 
@@ -39,19 +63,23 @@ impl PolicyHandle {
         &self,
         work: impl FnOnce(&mut Policy) -> T + Send + 'static,
     ) -> T {
-        let policy = Arc::clone(&self.policy);
-        tokio::task::spawn_blocking(move || {
-            work(&mut policy.lock().unwrap_or_else(|p| p.into_inner()))
-        })
-        .await
-        .expect("plugin calls do not panic the host")
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let call: Call = Box::new(move |policy| {
+            let _ = answer.send(work(policy));
+        });
+        self.calls
+            .send(call)
+            .expect("the policy thread runs while a handle exists");
+        answered.await.expect("plugin calls do not panic the host")
     }
 
     /// One verdict per entry, in order, from one `check-batch` call (callers hand
     /// [`CHECK_BATCH`](crate::plugin::CHECK_BATCH) entries at a time).
     pub async fn check_batch(&self, entries: Vec<Entry>) -> Result<Vec<Verdict>, PluginError> {
-        self.with_policy(move |policy| policy.check_batch(&entries))
-            .await
+        let verdicts = self
+            .with_policy(move |policy| policy.check_batch(&entries))
+            .await?;
+        Ok(verdicts.into_iter().map(bounded_verdict).collect())
     }
 
     /// The temporary name of each final path in the form asked for, in order.
@@ -62,7 +90,7 @@ impl PolicyHandle {
         self.with_policy(move |policy| {
             paths
                 .iter()
-                .map(|(path, form)| policy.temp_name(path, *form))
+                .map(|(path, form)| policy.temp_name(path, *form).map(cut))
                 .collect()
         })
         .await
@@ -71,8 +99,13 @@ impl PolicyHandle {
     /// The plugin's reading of `raw`; a plugin that fails here still leaves the error
     /// explained, as a plugin failure carrying the original message.
     pub async fn classify(&self, raw: RawError) -> Classification {
-        self.with_policy(move |policy| policy.classify(&raw).unwrap_or_else(|e| plugin_failed(&e)))
-            .await
+        let classification = self
+            .with_policy(move |policy| policy.classify(&raw).unwrap_or_else(|e| plugin_failed(&e)))
+            .await;
+        Classification {
+            advice: cut(classification.advice),
+            ..classification
+        }
     }
 }
 
@@ -83,5 +116,110 @@ fn plugin_failed(error: &PluginError) -> Classification {
         advice: format!(
             "The policy plugin could not classify this error ({error}). Report it to the plugin's authors."
         ),
+    }
+}
+
+/// `text` within [`TEXT_CAP`] bytes: see [`cut_to`].
+pub fn cut(text: String) -> String {
+    cut_to(text, TEXT_CAP)
+}
+
+/// `text` within `cap` bytes: cut at a character boundary, with how much was cut (a cut
+/// text is then longer than `cap`, so that no check of a length mistakes it for whole).
+pub(super) fn cut_to(text: String, cap: usize) -> String {
+    if text.len() <= cap {
+        return text;
+    }
+    let keep = (0..=cap)
+        .rev()
+        .find(|&at| text.is_char_boundary(at))
+        .unwrap_or(0);
+    // A new string: a truncated one would keep the whole allocation.
+    format!("{}…[cut {} bytes]", &text[..keep], text.len() - keep)
+}
+
+/// A verdict whose every text is within [`TEXT_CAP`] and whose violations are at most
+/// [`VIOLATIONS_CAP`] (a longer list keeps a last one saying how many were left out).
+pub fn bounded_verdict(verdict: Verdict) -> Verdict {
+    let count = verdict.violations.len();
+    let mut violations: Vec<Violation> = verdict
+        .violations
+        .into_iter()
+        .take(VIOLATIONS_CAP)
+        .map(bounded_violation)
+        .collect();
+    if count > VIOLATIONS_CAP {
+        violations.push(Violation::Custom(CustomViolation {
+            rule: "more-violations".into(),
+            message: format!("{} more violations were left out", count - VIOLATIONS_CAP),
+        }));
+    }
+    Verdict {
+        violations,
+        suggested_path: verdict.suggested_path.map(|path| cut_to(path, PATH_CAP)),
+        temp_form: verdict.temp_form,
+    }
+}
+
+fn bounded_violation(violation: Violation) -> Violation {
+    match violation {
+        Violation::ForbiddenCharacter(v) => Violation::ForbiddenCharacter(ForbiddenCharacter {
+            component: cut(v.component),
+            ..v
+        }),
+        Violation::ReservedName(v) => Violation::ReservedName(ReservedName {
+            component: cut(v.component),
+            reserved: cut(v.reserved),
+        }),
+        Violation::EdgeCharacter(v) => Violation::EdgeCharacter(EdgeCharacter {
+            component: cut(v.component),
+            ..v
+        }),
+        Violation::Custom(v) => Violation::Custom(CustomViolation {
+            rule: cut(v.rule),
+            message: cut(v.message),
+        }),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_text_is_cut_at_a_character_boundary_with_a_mark() {
+        let text = "é".repeat(TEXT_CAP);
+        let cut = cut(text);
+        assert!(cut.starts_with(&"é".repeat(TEXT_CAP / 2)));
+        assert!(
+            cut.ends_with(&format!("…[cut {} bytes]", TEXT_CAP)),
+            "{cut}"
+        );
+        assert_eq!(super::cut("short".into()), "short");
+        let huge = super::cut("x".repeat(10 << 20));
+        assert!(
+            huge.capacity() <= 2 * TEXT_CAP,
+            "the cut text keeps {} bytes",
+            huge.capacity()
+        );
+    }
+
+    #[test]
+    fn a_verdict_keeps_a_bounded_number_of_violations() {
+        let custom = Violation::Custom(CustomViolation {
+            rule: "r".into(),
+            message: "m".repeat(10 * TEXT_CAP),
+        });
+        let verdict = bounded_verdict(Verdict {
+            violations: vec![custom; VIOLATIONS_CAP + 5],
+            suggested_path: Some("s".repeat(10 * TEXT_CAP)),
+            temp_form: TempForm::Standard,
+        });
+        assert_eq!(verdict.violations.len(), VIOLATIONS_CAP + 1);
+        assert!(verdict.suggested_path.unwrap().len() < PATH_CAP + TEXT_CAP);
+        assert!(
+            matches!(&verdict.violations[0], Violation::Custom(c) if c.message.len() < 2 * TEXT_CAP)
+        );
     }
 }

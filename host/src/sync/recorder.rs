@@ -128,9 +128,14 @@ impl Recorder {
 
     /// Recorded (committed) before it returns: the upload it describes may start then.
     pub async fn set_partial(&self, path: &str, partial: Partial) {
+        self.note_partial(path, partial);
+        self.committed().await;
+    }
+
+    /// Queue a partial upload's record; [`committed`](Self::committed) waits for it.
+    pub fn note_partial(&self, path: &str, partial: Partial) {
         let (sync, path) = (Arc::clone(&self.sync), path.to_string());
         self.on_store_thread(move |store| store.set_partial(&sync, &path, &partial));
-        self.committed().await;
     }
 
     pub fn clear_partial(&self, path: &str) {
