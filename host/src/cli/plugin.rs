@@ -14,6 +14,7 @@ use crate::plugin::{
     CHECK_BATCH, ComponentCache, GoldenError, Limits, LoadedPlugin, PluginSource, Runtime,
     SettingInput, SettingType, bundled_names, parse_settings, run_cases,
 };
+use crate::sync::bounded_verdict;
 use crate::text::inert;
 use crate::toml_reader;
 
@@ -217,7 +218,8 @@ fn check(
         for batch in tree.entries.chunks(CHECK_BATCH) {
             checked += batch.len();
             let verdicts = policy.check_batch(batch)?;
-            for (entry, verdict) in batch.iter().zip(verdicts) {
+            // Bounded as in a run: an entry lists at most a few violations, not hundreds.
+            for (entry, verdict) in batch.iter().zip(verdicts.into_iter().map(bounded_verdict)) {
                 let suggestion = verdict.suggested_path.as_deref();
                 rejections.extend(Rejection::rows(
                     root,
