@@ -12,6 +12,7 @@ use ferry::plugin::{
     Budget, CallFailure, ComponentCache, Entry, EntryKind, Limits, LoadedPlugin, Origin,
     PluginError, PluginSource, Policy, Runtime, Setting, SettingValue, TempForm, Violation,
 };
+use ferry_tests::sshd::Sshd;
 use ferry_tests::{ferry, run};
 use serde_json::Value;
 use tempfile::TempDir;
@@ -514,4 +515,39 @@ fn end_to_end_a_remote_sets_its_policy_timeout_within_the_host_maximum() {
         output.contains("longer than the 60s a plugin call may take at most"),
         "{output}"
     );
+}
+
+/// Every attack, in a real run to an SFTP destination: the run ends within [`BOUND`],
+/// names the plugin with its origin, sends nothing, and leaves the partner's folder as
+/// it was (no temporary file, the partner's own file intact).
+#[test]
+fn end_to_end_every_attack_on_a_run_to_sftp_ends_and_touches_nothing() {
+    let sshd = Sshd::start();
+    std::fs::write(sshd.root.join("keep.txt"), "the partner's").unwrap();
+    sshd.give(&sshd.root);
+    let wasm = hostile_wasm().display().to_string();
+    for attack in ["sleep", "loop", "allocate", "panic", "read-file", "env"] {
+        let dir = TempDir::new().unwrap();
+        std::fs::create_dir_all(dir.path().join("outbox")).unwrap();
+        std::fs::write(dir.path().join("outbox/a.txt"), "a").unwrap();
+        let partner = sshd.remote_toml("partner", sshd.port, &sshd.key_file, &sshd.known_hosts);
+        let config = format!(
+            "[remotes.outbox]\ntype = \"local\"\npath = \"outbox\"\n\n{partner}policy = {wasm:?}\n\
+             [remotes.partner.policy_settings]\nattack = {attack:?}\n\n\
+             [syncs.push]\nsource = \"outbox\"\ndestination = \"partner\"\n"
+        );
+        std::fs::write(dir.path().join("ferry.toml"), config).unwrap();
+        let (code, output, took) = timed(dir.path(), &["run", "push"]);
+        eprintln!("{attack}: exit {code} in {took:.2?}");
+        assert_eq!(code, 1, "{attack}: {output}");
+        assert!(
+            output.contains(&format!("(from {wasm}")),
+            "{attack}: {output}"
+        );
+        assert_eq!(
+            ferry_tests::tree(&sshd.root),
+            vec![("keep.txt".to_string(), b"the partner's".to_vec())],
+            "{attack}"
+        );
+    }
 }
