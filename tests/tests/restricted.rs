@@ -209,3 +209,43 @@ fn a_server_that_refuses_setstat_and_rename_and_remove_at_once_is_still_served()
     );
     delivers_and_tells_changes(&setup);
 }
+
+#[test]
+fn a_read_only_subfolder_fails_its_files_once_and_they_are_held_not_retried() {
+    use std::os::unix::fs::PermissionsExt;
+    let setup = Setup::with_sync_keys("", "", "");
+    setup.write("a.txt", b"allowed");
+    setup.write("ro/b.txt", b"refused");
+    let read_only = setup.sshd.root.join("ro");
+    std::fs::create_dir(&read_only).unwrap();
+    setup.sshd.give(&setup.sshd.root);
+    std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let run = || {
+        let (code, stdout, _) = run(ferry(setup.dir.path()).args(["run", "push", "--json"]));
+        assert_eq!(code, 3, "{stdout}");
+        serde_json::from_str::<Value>(&stdout).unwrap()
+    };
+    let first = run();
+    assert_eq!(first["transferred"], 1, "{first:#}");
+    let refused = &first["failures"][0];
+    assert_eq!(
+        (&refused["path"], &refused["category"], &refused["retry"]),
+        (
+            &Value::from("ro/b.txt"),
+            &Value::from("permission"),
+            &Value::from("never")
+        ),
+        "{first:#}"
+    );
+    assert!(
+        refused["advice"].as_str().unwrap().contains("ro"),
+        "{refused:#}"
+    );
+    let second = run();
+    assert_eq!(second["transferred"], 0, "{second:#}");
+    assert_eq!(second["failures"][0]["operation"], "held", "{second:#}");
+    assert_eq!(
+        tree(&setup.sshd.root),
+        vec![("a.txt".into(), b"allowed".to_vec())]
+    );
+}
