@@ -72,67 +72,31 @@ fn unknown(kind: &str, text: &str) -> FromSqlError {
     FromSqlError::Other(format!("unknown {kind} {text:?}").into())
 }
 
-impl ToSql for RunStatus {
-    fn to_sql(&self) -> Result<ToSqlOutput<'_>> {
-        Ok(self.as_str().into())
-    }
+/// A column that holds an enum by its name, in the one table of names.
+macro_rules! stored_by_name {
+    ($type:ty, $what:literal, $name:expr, $parse:expr) => {
+        impl ToSql for $type {
+            fn to_sql(&self) -> Result<ToSqlOutput<'_>> {
+                Ok(($name)(*self).into())
+            }
+        }
+
+        impl FromSql for $type {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+                let text = value.as_str()?;
+                ($parse)(text).ok_or_else(|| unknown($what, text))
+            }
+        }
+    };
 }
 
-impl FromSql for RunStatus {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let text = value.as_str()?;
-        RunStatus::parse(text).ok_or_else(|| unknown("run status", text))
-    }
-}
-
-impl ToSql for FileStatus {
-    fn to_sql(&self) -> Result<ToSqlOutput<'_>> {
-        Ok(self.as_str().into())
-    }
-}
-
-impl FromSql for FileStatus {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let text = value.as_str()?;
-        FileStatus::parse(text).ok_or_else(|| unknown("file status", text))
-    }
-}
-
-impl ToSql for Step {
-    fn to_sql(&self) -> Result<ToSqlOutput<'_>> {
-        Ok(self.as_str().into())
-    }
-}
-
-impl FromSql for Step {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let text = value.as_str()?;
-        Step::parse(text).ok_or_else(|| unknown("step", text))
-    }
-}
-
-impl ToSql for Category {
-    fn to_sql(&self) -> Result<ToSqlOutput<'_>> {
-        Ok(category_name(*self).into())
-    }
-}
-
-impl FromSql for Category {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let text = value.as_str()?;
-        category_named(text).ok_or_else(|| unknown("category", text))
-    }
-}
-
-impl ToSql for Retry {
-    fn to_sql(&self) -> Result<ToSqlOutput<'_>> {
-        Ok(retry_name(*self).into())
-    }
-}
-
-impl FromSql for Retry {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let text = value.as_str()?;
-        retry_named(text).ok_or_else(|| unknown("retry decision", text))
-    }
-}
+stored_by_name!(RunStatus, "run status", RunStatus::as_str, RunStatus::parse);
+stored_by_name!(
+    FileStatus,
+    "file status",
+    FileStatus::as_str,
+    FileStatus::parse
+);
+stored_by_name!(Step, "step", Step::as_str, Step::parse);
+stored_by_name!(Category, "category", category_name, category_named);
+stored_by_name!(Retry, "retry decision", retry_name, retry_named);
