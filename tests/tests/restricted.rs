@@ -183,6 +183,15 @@ fn a_write_only_inbox_is_refused_with_a_hint_then_served_with_listing_none() {
     write_only(&setup);
     let first = delivers_and_tells_changes(&setup);
     assert!(notes(&first).contains("is not listed"), "{first:#}");
+    let dry_run: &[&str] = &["run", "push", "--dry-run", "--json"];
+    for args in [dry_run, &["check", "push", "--json"]] {
+        let (code, stdout, stderr) = run(ferry(setup.dir.path()).args(args));
+        assert_eq!(code, 0, "{args:?}: {stdout}{stderr}");
+    }
+    setup.write("new.txt", b"new");
+    let (_, stdout, _) = run(ferry(setup.dir.path()).args(["run", "push", "--dry-run", "--json"]));
+    let planned: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(planned["transferred"], 1, "{planned:#}");
 
     std::fs::write(setup.dir.path().join("ferry.toml"), config).unwrap();
     let (code, _, stderr) = run(ferry(setup.dir.path()).args(["run", "push"]));
