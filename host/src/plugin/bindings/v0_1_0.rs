@@ -10,8 +10,8 @@ wasmtime::component::bindgen!({
 
 impl wit::Host for Sandbox {}
 
+use self::ferry::policy::types as wit;
 use super::super::types as host;
-use ferry::policy::types as wit;
 
 /// `From<$from::Name> for $to::Name`, case by case, for enums of the same cases.
 macro_rules! enum_into {
