@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::codec::Unsigned;
 use super::error::StateError;
-use super::store::Store;
+use super::store::{Store, forget_partial};
 
 /// A temporary file being filled with a given version of a source file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,10 +53,7 @@ impl Store {
 
     pub fn clear_partial(&self, sync: &str, path: &str) -> Result<(), StateError> {
         self.write("clearing a partial upload", |conn| {
-            conn.execute(
-                "DELETE FROM partials WHERE sync = ?1 AND path = ?2",
-                [sync, path],
-            )?;
+            forget_partial(conn, sync, path)?;
             Ok(())
         })
     }

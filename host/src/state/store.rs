@@ -461,12 +461,22 @@ fn remember_path(
     outcome: &FileOutcome,
 ) -> rusqlite::Result<()> {
     match outcome.status {
-        FileStatus::Transferred | FileStatus::Failed | FileStatus::Rejected => {
-            upsert_path_state(conn, run, sync, outcome)
+        FileStatus::Transferred => {
+            upsert_path_state(conn, run, sync, outcome)?;
+            // Its upload is in place: no temporary file of it is left to find.
+            forget_partial(conn, sync, &outcome.path)
         }
+        FileStatus::Failed | FileStatus::Rejected => upsert_path_state(conn, run, sync, outcome),
         FileStatus::Deleted => forget_path(conn, sync, &outcome.path),
         FileStatus::Skipped => Ok(()),
     }
+}
+
+/// Forget the upload in progress for `path`.
+pub(super) fn forget_partial(conn: &Connection, sync: &str, path: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM partials WHERE sync = ?1 AND path = ?2")?
+        .execute([sync, path])?;
+    Ok(())
 }
 
 /// A success resets the failure memory; a failure counts one more attempt and keeps why.

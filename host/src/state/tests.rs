@@ -921,3 +921,19 @@ fn a_delivery_without_its_time_is_remembered_until_the_next_outcome_and_always_r
     assert_eq!(state_of(&store, "a.csv").unwrap().delivered_as, None);
     assert!(store.failed_path_states(SYNC).unwrap().is_empty());
 }
+
+#[test]
+fn recording_a_transfer_forgets_its_upload_in_progress_and_a_failure_keeps_it() {
+    let (_dir, store) = temp_store();
+    let run = store.start_run(SYNC, false).unwrap();
+    let partial = super::Partial {
+        temp_path: "a.csv.partial".into(),
+        size: 1_000,
+        mtime_ns: Some(1),
+    };
+    store.set_partial(SYNC, "a.csv", &partial).unwrap();
+    record_status(&store, run, "a.csv", FileStatus::Failed);
+    assert_eq!(store.partial(SYNC, "a.csv").unwrap(), Some(partial));
+    record_status(&store, run, "a.csv", FileStatus::Transferred);
+    assert_eq!(store.partial(SYNC, "a.csv").unwrap(), None);
+}

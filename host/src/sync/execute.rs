@@ -434,9 +434,8 @@ impl Executor {
     /// Record a file delivered, with what later runs need to know of it: the name it was
     /// sent under, and how the destination holds it when its time was not kept.
     async fn record_delivery(&self, job: &Job, outcome: FileOutcome, delivered: Sent) {
+        // Recording it forgets its upload in progress (it is in place).
         self.recorder.record(outcome);
-        // Its upload is in place: no temporary file of it is left to find.
-        self.recorder.clear_partial(&job.path);
         if let Some(files) = &self.delivered {
             files.lock().unwrap().push(Delivered {
                 path: job.path.clone(),
