@@ -569,3 +569,46 @@ fn set_mtime_is_a_boolean_and_true_unless_said() {
     assert!(error.starts_with("ferry.toml:4:"), "{error}");
     assert!(error.contains("true or false"), "{error}");
 }
+
+/// A valid config mutated at random (bytes dropped, doubled or replaced by TOML's own
+/// punctuation): parsing never panics, and every error it gives is located.
+#[test]
+fn mutated_configs_never_panic_and_every_error_names_the_file() {
+    let valid = "[state]\ndir = \".ferry\"\n\n[remotes.outbox]\ntype = \"local\"\npath = \"out\"\n\
+                 set_mtime = false\n\n[remotes.partner]\ntype = \"sftp\"\nhost = \"h\"\nuser = \"u\"\n\
+                 key_file = \"k\"\nknown_hosts = \"kh\"\nroot = \"/in\"\nlisting = \"none\"\n\
+                 [remotes.partner.policy_settings]\nmax_name_length = 160\n\n[syncs.s]\n\
+                 source = \"outbox\"\ndestination = \"partner\"\nbwlimit = \"1M\"\n\
+                 after_delivery = \"archive:sent\"\nupload = \"direct\"\n";
+    assert!(Config::parse(valid, Path::new("ferry.toml")).is_ok());
+    let punctuation = b"[]=\"'.,#\n{}\\ \t0z";
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..3_000 {
+        let mut bytes = valid.as_bytes().to_vec();
+        for _ in 0..1 + next() % 4 {
+            let at = (next() % bytes.len() as u64) as usize;
+            match next() % 3 {
+                0 => {
+                    bytes.remove(at);
+                }
+                1 => bytes.insert(at, bytes[at]),
+                _ => bytes[at] = punctuation[(next() % punctuation.len() as u64) as usize],
+            }
+        }
+        let Ok(text) = String::from_utf8(bytes) else {
+            continue;
+        };
+        if let Err(error) = Config::parse(&text, Path::new("ferry.toml")) {
+            assert!(
+                error.to_string().starts_with("ferry.toml"),
+                "{error}\n{text}"
+            );
+        }
+    }
+}

@@ -5,6 +5,7 @@
 //! `[host]:port`, with `*` and `?` wildcards, negated by a leading `!`, or a hashed entry
 //! `|1|salt|hash` (HMAC-SHA1 of the host keyed with the salt, both base64).
 
+use crate::bounded::read_regular_file;
 use std::path::{Path, PathBuf};
 
 use data_encoding::BASE64;
@@ -92,6 +93,9 @@ struct Entry {
 }
 
 /// The entries of one known_hosts file.
+/// The largest known_hosts file read (a device or a pipe could be read forever).
+const MAX_KNOWN_HOSTS_BYTES: u64 = 64 << 20;
+
 pub struct KnownHosts {
     file: PathBuf,
     entries: Vec<Entry>,
@@ -100,17 +104,18 @@ pub struct KnownHosts {
 impl KnownHosts {
     /// Read `file`; a missing file knows no host.
     pub fn read(file: &Path) -> Result<KnownHosts, HostKeyError> {
-        let text = match std::fs::read_to_string(file) {
-            Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(source) => {
+        let bytes = match read_regular_file(file, MAX_KNOWN_HOSTS_BYTES) {
+            Ok(bytes) => bytes,
+            Err(error) if error.is_not_found() => Vec::new(),
+            Err(error) => {
                 return Err(HostKeyError::Unreadable {
                     file: file.to_path_buf(),
-                    source,
+                    source: std::io::Error::other(error.to_string()),
                 });
             }
         };
-        Ok(KnownHosts::parse(file, &text))
+        // OpenSSH's lines are ASCII: a line that is not UTF-8 matches no host.
+        Ok(KnownHosts::parse(file, &String::from_utf8_lossy(&bytes)))
     }
 
     fn parse(file: &Path, text: &str) -> KnownHosts {
@@ -296,6 +301,47 @@ mod tests {
 
     fn check(text: &str, host: &str, port: u16) -> Result<(), HostKeyError> {
         KnownHosts::parse(Path::new("/kh"), text).check(host, port, &key(KEY))
+    }
+
+    /// Lines of random bytes from a set that knows the format's delimiters: parsing and
+    /// checking never panic, and a line that is not an entry matches no host.
+    #[test]
+    fn garbage_lines_never_panic_and_never_vouch_for_a_key() {
+        const PIECES: [&str; 14] = [
+            "@revoked",
+            "@cert-authority",
+            "|1|",
+            "|",
+            "[",
+            "]:",
+            "*",
+            "?",
+            "!",
+            ",",
+            " ",
+            "\t",
+            "ssh-ed25519",
+            KEY,
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..5_000 {
+            let mut line = String::new();
+            for _ in 0..(state % 9) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                line.push_str(PIECES[(state % PIECES.len() as u64) as usize]);
+                line.push(char::from(b'a' + (state >> 8) as u8 % 26));
+            }
+            let known = KnownHosts::parse(Path::new("/kh"), &line);
+            let checked = known.check("example.com", 22, &key(KEY));
+            if checked.is_ok() {
+                assert!(
+                    line.contains(KEY),
+                    "{line:?} vouched for a key it does not hold"
+                );
+            }
+        }
     }
 
     #[test]
