@@ -12,7 +12,7 @@ use cap_std::ambient_authority;
 use cap_std::fs::{Dir, MetadataExt, OpenOptions};
 use rustix::io::{Errno, ReadWriteFlags};
 
-use super::{Kind, Listed, Reader, Remote, RemoteEntry, RemoteError, Version, Writer};
+use super::{Kind, Listed, Reader, Remote, RemoteEntry, RemoteError, Version, Writer, check_path};
 use crate::plugin::{ErrorCode, Operation, Protocol};
 
 pub struct LocalRemote {
@@ -93,6 +93,14 @@ impl LocalRemote {
             },
             unlisted => unlisted,
         }
+    }
+
+    /// An error if `path` may not be written: one that could leave the root (cap-std
+    /// would refuse it too, but only after making the folders before the escape), or one
+    /// over the local full-path limit.
+    fn writable(&self, operation: Operation, path: &str) -> Result<(), RemoteError> {
+        check_path(operation, path)?;
+        self.check_length(operation, path)
     }
 
     /// An error if `path` under the root is longer than the local full-path limit.
@@ -373,7 +381,7 @@ impl Remote for LocalRemote {
     }
 
     async fn write(&self, path: &str, offset: u64) -> Result<Writer, RemoteError> {
-        self.check_length(Operation::Write, path)?;
+        self.writable(Operation::Write, path)?;
         let path = path.to_string();
         let file = self
             .blocking(move |root| open_to_write(root, &path, offset))
@@ -404,7 +412,7 @@ impl Remote for LocalRemote {
         data: Vec<u8>,
         mtime: Option<SystemTime>,
     ) -> Result<(), RemoteError> {
-        self.check_length(Operation::Write, path)?;
+        self.writable(Operation::Write, path)?;
         let path = path.to_string();
         self.blocking(move |root| {
             let mut file = open_to_write(root, &path, 0)?;
@@ -419,7 +427,8 @@ impl Remote for LocalRemote {
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<(), RemoteError> {
-        self.check_length(Operation::Rename, to)?;
+        check_path(Operation::Rename, from)?;
+        self.writable(Operation::Rename, to)?;
         let (from, to) = (from.to_string(), to.to_string());
         self.blocking(move |root| {
             root.rename(&from, root, &to)
@@ -429,7 +438,7 @@ impl Remote for LocalRemote {
     }
 
     async fn mkdir_all(&self, path: &str) -> Result<(), RemoteError> {
-        self.check_length(Operation::Mkdir, path)?;
+        self.writable(Operation::Mkdir, path)?;
         let path = path.to_string();
         self.blocking(move |root| {
             root.create_dir_all(&path)
@@ -439,6 +448,7 @@ impl Remote for LocalRemote {
     }
 
     async fn delete(&self, path: &str, kind: Kind) -> Result<(), RemoteError> {
+        check_path(Operation::Delete, path)?;
         let path = path.to_string();
         self.blocking(move |root| {
             let removed = match kind {
@@ -451,6 +461,7 @@ impl Remote for LocalRemote {
     }
 
     async fn set_mtime(&self, path: &str, mtime: SystemTime) -> Result<bool, RemoteError> {
+        check_path(Operation::SetMtime, path)?;
         let path = path.to_string();
         self.blocking(move |root| {
             let file = root

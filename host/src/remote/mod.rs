@@ -133,6 +133,39 @@ pub fn aside_name(path: &str) -> String {
     format!("{path}.ferry-old")
 }
 
+/// An error if `path` could reach outside a remote's root (see [`check_relative`]).
+pub fn check_path(operation: Operation, path: &str) -> Result<(), RemoteError> {
+    check_relative(path).map_err(|reason| {
+        RemoteError::new(operation, Some(path), format!("path refused: {reason}"))
+    })
+}
+
+/// Why `path` may not be used under a remote's root, if it may not: it must be relative,
+/// `/`-separated, without empty, `.` or `..` components, and without NUL.
+fn check_relative(path: &str) -> Result<(), String> {
+    if path.is_empty() {
+        return Err("empty path".into());
+    }
+    if path.starts_with('/') {
+        return Err("absolute path; paths are relative to the root".into());
+    }
+    if path.contains('\0') {
+        return Err("NUL in path".into());
+    }
+    for component in path.split('/') {
+        match component {
+            "" => return Err("empty component".into()),
+            "." | ".." => return Err(format!("'{component}' component")),
+            // A server on Windows may take `\` as a separator too.
+            _ if component.split('\\').any(|part| part == "..") => {
+                return Err("'..' component".into());
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Which version of a file a path holds: what tells that it changed while it was read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Version {
@@ -274,6 +307,30 @@ pub trait Remote: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_paths_inside_the_root_pass() {
+        for path in ["a", "a/b.txt", "ü/ñ file", "..hidden", "a..b/c", "x\\y"] {
+            assert_eq!(check_relative(path), Ok(()), "{path}");
+        }
+    }
+
+    #[test]
+    fn paths_that_could_leave_the_root_are_refused() {
+        for path in [
+            "",
+            "/etc/passwd",
+            "..",
+            "a/../..",
+            "a/./b",
+            "a//b",
+            "a/",
+            "..\\x",
+            "a\0b",
+        ] {
+            assert!(check_relative(path).is_err(), "{path:?}");
+        }
+    }
 
     #[test]
     fn only_plain_names_become_path_components() {
