@@ -551,3 +551,29 @@ fn end_to_end_every_attack_on_a_run_to_sftp_ends_and_touches_nothing() {
         );
     }
 }
+
+/// An honest plugin whose answer to a whole batch would not fit its memory cap (1,024
+/// long paths breaking hundreds of rules each) still checks every entry: the batch is
+/// checked again in halves.
+#[test]
+fn a_batch_too_large_for_the_memory_cap_is_checked_in_halves() {
+    let runtime = runtime();
+    let smb = runtime
+        .load(&PluginSource::resolve("windows-smb", Path::new(".")).unwrap())
+        .unwrap();
+    let folder = "d<:".repeat(80);
+    let entries: Vec<Entry> = (0..1024)
+        .map(|i| Entry {
+            path: format!("{folder}/{folder}/{folder}/{i:04}{}", "n<>:|?*".repeat(30)),
+            kind: EntryKind::File,
+            size: Some(1),
+        })
+        .collect();
+    let verdicts = smb
+        .configure(vec![])
+        .unwrap()
+        .check_batch(&entries)
+        .unwrap();
+    assert_eq!(verdicts.len(), entries.len());
+    assert!(verdicts.iter().all(|v| v.violations.len() > 100));
+}

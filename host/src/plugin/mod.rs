@@ -61,7 +61,7 @@ impl Default for Limits {
         Limits {
             fuel_per_call: 500_000_000,
             fuel_per_entry: 4_000_000,
-            memory_bytes: 64 << 20,
+            memory_bytes: 16 << 20,
             timeout: Duration::from_secs(5),
         }
     }
@@ -344,7 +344,25 @@ impl Policy {
     }
 
     /// One verdict per entry, in order. The host asks [`CHECK_BATCH`] at a time.
+    /// The plugin's verdict on each of `entries`. A batch too large for the plugin's
+    /// memory cap is checked in halves: the cap stays low (a plugin's memory is part of a
+    /// run's, whatever it answers), and an honest plugin still checks every entry.
     pub fn check_batch(&mut self, entries: &[Entry]) -> Result<Vec<Verdict>, PluginError> {
+        match self.check_together(entries) {
+            Err(PluginError::Call {
+                failure: CallFailure::MemoryCap { .. },
+                ..
+            }) if entries.len() > 1 => {
+                let (first, second) = entries.split_at(entries.len() / 2);
+                let mut verdicts = self.check_batch(first)?;
+                verdicts.extend(self.check_batch(second)?);
+                Ok(verdicts)
+            }
+            checked => checked,
+        }
+    }
+
+    fn check_together(&mut self, entries: &[Entry]) -> Result<Vec<Verdict>, PluginError> {
         let verdicts = self.call("check-batch", entries.len(), |b, s| {
             b.check_batch(s, entries)
         })?;
