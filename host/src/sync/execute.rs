@@ -597,8 +597,9 @@ impl Executor {
     /// A large file as a stream, continued where an interrupted attempt stopped.
     async fn send_streamed(&self, job: &Job, temp: &str, progress: &ProgressBar) -> Tried<Sent> {
         let (src, dst) = (self.source.protocol(), self.destination.protocol());
+        // One stat: the version listed is still there, and its ctime is kept for after.
         let before = self.source.version(&job.path).await.map_err(on(src))?;
-        self.unchanged_since_listed(job, job.size, None).await?;
+        still_listed(job, job.size, before, None)?;
         let start = self.resume_point(job, temp).await;
         progress.inc(start);
         let reader = self.source.read(&job.path, start).await.map_err(on(src))?;
@@ -749,20 +750,27 @@ impl Executor {
             .version(&job.path)
             .await
             .map_err(on(self.source.protocol()))?;
-        let listed = Version {
-            size: job.size,
-            mtime: job.mtime,
-            ctime: before.and_then(|b| b.ctime),
-        };
-        let now_seen = now.map(|now| Version {
-            ctime: now.ctime.filter(|_| listed.ctime.is_some()),
-            ..now
-        });
-        if read == job.size && now_seen == Some(listed) {
-            return Ok(());
-        }
-        Err(StepError::Changed(change_message(job, read, now)))
+        still_listed(job, read, now, before)
     }
+}
+
+/// Whether `now`, the source's version after `read` bytes were read of it, is the one
+/// listed: its size and mtime as listed, and its ctime as `before` the read, where the
+/// remote keeps one.
+fn still_listed(job: &Job, read: u64, now: Option<Version>, before: Option<Version>) -> Tried<()> {
+    let listed = Version {
+        size: job.size,
+        mtime: job.mtime,
+        ctime: before.and_then(|b| b.ctime),
+    };
+    let now_seen = now.map(|now| Version {
+        ctime: now.ctime.filter(|_| listed.ctime.is_some()),
+        ..now
+    });
+    if read == job.size && now_seen == Some(listed) {
+        return Ok(());
+    }
+    Err(StepError::Changed(change_message(job, read, now)))
 }
 
 /// The next transfer for a worker, `None` when all are handed out.
