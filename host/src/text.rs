@@ -7,6 +7,31 @@
 
 use std::fmt::{self, Display, Write};
 
+/// The most bytes kept of one untrusted text (a plugin's message, advice, a name in a
+/// violation, a suggested path, a temporary name; a server's error message): the rest
+/// is cut with a visible mark where it enters ferry, so that nothing a plugin or a
+/// server says can make a run hold, or the state store keep, more than a bounded amount.
+pub const TEXT_CAP: usize = 1024;
+
+/// `text` within [`TEXT_CAP`] bytes: see [`cut_to`].
+pub fn cut(text: String) -> String {
+    cut_to(text, TEXT_CAP)
+}
+
+/// `text` within `cap` bytes: cut at a character boundary, with how much was cut (a cut
+/// text is then longer than `cap`, so that no check of a length mistakes it for whole).
+pub fn cut_to(text: String, cap: usize) -> String {
+    if text.len() <= cap {
+        return text;
+    }
+    let keep = (0..=cap)
+        .rev()
+        .find(|&at| text.is_char_boundary(at))
+        .unwrap_or(0);
+    // A new string: a truncated one would keep the whole allocation.
+    format!("{}…[cut {} bytes]", &text[..keep], text.len() - keep)
+}
+
 /// The most characters of one untrusted text that are shown.
 pub const MAX_SHOWN: usize = 4096;
 
@@ -87,6 +112,24 @@ fn is_invisible(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_text_is_cut_at_a_character_boundary_with_a_mark() {
+        let text = "é".repeat(TEXT_CAP);
+        let cut = cut(text);
+        assert!(cut.starts_with(&"é".repeat(TEXT_CAP / 2)));
+        assert!(
+            cut.ends_with(&format!("…[cut {} bytes]", TEXT_CAP)),
+            "{cut}"
+        );
+        assert_eq!(super::cut("short".into()), "short");
+        let huge = super::cut("x".repeat(10 << 20));
+        assert!(
+            huge.capacity() <= 2 * TEXT_CAP,
+            "the cut text keeps {} bytes",
+            huge.capacity()
+        );
+    }
 
     fn shown(text: &str) -> String {
         inert(text).to_string()

@@ -189,11 +189,13 @@ pub struct RemoteError {
 }
 
 impl RemoteError {
+    /// The message is cut to [`text::TEXT_CAP`](crate::text::TEXT_CAP): it is often a
+    /// server's, and it is shown and kept in the state store.
     pub fn new(operation: Operation, path: Option<&str>, message: impl Into<String>) -> Self {
         RemoteError {
             operation,
             code: None,
-            message: message.into(),
+            message: crate::text::cut(message.into()),
             path: path.map(str::to_string),
             local_address: None,
         }
@@ -330,6 +332,17 @@ mod tests {
         ] {
             assert!(check_relative(path).is_err(), "{path:?}");
         }
+    }
+
+    #[test]
+    fn a_servers_long_message_is_cut_where_it_enters() {
+        let error = RemoteError::new(Operation::Write, Some("a"), "x".repeat(1 << 20));
+        assert!(error.message.len() < 2 * crate::text::TEXT_CAP);
+        assert!(
+            error.message.ends_with("bytes]"),
+            "{}",
+            &error.message[1000..]
+        );
     }
 
     #[test]

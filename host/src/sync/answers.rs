@@ -12,11 +12,12 @@ use hashbrown::HashTable;
 
 use super::listing::Listing;
 use super::plan::Plan;
-use super::policy::{PolicyHandle, TEXT_CAP, cut_to};
+use super::policy::PolicyHandle;
 use crate::config::RenameMode;
 use crate::plugin::{
     CHECK_BATCH, CustomViolation, Entry, PluginError, Verdict, Violation, describe,
 };
+use crate::text::{TEXT_CAP, cut_to};
 
 /// The longest name (one path component) a plugin may answer, in bytes: room for 255
 /// UTF-16 units of any script, and below [`TEXT_CAP`], so that a cut text is never one.

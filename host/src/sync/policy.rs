@@ -13,10 +13,8 @@ use crate::plugin::{
     Category, Classification, CustomViolation, EdgeCharacter, Entry, ForbiddenCharacter,
     PluginError, Policy, RawError, ReservedName, Retry, TempForm, Verdict, Violation,
 };
+use crate::text::{cut, cut_to};
 
-/// The most bytes kept of one text a plugin answers (a message, advice, a name in a
-/// violation, a suggested path, a temporary name); the rest is cut with a visible mark.
-pub const TEXT_CAP: usize = 1024;
 /// The most violations kept of one verdict.
 pub const VIOLATIONS_CAP: usize = 16;
 
@@ -119,25 +117,6 @@ fn plugin_failed(error: &PluginError) -> Classification {
     }
 }
 
-/// `text` within [`TEXT_CAP`] bytes: see [`cut_to`].
-pub fn cut(text: String) -> String {
-    cut_to(text, TEXT_CAP)
-}
-
-/// `text` within `cap` bytes: cut at a character boundary, with how much was cut (a cut
-/// text is then longer than `cap`, so that no check of a length mistakes it for whole).
-pub(super) fn cut_to(text: String, cap: usize) -> String {
-    if text.len() <= cap {
-        return text;
-    }
-    let keep = (0..=cap)
-        .rev()
-        .find(|&at| text.is_char_boundary(at))
-        .unwrap_or(0);
-    // A new string: a truncated one would keep the whole allocation.
-    format!("{}…[cut {} bytes]", &text[..keep], text.len() - keep)
-}
-
 /// A verdict whose every text is within [`TEXT_CAP`] and whose violations are at most
 /// [`VIOLATIONS_CAP`] (a longer list keeps a last one saying how many were left out).
 pub fn bounded_verdict(verdict: Verdict) -> Verdict {
@@ -186,24 +165,7 @@ fn bounded_violation(violation: Violation) -> Violation {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_long_text_is_cut_at_a_character_boundary_with_a_mark() {
-        let text = "é".repeat(TEXT_CAP);
-        let cut = cut(text);
-        assert!(cut.starts_with(&"é".repeat(TEXT_CAP / 2)));
-        assert!(
-            cut.ends_with(&format!("…[cut {} bytes]", TEXT_CAP)),
-            "{cut}"
-        );
-        assert_eq!(super::cut("short".into()), "short");
-        let huge = super::cut("x".repeat(10 << 20));
-        assert!(
-            huge.capacity() <= 2 * TEXT_CAP,
-            "the cut text keeps {} bytes",
-            huge.capacity()
-        );
-    }
+    use crate::text::TEXT_CAP;
 
     #[test]
     fn a_verdict_keeps_a_bounded_number_of_violations() {
