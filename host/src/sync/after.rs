@@ -8,13 +8,15 @@ use std::time::SystemTime;
 
 use futures::stream::{self, StreamExt};
 
+use super::report::some_of;
 use crate::config::AfterDelivery;
+use crate::plugin::Operation;
 use crate::remote::{Kind, Remote, RemoteError, Version};
 
 /// Source files handled at once.
 const AT_ONCE: usize = 16;
-/// Paths named in a note at most.
-const SHOWN: usize = 10;
+/// Archived versions of one file at most (`PATH`, `PATH.1`, …).
+const ARCHIVED_VERSIONS: usize = 1000;
 
 /// A delivered source file, as it was listed.
 pub struct Delivered {
@@ -66,20 +68,26 @@ async fn fate_of(source: &dyn Remote, after: &AfterDelivery, file: &Delivered) -
     done.map_or_else(Fate::Failed, |()| Fate::Done)
 }
 
-/// Move `path` to `folder/path`, or to `folder/path.N` for the first free N: an older
-/// archived version is never replaced.
+/// Move `path` to `folder/path`, or to `folder/path.N` for the first free N up to
+/// [`ARCHIVED_VERSIONS`]: an older archived version is never replaced.
 async fn archive(source: &dyn Remote, folder: &str, path: &str) -> Result<(), RemoteError> {
     let target = format!("{folder}/{path}");
     if let Some((parent, _)) = target.rsplit_once('/') {
         source.mkdir_all(parent).await?;
     }
-    let mut free = target.clone();
-    let mut n = 0;
-    while source.stat(&free).await?.is_some() {
-        n += 1;
-        free = format!("{target}.{n}");
+    for n in 0..ARCHIVED_VERSIONS {
+        let free = match n {
+            0 => target.clone(),
+            n => format!("{target}.{n}"),
+        };
+        // The server says what exists: a bound, so that one claiming every name cannot
+        // keep the run here.
+        if source.stat(&free).await?.is_none() {
+            return source.rename(path, &free).await;
+        }
     }
-    source.rename(path, &free).await
+    let message = format!("{ARCHIVED_VERSIONS} archived versions of it are there already");
+    Err(RemoteError::new(Operation::Rename, Some(path), message))
 }
 
 fn notes(after: &AfterDelivery, fates: &[(String, Fate)]) -> Vec<String> {
@@ -101,7 +109,7 @@ fn notes(after: &AfterDelivery, fates: &[(String, Fate)]) -> Vec<String> {
         notes.push(format!(
             "{} source file(s) changed since they were listed and are kept for the next run: {}",
             changed.len(),
-            shown(changed.iter().map(|path| path.to_string()))
+            some_of(changed.iter().map(|path| path.to_string()))
         ));
     }
     let failed: Vec<String> = fates
@@ -115,18 +123,8 @@ fn notes(after: &AfterDelivery, fates: &[(String, Fate)]) -> Vec<String> {
         notes.push(format!(
             "{} delivered source file(s) could not be {what}; the next run tries again: {}",
             failed.len(),
-            shown(failed.into_iter())
+            some_of(failed.into_iter())
         ));
     }
     notes
-}
-
-/// The first [`SHOWN`] of `items`, and how many more.
-fn shown(items: impl ExactSizeIterator<Item = String>) -> String {
-    let more = items.len().saturating_sub(SHOWN);
-    let mut text = items.take(SHOWN).collect::<Vec<_>>().join(", ");
-    if more > 0 {
-        text.push_str(&format!(" and {more} more"));
-    }
-    text
 }

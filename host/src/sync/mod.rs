@@ -36,7 +36,7 @@ use plan::{Filter, Inputs, Plan};
 pub use policy::{PolicyHandle, bounded_verdict};
 use recorder::Recorder;
 pub use report::Failure;
-use report::{Phases, RunReport, run_status};
+use report::{Phases, RunReport, run_status, some_of};
 use scan::{Scan, scan};
 use throttle::Throttle;
 
@@ -370,7 +370,7 @@ impl Run<'_> {
                 "{} file(s) changed within the last {:?} and are left for the next run: {}",
                 plan.deferred.len(),
                 self.sync.stable_for,
-                plan.deferred.join(", ")
+                some_of(plan.deferred.iter().cloned())
             ));
         }
         notes
@@ -577,15 +577,14 @@ impl Run<'_> {
 
 /// The run's note on the deletions the destination refused for good earlier, if any.
 fn held_deletions_note(held: &[String], sync: &str) -> Option<String> {
-    let first = held.first()?;
-    let more = match held.len() {
-        1 => String::new(),
-        n => format!(" and {} more", n - 1),
-    };
+    if held.is_empty() {
+        return None;
+    }
     Some(format!(
-        "{} deletion(s) the server refused in an earlier run are not tried again: {first}{more} \
+        "{} deletion(s) the server refused in an earlier run are not tried again: {} \
          (`ferry log` shows why; after `ferry retry {sync} PATH` the next run tries again)",
-        held.len()
+        held.len(),
+        some_of(held.iter().cloned())
     ))
 }
 
@@ -600,30 +599,19 @@ fn times_refused_note(executor: &Executor, remote: &str) -> Option<String> {
     ))
 }
 
-/// Symbolic links shown in a note at most.
-const LINKS_SHOWN: usize = 20;
-
 /// The symbolic links the source listing did not follow, in one note, with why.
 fn skipped_links(scan: &Scan) -> Option<String> {
     if scan.skipped.is_empty() {
         return None;
     }
-    let shown: Vec<String> = scan
+    let links = scan
         .skipped
         .iter()
-        .take(LINKS_SHOWN)
-        .map(|(path, why)| format!("{path} ({why})"))
-        .collect();
-    let more = scan.skipped.len().saturating_sub(LINKS_SHOWN);
-    let more = if more > 0 {
-        format!(" and {more} more")
-    } else {
-        String::new()
-    };
+        .map(|(path, why)| format!("{path} ({why})"));
     Some(format!(
-        "{} symbolic link(s) in the source were not followed: {}{more}",
+        "{} symbolic link(s) in the source were not followed: {}",
         scan.skipped.len(),
-        shown.join(", ")
+        some_of(links)
     ))
 }
 

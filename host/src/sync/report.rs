@@ -172,6 +172,20 @@ impl RunReport {
     }
 }
 
+/// Paths (or other items) named in one note at most.
+pub const NAMED_IN_A_NOTE: usize = 10;
+
+/// The first [`NAMED_IN_A_NOTE`] of `items`, comma-separated, and how many more: a note
+/// names a few, not a million.
+pub fn some_of(items: impl ExactSizeIterator<Item = String>) -> String {
+    let more = items.len().saturating_sub(NAMED_IN_A_NOTE);
+    let mut text = items.take(NAMED_IN_A_NOTE).collect::<Vec<_>>().join(", ");
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
+}
+
 /// The status of a run from what happened: partial when some work succeeded (or was
 /// already done) and something failed.
 pub fn run_status(totals: &Totals) -> RunStatus {
@@ -182,5 +196,21 @@ pub fn run_status(totals: &Totals) -> RunStatus {
         (0, _, _) => RunStatus::Success,
         (_, 0, 0) => RunStatus::Failure,
         _ => RunStatus::PartialFailure,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_note_names_a_few_and_counts_the_rest() {
+        let names = |n: usize| (0..n).map(|i| format!("f{i}")).collect::<Vec<_>>();
+        assert_eq!(some_of(names(2).into_iter()), "f0, f1");
+        let many = some_of(names(NAMED_IN_A_NOTE + 3).into_iter());
+        assert!(
+            many.starts_with("f0, f1,") && many.ends_with("f9 and 3 more"),
+            "{many}"
+        );
     }
 }
