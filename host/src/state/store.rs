@@ -89,7 +89,10 @@ impl Store {
     /// The states of the paths whose last attempt failed, and of those delivered without
     /// their modification time: all a run needs when both sides keep times (a success is
     /// then told by the listings alone).
-    pub fn failed_path_states(&self, sync: &str) -> Result<HashMap<String, PathState>, StateError> {
+    pub fn failed_or_untimed_path_states(
+        &self,
+        sync: &str,
+    ) -> Result<HashMap<String, PathState>, StateError> {
         self.path_states_with(sync, Some(FileStatus::Failed))
     }
 

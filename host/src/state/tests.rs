@@ -912,14 +912,19 @@ fn a_delivery_without_its_time_is_remembered_until_the_next_outcome_and_always_r
         state_of(&store, "a.csv").unwrap().delivered_as,
         Some(standing)
     );
-    let needed = store.failed_path_states(SYNC).unwrap();
+    let needed = store.failed_or_untimed_path_states(SYNC).unwrap();
     assert!(
         needed.contains_key("a.csv"),
         "read even though it did not fail"
     );
     record_status(&store, run, "a.csv", FileStatus::Transferred);
     assert_eq!(state_of(&store, "a.csv").unwrap().delivered_as, None);
-    assert!(store.failed_path_states(SYNC).unwrap().is_empty());
+    assert!(
+        store
+            .failed_or_untimed_path_states(SYNC)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]

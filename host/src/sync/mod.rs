@@ -520,7 +520,7 @@ impl Run<'_> {
         let store = self.store.lock().unwrap_or_else(|p| p.into_inner());
         match plan::needs_sent_states(&source.entries, &destination.entries) {
             true => store.path_states(&self.sync.name),
-            false => store.failed_path_states(&self.sync.name),
+            false => store.failed_or_untimed_path_states(&self.sync.name),
         }
     }
 
