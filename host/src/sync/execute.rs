@@ -262,7 +262,7 @@ impl Executor {
                     self.record_delivery(&job, outcome, delivered).await;
                 }
                 Err(step) => {
-                    let _ = self.destination.delete(&temp, Kind::File).await;
+                    self.discard(&job, &temp).await;
                     let failure = self.failure(&job.path, job.size, mtime_ns, step).await;
                     self.recorder.record(failure);
                 }
@@ -473,10 +473,9 @@ impl Executor {
                 Ok(delivered) => return (sent(job, delivered.bytes, mtime_ns), Some(delivered)),
                 Err(step) => step,
             };
+            let changed = matches!(step, StepError::Changed(_));
             let failure = self.failure(&job.path, job.size, mtime_ns, step).await;
-            if failure.operation == Step::Rename && failure.retry == Some(Retry::Never) {
-                // A rename the server will never allow: a large upload kept to resume
-                // from would only be left behind.
+            if changed || nothing_resumes(job, &failure) {
                 self.discard(job, temp).await;
             }
             if failure.retry != Some(Retry::Now) || attempt >= self.retries {
@@ -506,25 +505,18 @@ impl Executor {
             UploadMode::TempRename => temp,
         };
         let sent = if job.size < RESUMABLE {
-            self.send_whole(job, target, progress).await
+            self.send_whole(job, target, progress).await?
         } else {
-            self.send_streamed(job, target, progress).await
+            self.send_streamed(job, target, progress).await?
         };
-        // A failed upload is not left behind when nothing would resume from it.
-        match &sent {
-            Err(StepError::Changed(_)) => self.discard(job, target).await,
-            Err(_) if job.size < RESUMABLE => self.discard(job, target).await,
-            _ => {}
-        }
-        let sent = sent?;
         if self.upload == UploadMode::TempRename && !job.replaces_folder {
             self.place(job, temp).await?;
         }
         Ok(sent)
     }
 
-    /// Throw away an upload nothing will resume from (a source that changed while it was
-    /// read: it is neither version; a small file, always sent whole). Under
+    /// Throw away an upload nothing will resume from (see [`nothing_resumes`]; a source
+    /// that changed while it was read: it is neither version). Under
     /// `upload = "direct"` it is the final file, and stays (the next run replaces it).
     async fn discard(&self, job: &Job, temp: &str) {
         if self.upload == UploadMode::TempRename {
@@ -534,8 +526,7 @@ impl Executor {
     }
 
     /// Rename the complete upload at `temp` to its final name. When that fails, the
-    /// final name keeps what it held, and a small upload is removed (a large one is
-    /// kept: the next attempt resumes from it).
+    /// final name keeps what it held (the caller decides whether the upload stays).
     async fn place(&self, job: &Job, temp: &str) -> Tried<()> {
         let dst = self.destination.protocol();
         if let Err(mut error) = self.destination.rename(temp, job.destination()).await {
@@ -545,9 +536,6 @@ impl Executor {
                 error.message,
                 job.destination()
             );
-            if job.size < RESUMABLE {
-                self.discard(job, temp).await;
-            }
             return Err(on(dst)(error));
         }
         Ok(())
@@ -801,6 +789,14 @@ pub(super) async fn classified(
         advice: Some(classification.advice),
         at: SystemTime::now(),
     }
+}
+
+/// Whether nothing will resume from a failed attempt's upload, so that it must not be
+/// left behind: a small file is always sent whole, and a rename the server will never
+/// allow would leave even a large one there for good.
+fn nothing_resumes(job: &Job, failure: &FileOutcome) -> bool {
+    job.size < RESUMABLE
+        || (failure.operation == Step::Rename && failure.retry == Some(Retry::Never))
 }
 
 /// What changed in the source file since it was listed, in words.
