@@ -108,9 +108,15 @@ fn write_holder(file: &mut File) -> std::io::Result<()> {
     file.write_all(holder.as_bytes())
 }
 
+/// The most of a lock file read for who holds it.
+const HOLDER_BYTES: u64 = 4096;
+
 fn describe_holder(file: &mut File) -> String {
     let mut text = String::new();
-    let _ = file.rewind().and_then(|()| file.read_to_string(&mut text));
+    // What a holder writes is three short lines; anything else in the file is not read.
+    let _ = file
+        .rewind()
+        .and_then(|()| (&*file).take(HOLDER_BYTES).read_to_string(&mut text));
     let mut lines = text.lines();
     let (Some(pid), Some(host), Some(started)) = (lines.next(), lines.next(), lines.next()) else {
         return "a process that has not written its details yet".into();
