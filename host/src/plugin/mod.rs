@@ -130,9 +130,40 @@ impl Runtime {
         };
         let mut instance = loaded.instantiate()?;
         let metadata = loaded.call(&mut instance, "metadata", 0, |b, s| b.metadata(s))?;
+        let metadata = bounded_metadata(metadata);
         loaded.name = metadata.name.clone();
         loaded.metadata = Some(metadata);
         Ok(Arc::new(loaded))
+    }
+}
+
+/// The most bytes kept of a plugin's name or version, its remote kinds and its settings'
+/// names: the name and version are in every report and message about it.
+const NAME_CAP: usize = 128;
+/// The most settings and remote kinds kept of a plugin's metadata.
+const LIST_CAP: usize = 256;
+
+/// What a plugin says about itself, each text and list within a bound (it is untrusted).
+fn bounded_metadata(metadata: PluginMetadata) -> PluginMetadata {
+    let name = |text: String| crate::text::cut_to(text, NAME_CAP);
+    PluginMetadata {
+        name: name(metadata.name),
+        version: name(metadata.version),
+        description: crate::text::cut(metadata.description),
+        remote_kinds: metadata
+            .remote_kinds
+            .into_iter()
+            .take(LIST_CAP)
+            .map(name)
+            .collect(),
+        settings: (metadata.settings.into_iter().take(LIST_CAP))
+            .map(|setting| SettingDoc {
+                name: name(setting.name),
+                default_value: crate::text::cut(setting.default_value),
+                doc: crate::text::cut(setting.doc),
+                ..setting
+            })
+            .collect(),
     }
 }
 
@@ -383,5 +414,40 @@ impl Policy {
 
     pub fn classify(&mut self, error: &RawError) -> Result<Classification, PluginError> {
         self.call("classify", 0, |b, s| b.classify(s, error))
+    }
+}
+
+#[cfg(test)]
+mod metadata_tests {
+    use super::*;
+
+    #[test]
+    fn what_a_plugin_says_about_itself_is_bounded() {
+        let huge = "n".repeat(1 << 20);
+        let setting = |text: &str| SettingDoc {
+            name: text.into(),
+            kind: SettingType::Text,
+            default_value: text.into(),
+            doc: text.into(),
+        };
+        let mut settings = vec![setting(&huge)];
+        settings.extend((0..LIST_CAP * 4).map(|_| setting("s")));
+        let metadata = bounded_metadata(PluginMetadata {
+            name: huge.clone(),
+            version: huge.clone(),
+            description: huge.clone(),
+            remote_kinds: vec!["k".into(); LIST_CAP * 4],
+            settings,
+        });
+        let cap = 2 * crate::text::TEXT_CAP;
+        assert!(metadata.name.len() < 2 * NAME_CAP && metadata.version.len() < 2 * NAME_CAP);
+        assert!(metadata.description.len() < cap);
+        assert_eq!(
+            (metadata.remote_kinds.len(), metadata.settings.len()),
+            (LIST_CAP, LIST_CAP)
+        );
+        let setting = &metadata.settings[0];
+        assert!(setting.name.len() < 2 * NAME_CAP && setting.doc.len() < cap);
+        assert!(setting.default_value.len() < cap);
     }
 }
