@@ -206,8 +206,8 @@ impl Diagnosis<'_> {
     fn skip_reason(&self, needs: Step) -> String {
         let became = match self.status_of(needs) {
             Some(Status::Failed { .. }) => match self.remote.transport {
-                Transport::Sftp(_) => "which the server refused",
                 Transport::Local(_) => "which failed",
+                _ => "which the server refused",
             },
             _ => "which was not tried",
         };
@@ -508,5 +508,8 @@ fn kind_name(remote: &RemoteConfig) -> &'static str {
     match remote.transport {
         Transport::Local(_) => "local",
         Transport::Sftp(_) => "sftp",
+        Transport::S3(_) => "s3",
+        Transport::AzureBlob(_) => "azure-blob",
+        Transport::WebDav(_) => "webdav",
     }
 }

@@ -2,6 +2,7 @@
 //! reported as `FILE:LINE:COLUMN: KEY: message` (see [`ConfigError`]).
 
 mod error;
+mod http_remote;
 mod paths;
 mod reader;
 mod remote;
@@ -83,6 +84,62 @@ pub enum PolicyValue {
 pub enum Transport {
     Local(LocalConfig),
     Sftp(SftpConfig),
+    S3(S3Config),
+    AzureBlob(AzureConfig),
+    WebDav(WebDavConfig),
+}
+
+/// What every HTTP remote takes about its connections.
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    pub bind_address: Option<IpAddr>,
+    pub connect_timeout: Duration,
+    /// How long a request may wait for the server's next bytes.
+    pub idle_timeout: Duration,
+    /// `ca_file`: a PEM bundle of private CAs trusted besides the system's.
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug)]
+pub struct S3Config {
+    /// Any S3-compatible endpoint; AWS's own when unset.
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub bucket: String,
+    /// The key prefix everything is under ("" for the whole bucket), without slashes at
+    /// either end.
+    pub root: String,
+    pub access_key_id: Secret,
+    pub secret_access_key: Secret,
+    pub http: HttpOptions,
+}
+
+#[derive(Clone, Debug)]
+pub struct AzureConfig {
+    pub account: String,
+    pub container: String,
+    /// Azurite or a sovereign cloud; Azure's public endpoint when unset.
+    pub endpoint: Option<String>,
+    pub root: String,
+    pub credential: AzureCredential,
+    pub http: HttpOptions,
+}
+
+#[derive(Clone, Debug)]
+pub enum AzureCredential {
+    AccountKey(Secret),
+    /// A SAS token's query, without the leading `?`.
+    SasToken(Secret),
+}
+
+#[derive(Clone, Debug)]
+pub struct WebDavConfig {
+    /// The server's base URL, ending with `/`.
+    pub url: String,
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    pub root: String,
+    pub http: HttpOptions,
 }
 
 #[derive(Clone, Debug)]

@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use toml::de::DeValue;
 
+use super::http_remote::{parse_azure, parse_s3, parse_webdav};
 use super::reader::{resolved_path, resolved_path_or};
 use super::suggest::{Listing, explain_unknown};
 use super::sync::choice;
@@ -16,7 +17,7 @@ use crate::toml_reader::{Field, Table, TomlError};
 
 /// The full-path limit of the local side, in characters (the seed's 550).
 const DEFAULT_LOCAL_PATH_LIMIT: usize = 550;
-const REMOTE_TYPES: [&str; 2] = ["local", "sftp"];
+const REMOTE_TYPES: [&str; 5] = ["local", "sftp", "s3", "azure-blob", "webdav"];
 const LOCAL_KEYS: &[&str] = &[
     "type",
     "path",
@@ -112,6 +113,9 @@ fn parse_transport(table: &Table<'_>, base: &Path) -> Result<Transport, TomlErro
             table.allow_only(SFTP_KEYS)?;
             parse_sftp(table, base).map(Transport::Sftp)
         }
+        "s3" => parse_s3(table, base).map(Transport::S3),
+        "azure-blob" => parse_azure(table, base).map(Transport::AzureBlob),
+        "webdav" => parse_webdav(table, base).map(Transport::WebDav),
         other => {
             let head = format!("unknown remote type {other:?}");
             Err(kind.error(explain_unknown(
@@ -126,10 +130,6 @@ fn parse_transport(table: &Table<'_>, base: &Path) -> Result<Transport, TomlErro
 }
 
 fn parse_sftp(table: &Table<'_>, base: &Path) -> Result<SftpConfig, TomlError> {
-    let duration_or = |key: &str, default: Duration| {
-        let configured = table.optional(key, |field| field.parse_text(parse_duration))?;
-        Ok::<_, TomlError>(configured.unwrap_or(default))
-    };
     Ok(SftpConfig {
         host: table.require("host")?.string()?,
         port: table
@@ -141,15 +141,33 @@ fn parse_sftp(table: &Table<'_>, base: &Path) -> Result<SftpConfig, TomlError> {
         root: table
             .optional("root", Field::string)?
             .unwrap_or_else(|| ".".to_string()),
-        bind_address: table.optional("bind_address", |field| {
-            field.parse_text(|text| {
-                text.parse()
-                    .map_err(|_| format!("invalid IP address {text:?}"))
-            })
-        })?,
-        connect_timeout: duration_or("connect_timeout", Duration::from_secs(30))?,
-        idle_timeout: duration_or("idle_timeout", Duration::from_secs(5 * 60))?,
+        bind_address: bind_address(table)?,
+        connect_timeout: duration_or(table, "connect_timeout", DEFAULT_CONNECT_TIMEOUT)?,
+        idle_timeout: duration_or(table, "idle_timeout", DEFAULT_IDLE_TIMEOUT)?,
     })
+}
+
+pub(super) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// `bind_address`: the local address connections leave from.
+pub(super) fn bind_address(table: &Table<'_>) -> Result<Option<std::net::IpAddr>, TomlError> {
+    table.optional("bind_address", |field| {
+        field.parse_text(|text| {
+            text.parse()
+                .map_err(|_| format!("invalid IP address {text:?}"))
+        })
+    })
+}
+
+/// The duration at `key`, or `default`.
+pub(super) fn duration_or(
+    table: &Table<'_>,
+    key: &str,
+    default: Duration,
+) -> Result<Duration, TomlError> {
+    let configured = table.optional(key, |field| field.parse_text(parse_duration))?;
+    Ok(configured.unwrap_or(default))
 }
 
 fn parse_auth(table: &Table<'_>, base: &Path) -> Result<SftpAuth, TomlError> {
@@ -173,7 +191,7 @@ fn parse_auth(table: &Table<'_>, base: &Path) -> Result<SftpAuth, TomlError> {
 }
 
 /// The one key of `keys` present in `table`, if any; a second one is an error.
-fn at_most_one<'a>(
+pub(super) fn at_most_one<'a>(
     table: &Table<'a>,
     keys: &[&'static str],
 ) -> Result<Option<(&'static str, Field<'a>)>, TomlError> {
@@ -193,7 +211,7 @@ fn at_most_one<'a>(
 
 /// Reads the secret that `key` points at: "*_env" keys name an environment variable,
 /// "*_file" keys a file whose trailing newline is dropped. Errors never show the secret.
-fn read_secret(key: &str, field: &Field<'_>, base: &Path) -> Result<Secret, TomlError> {
+pub(super) fn read_secret(key: &str, field: &Field<'_>, base: &Path) -> Result<Secret, TomlError> {
     let text = if key.ends_with("_env") {
         field.parse_text(secret_from_env)?
     } else {

@@ -12,7 +12,10 @@ use cap_std::ambient_authority;
 use cap_std::fs::{Dir, MetadataExt, OpenOptions};
 use rustix::io::{Errno, ReadWriteFlags};
 
-use super::{Kind, Listed, Reader, Remote, RemoteEntry, RemoteError, Version, Writer, check_path};
+use super::{
+    Capabilities, Commit, Folders, Kind, Listed, Mtimes, Reader, Remote, RemoteEntry, RemoteError,
+    Resume, Version, Writer, check_path,
+};
 use crate::plugin::{ErrorCode, Operation, Protocol};
 
 pub struct LocalRemote {
@@ -319,6 +322,16 @@ fn entry_from(meta: &cap_std::fs::Metadata, path: &str) -> RemoteEntry {
 impl Remote for LocalRemote {
     fn protocol(&self) -> Protocol {
         Protocol::Local
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            // Nanoseconds
+            mtimes: Mtimes::Settable(Duration::from_nanos(1)),
+            commit: Commit::Rename,
+            folders: Folders::Real,
+            resume: Resume::Append,
+        }
     }
 
     async fn list(&self, sink: &mut (dyn FnMut(Listed) + Send)) -> Result<(), RemoteError> {

@@ -1,8 +1,11 @@
 //! One trait for every transport, one module per transport. A transport moves bytes and
 //! reports raw errors; it decides no policy (what an error means is the plugin's call).
 
+pub mod capabilities;
+pub mod http;
 pub mod known_hosts;
 pub mod local;
+pub mod object;
 pub mod probe;
 pub mod sftp;
 
@@ -12,6 +15,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+pub use capabilities::{Capabilities, Commit, Folders, Mtimes, Resume, StagedPart, StagedUpload};
 
 use crate::config::{RemoteConfig, Transport};
 use crate::plugin::{Entry, EntryKind, ErrorCode, Operation, Protocol, RawError};
@@ -36,6 +41,15 @@ pub async fn connect(config: &RemoteConfig, role: Role) -> Result<Arc<dyn Remote
             )?)
         }
         Transport::Sftp(sftp) => Arc::new(sftp::SftpRemote::connect(sftp).await?),
+        Transport::S3(s3) => Arc::new(object::ObjectRemote::s3(s3)?),
+        Transport::AzureBlob(azure) => Arc::new(object::ObjectRemote::azure(azure)?),
+        Transport::WebDav(_) => {
+            return Err(RemoteError::new(
+                Operation::Connect,
+                None,
+                "webdav is not built yet",
+            ));
+        }
     })
 }
 
@@ -44,6 +58,9 @@ pub fn protocol_of(config: &RemoteConfig) -> Protocol {
     match config.transport {
         Transport::Local(_) => Protocol::Local,
         Transport::Sftp(_) => Protocol::Sftp,
+        Transport::S3(_) => Protocol::S3,
+        Transport::AzureBlob(_) => Protocol::AzureBlob,
+        Transport::WebDav(_) => Protocol::Webdav,
     }
 }
 
@@ -236,6 +253,9 @@ pub trait Remote: Send + Sync {
     /// The protocol, for classifying its errors.
     fn protocol(&self) -> Protocol;
 
+    /// What this remote can do.
+    fn capabilities(&self) -> Capabilities;
+
     /// Every entry under the root, recursively, in no particular order, handed to `sink`
     /// as it is found. An error for the root itself is returned; one for a folder below
     /// is reported to `sink` as [`Listed::Unlisted`] and the listing goes on.
@@ -304,6 +324,50 @@ pub trait Remote: Send + Sync {
 
     /// Set the modification time; `Ok(false)` where the remote cannot.
     async fn set_mtime(&self, path: &str, mtime: SystemTime) -> Result<bool, RemoteError>;
+
+    /// Where uploads are staged ([`Commit::Staged`]): start an upload in parts to `path`;
+    /// the store's id for it. Nothing is visible under `path` until it is committed.
+    async fn begin_staged(&self, path: &str) -> Result<String, RemoteError> {
+        Err(not_staged(path))
+    }
+
+    /// Store part `index` (from 0) of the upload `id`; the store's tag for it.
+    async fn put_part(
+        &self,
+        path: &str,
+        id: &str,
+        index: usize,
+        data: bytes::Bytes,
+    ) -> Result<String, RemoteError> {
+        let _ = (id, index, data);
+        Err(not_staged(path))
+    }
+
+    /// Make the parts `tags`, in order, the file at `path`, replacing what it held.
+    async fn commit_staged(
+        &self,
+        path: &str,
+        id: &str,
+        tags: &[String],
+    ) -> Result<(), RemoteError> {
+        let _ = (id, tags);
+        Err(not_staged(path))
+    }
+
+    /// Give up the upload `id`: its parts are dropped (or left to expire where the
+    /// store cannot drop them).
+    async fn abort_staged(&self, path: &str, id: &str) -> Result<(), RemoteError> {
+        let _ = id;
+        Err(not_staged(path))
+    }
+}
+
+fn not_staged(path: &str) -> RemoteError {
+    RemoteError::new(
+        Operation::Write,
+        Some(path),
+        "this remote does not stage uploads in parts",
+    )
 }
 
 #[cfg(test)]

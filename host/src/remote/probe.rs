@@ -78,7 +78,7 @@ impl Step {
 }
 
 /// How the remote is opened, in order; each step needs the one before it.
-const LOCAL_OPENING: &[Step] = &[Step::OpenFolder];
+const DIRECT_OPENING: &[Step] = &[Step::OpenFolder];
 const SFTP_OPENING: &[Step] = &[
     Step::Resolve,
     Step::Connect,
@@ -306,8 +306,11 @@ impl Probe {
 pub async fn probe(config: &RemoteConfig, folder: &str) -> Probe {
     let mut probe = Probe::default();
     let (opening, opened) = match &config.transport {
-        Transport::Local(_) => (LOCAL_OPENING, open_local(config, &mut probe).await),
         Transport::Sftp(sftp) => (SFTP_OPENING, open_sftp(sftp, &mut probe).await),
+        // The first request of an HTTP remote is the first action (list).
+        Transport::Local(_) | Transport::S3(_) | Transport::AzureBlob(_) | Transport::WebDav(_) => {
+            (DIRECT_OPENING, open_direct(config, &mut probe).await)
+        }
     };
     let remote = match opened {
         Some(opened) => open_folder(&mut probe, opened, folder).await,
@@ -354,7 +357,7 @@ impl Opened {
     }
 }
 
-async fn open_local(config: &RemoteConfig, probe: &mut Probe) -> Option<Opened> {
+async fn open_direct(config: &RemoteConfig, probe: &mut Probe) -> Option<Opened> {
     // As a source: a missing folder is reported, not created.
     match super::connect(config, Role::Source).await {
         Ok(remote) => Some(Opened {

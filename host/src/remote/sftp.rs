@@ -33,7 +33,8 @@ use tokio::net::{TcpSocket, TcpStream};
 
 use super::known_hosts::{HostKeyError, KnownHosts, describe_key};
 use super::{
-    Kind, Listed, Reader, Remote, RemoteEntry, RemoteError, Writer, check_path, unusable_name,
+    Capabilities, Commit, Folders, Kind, Listed, Mtimes, Reader, Remote, RemoteEntry, RemoteError,
+    Resume, Writer, check_path, unusable_name,
 };
 use crate::config::{SftpAuth, SftpConfig};
 use crate::plugin::{ErrorCode, Operation, Protocol};
@@ -437,6 +438,16 @@ fn inside(path: &str, root: &str) -> bool {
 impl Remote for SftpRemote {
     fn protocol(&self) -> Protocol {
         Protocol::Sftp
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            // Whole seconds (sftp v3 carries seconds)
+            mtimes: Mtimes::Settable(Duration::from_secs(1)),
+            commit: Commit::Rename,
+            folders: Folders::Real,
+            resume: Resume::Append,
+        }
     }
 
     async fn list(&self, sink: &mut (dyn FnMut(Listed) + Send)) -> Result<(), RemoteError> {
