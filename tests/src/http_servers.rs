@@ -151,11 +151,7 @@ impl Server {
                     break;
                 }
                 if http_request(port, "GET", probe, &[], &[]).is_some() {
-                    return Server {
-                        dir,
-                        port,
-                        process,
-                    };
+                    return Server { dir, port, process };
                 }
                 if Instant::now() > deadline {
                     kill_group(&mut process);
@@ -225,11 +221,7 @@ fn http_request(
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).ok()?;
     let text = String::from_utf8_lossy(&answer);
-    let status = text
-        .strip_prefix("HTTP/1.")?
-        .get(2..5)?
-        .parse()
-        .ok()?;
+    let status = text.strip_prefix("HTTP/1.")?.get(2..5)?.parse().ok()?;
     let body_start = answer.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     Some((status, answer[body_start..].to_vec()))
 }
@@ -535,7 +527,12 @@ impl Moto {
     }
 
     fn helper(&self, command: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
-        self.helper_as((&self.access_key_id, &self.secret_access_key), command, args, stdin)
+        self.helper_as(
+            (&self.access_key_id, &self.secret_access_key),
+            command,
+            args,
+            stdin,
+        )
     }
 
     fn helper_json(&self, command: &str, args: &[&str], stdin: &[u8]) -> Value {
@@ -565,6 +562,17 @@ impl Moto {
     pub fn multipart_uploads(&self, bucket: &str) -> Vec<(String, String)> {
         serde_json::from_value(self.helper_json("uploads", &[bucket], &[]))
             .expect("a list of [key, upload id]")
+    }
+
+    /// Every key in the bucket, listed with the given (access key id, secret).
+    pub fn keys_as(&self, credentials: (&str, &str), bucket: &str) -> Vec<String> {
+        let out = self.helper_as(credentials, "keys", &[bucket], &[]);
+        serde_json::from_slice(&out).expect("a list of keys")
+    }
+
+    /// Object `key` read with the given (access key id, secret).
+    pub fn object_bytes_as(&self, credentials: (&str, &str), bucket: &str, key: &str) -> Vec<u8> {
+        self.helper_as(credentials, "get", &[bucket, key], &[])
     }
 
     /// PutObject with the given (access key id, secret): `(200, "")` when taken, else the

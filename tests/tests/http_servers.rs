@@ -64,7 +64,9 @@ fn moto_without_auth_takes_any_key() {
 
 #[test]
 fn moto_with_auth_refuses_unknown_and_read_only_keys() {
+    let started = Instant::now();
     let moto = Moto::start_with_auth();
+    eprintln!("moto with auth ready after {:?}", started.elapsed());
     moto.create_bucket("locked");
     moto.put_object("locked", "one.bin", b"admin wrote");
     assert_eq!(moto.keys("locked"), ["one.bin"]);
@@ -79,8 +81,13 @@ fn moto_with_auth_refuses_unknown_and_read_only_keys() {
         moto.try_put_object_as((&moto.access_key_id, "wrong-secret"), "locked", "x", b"x"),
         (403, "SignatureDoesNotMatch".into())
     );
-    // The read-only user may not write: 403 AccessDenied.
+    // The read-only user lists and reads, but may not write: 403 AccessDenied.
     let (id, secret) = moto.read_only.clone().expect("read-only user");
+    assert_eq!(moto.keys_as((&id, &secret), "locked"), ["one.bin"]);
+    assert_eq!(
+        moto.object_bytes_as((&id, &secret), "locked", "one.bin"),
+        b"admin wrote"
+    );
     assert_eq!(
         moto.try_put_object_as((&id, &secret), "locked", "x", b"x"),
         (403, "AccessDenied".into())
@@ -96,10 +103,16 @@ fn webdav_serves_its_root_with_basic_auth() {
     assert_eq!(dav.url, format!("http://127.0.0.1:{}/", dav.port));
 
     std::fs::write(dav.root.join("put-by-test.txt"), b"from disk").unwrap();
-    assert_eq!(dav.request("GET", "put-by-test.txt", b""), (200, "from disk".into()));
+    assert_eq!(
+        dav.request("GET", "put-by-test.txt", b""),
+        (200, "from disk".into())
+    );
 
     assert_eq!(dav.request("PUT", "new.txt", b"over http").0, 201);
-    assert_eq!(std::fs::read(dav.root.join("new.txt")).unwrap(), b"over http");
+    assert_eq!(
+        std::fs::read(dav.root.join("new.txt")).unwrap(),
+        b"over http"
+    );
     // Overwriting an existing file: 204 No Content.
     assert_eq!(dav.request("PUT", "new.txt", b"again").0, 204);
 
@@ -112,17 +125,28 @@ fn webdav_serves_its_root_with_basic_auth() {
     assert_eq!(dav.request("PROPFIND", "missing", b"").0, 207);
 
     // Wrong password, and no credentials at all: 401.
-    assert_eq!(dav.request_as("ferry", "wrong", "GET", "new.txt", b"").0, 401);
+    assert_eq!(
+        dav.request_as("ferry", "wrong", "GET", "new.txt", b"").0,
+        401
+    );
     assert_eq!(dav.request_as("", "", "GET", "new.txt", b"").0, 401);
-    assert_eq!(dav.request_as("ferry", "wrong", "PUT", "x.txt", b"x").0, 401);
+    assert_eq!(
+        dav.request_as("ferry", "wrong", "PUT", "x.txt", b"x").0,
+        401
+    );
     assert!(!dav.root.join("x.txt").exists());
 }
 
 #[test]
 fn webdav_read_only_refuses_writes() {
+    let started = Instant::now();
     let dav = WebDav::start_read_only();
+    eprintln!("read-only wsgidav answered after {:?}", started.elapsed());
     std::fs::write(dav.root.join("there.txt"), b"readable").unwrap();
-    assert_eq!(dav.request("GET", "there.txt", b""), (200, "readable".into()));
+    assert_eq!(
+        dav.request("GET", "there.txt", b""),
+        (200, "readable".into())
+    );
     // Writes with the right credentials: 403 Forbidden.
     assert_eq!(dav.request("PUT", "new.txt", b"x").0, 403);
     assert_eq!(dav.request("DELETE", "there.txt", b"").0, 403);
