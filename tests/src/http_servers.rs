@@ -150,7 +150,11 @@ impl Server {
                     );
                     break;
                 }
-                if http_request(port, "GET", probe, &[], &[]).is_some() {
+                // The answer must come from this server: another one may have taken the
+                // port between picking and binding.
+                if http_request(port, "GET", probe, &[], &[]).is_some()
+                    && group_listens(process.id(), port)
+                {
                     return Server { dir, port, process };
                 }
                 if Instant::now() > deadline {
@@ -184,6 +188,56 @@ fn kill_group(process: &mut Child) {
         .status();
     let _ = process.kill();
     let _ = process.wait();
+}
+
+/// Whether a process of the process group `pgid` listens on 127.0.0.1:`port`, from
+/// /proc (true when /proc/net/tcp cannot be read: then the answer has to do).
+fn group_listens(pgid: u32, port: u16) -> bool {
+    let Ok(table) = fs::read_to_string("/proc/net/tcp") else {
+        return true;
+    };
+    let local = format!("0100007F:{port:04X}");
+    // Fields: sl, local address, remote address, state (0A: listening), …, inode (10th).
+    let sockets: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&"0A"))
+                .then(|| format!("socket:[{}]", fields.get(9).unwrap_or(&"")))
+        })
+        .collect();
+    !sockets.is_empty()
+        && group_members(pgid).into_iter().any(|pid| {
+            fs::read_dir(format!("/proc/{pid}/fd"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|fd| fs::read_link(fd.path()).ok())
+                .any(|target| sockets.iter().any(|s| target.as_os_str() == s.as_str()))
+        })
+}
+
+/// The processes of process group `pgid`, from /proc.
+fn group_members(pgid: u32) -> Vec<u32> {
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = fs::read_to_string(entry.path().join("stat")).ok()?;
+            // After the command name (which may hold spaces): state, ppid, pgrp.
+            let group: u32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(2)?
+                .parse()
+                .ok()?;
+            (group == pgid).then_some(pid)
+        })
+        .collect()
 }
 
 fn free_port() -> u16 {
