@@ -55,9 +55,8 @@ fn python() -> PathBuf {
     installed("venv/bin/python")
 }
 
-/// A command with no AWS_* variables (the environment sets AWS_CA_BUNDLE, which would make
-/// boto3 distrust nothing in particular but fail on plain-HTTP setups, and credentials
-/// would override the test's own).
+/// A command with no AWS_* variables: the environment sets AWS_CA_BUNDLE, and any AWS
+/// settings or credentials there would leak into the servers and override the tests' own.
 fn clean_command(program: impl AsRef<OsStr>) -> Command {
     let mut command = Command::new(program);
     for (name, _) in std::env::vars_os() {
