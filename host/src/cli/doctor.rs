@@ -77,6 +77,8 @@ enum Answer {
     Refused,
     /// Not asked: a step it needs did not pass.
     Untested,
+    /// Not asked: the remote does not offer it by design.
+    NotOffered,
 }
 
 impl Answer {
@@ -85,6 +87,7 @@ impl Answer {
             Answer::Allowed => "allowed",
             Answer::Refused => "refused",
             Answer::Untested => "untested",
+            Answer::NotOffered => "not-offered",
         }
     }
 }
@@ -140,6 +143,7 @@ enum Status {
     Skipped {
         needs: Step,
     },
+    NotOffered(&'static str),
     Failed {
         error: RemoteError,
         reading: Classification,
@@ -164,6 +168,7 @@ async fn diagnose<'a>(
         let status = match report.outcome {
             Outcome::Passed => Status::Passed,
             Outcome::Skipped { needs } => Status::Skipped { needs },
+            Outcome::NotOffered(why) => Status::NotOffered(why),
             Outcome::Failed(error) => Status::Failed {
                 reading: policy.classify(error.to_raw(protocol)).await,
                 error,
@@ -192,7 +197,7 @@ impl Diagnosis<'_> {
             && self
                 .rows
                 .iter()
-                .all(|row| matches!(row.status, Status::Passed))
+                .all(|row| matches!(row.status, Status::Passed | Status::NotOffered(_)))
     }
 
     fn status_of(&self, step: Step) -> Option<&Status> {
@@ -220,6 +225,7 @@ impl Diagnosis<'_> {
             Some(Status::Passed) => (Answer::Allowed, None),
             Some(Status::Failed { error, .. }) => (Answer::Refused, Some(error.message.clone())),
             Some(Status::Skipped { needs }) => (Answer::Untested, Some(self.skip_reason(*needs))),
+            Some(Status::NotOffered(why)) => (Answer::NotOffered, Some(why.to_string())),
             None => (Answer::Untested, None),
         }
     }
@@ -388,13 +394,17 @@ impl Diagnosis<'_> {
 impl Row {
     fn to_json(&self, diagnosis: &Diagnosis) -> Value {
         let (needs, failure) = match &self.status {
-            Status::Passed => (None, None),
+            Status::Passed | Status::NotOffered(_) => (None, None),
             Status::Skipped { needs } => (Some(*needs), None),
             Status::Failed { error, reading } => (None, Some((error, reading))),
         };
         json!({
             "step": self.step.name(),
-            "ok": matches!(self.status, Status::Passed),
+            "ok": matches!(self.status, Status::Passed | Status::NotOffered(_)),
+            "not_offered": match self.status {
+                Status::NotOffered(why) => Some(why),
+                _ => None,
+            },
             "skipped": needs.is_some(),
             "needs": needs.map(Step::name),
             "why_skipped": needs.map(|needs| diagnosis.skip_reason(needs)),
@@ -414,6 +424,7 @@ impl Row {
             .unwrap_or_default();
         let (result, details) = match &self.status {
             Status::Passed => ("ok".to_string(), String::new()),
+            Status::NotOffered(why) => (format!("not offered: {why}"), String::new()),
             Status::Skipped { needs } => (
                 format!("skipped: {}", diagnosis.skip_reason(*needs)),
                 String::new(),
@@ -477,6 +488,7 @@ fn cleanup_text(cleanup: &Cleanup) -> String {
 fn replace_name(replace: Replace) -> &'static str {
     match replace {
         Replace::Atomic => "posix-rename",
+        Replace::Staged => "staged",
         Replace::MoveAside => "rename",
         Replace::NoRename => "none",
     }
@@ -486,13 +498,17 @@ fn replace_name(replace: Replace) -> &'static str {
 fn replace_setting(replace: Replace) -> Option<&'static str> {
     match replace {
         Replace::NoRename => Some("upload = \"direct\""),
-        Replace::Atomic | Replace::MoveAside => None,
+        Replace::Atomic | Replace::MoveAside | Replace::Staged => None,
     }
 }
 
 fn replace_text(replace: Replace) -> String {
     let how = match replace {
         Replace::Atomic => "posix-rename: a finished upload replaces the old file in one step",
+        Replace::Staged => {
+            "staged: an upload is stored in parts and committed whole at once; nothing shows \
+             under its name before, and no temporary object is left"
+        }
         Replace::MoveAside => {
             "rename only: a finished upload replaces the old file by moving the old one aside \
              first (for a moment neither is there)"

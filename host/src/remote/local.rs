@@ -318,6 +318,15 @@ fn entry_from(meta: &cap_std::fs::Metadata, path: &str) -> RemoteEntry {
     }
 }
 
+/// What this transport can do.
+pub const CAPABILITIES: Capabilities = Capabilities {
+    // Nanoseconds
+    mtimes: Mtimes::Settable(Duration::from_nanos(1)),
+    commit: Commit::Rename,
+    folders: Folders::Real,
+    resume: Resume::Append,
+};
+
 #[async_trait]
 impl Remote for LocalRemote {
     fn protocol(&self) -> Protocol {
@@ -325,13 +334,7 @@ impl Remote for LocalRemote {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            // Nanoseconds
-            mtimes: Mtimes::Settable(Duration::from_nanos(1)),
-            commit: Commit::Rename,
-            folders: Folders::Real,
-            resume: Resume::Append,
-        }
+        CAPABILITIES
     }
 
     async fn list(&self, sink: &mut (dyn FnMut(Listed) + Send)) -> Result<(), RemoteError> {

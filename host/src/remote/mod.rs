@@ -64,6 +64,21 @@ pub fn protocol_of(config: &RemoteConfig) -> Protocol {
     }
 }
 
+/// What the remote `config` describes can do, before it is connected.
+pub fn capabilities_of(config: &RemoteConfig) -> Capabilities {
+    match config.transport {
+        Transport::Local(_) => local::CAPABILITIES,
+        Transport::Sftp(_) => sftp::CAPABILITIES,
+        Transport::S3(_) | Transport::AzureBlob(_) => object::CAPABILITIES,
+        Transport::WebDav(_) => Capabilities {
+            mtimes: Mtimes::UploadTime(std::time::Duration::from_secs(1)),
+            commit: Commit::Rename,
+            folders: Folders::Real,
+            resume: Resume::Restart,
+        },
+    }
+}
+
 /// File or directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {

@@ -193,6 +193,15 @@ fn parents(path: &str) -> impl Iterator<Item = &str> {
     path.match_indices('/').map(move |(at, _)| &path[..at])
 }
 
+/// What this transport can do.
+pub const CAPABILITIES: Capabilities = Capabilities {
+    // Last-Modified: the upload's time, to the second.
+    mtimes: Mtimes::UploadTime(Duration::from_secs(1)),
+    commit: Commit::Staged,
+    folders: Folders::Prefixes,
+    resume: Resume::Parts,
+};
+
 #[async_trait]
 impl Remote for ObjectRemote {
     fn protocol(&self) -> Protocol {
@@ -200,13 +209,7 @@ impl Remote for ObjectRemote {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            // Last-Modified: the upload's time, to the second.
-            mtimes: Mtimes::UploadTime(Duration::from_secs(1)),
-            commit: Commit::Staged,
-            folders: Folders::Prefixes,
-            resume: Resume::Parts,
-        }
+        CAPABILITIES
     }
 
     async fn list(&self, sink: &mut (dyn FnMut(Listed) + Send)) -> Result<(), RemoteError> {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::sftp::SftpRemote;
-use super::{Kind, Remote, RemoteError, Role};
+use super::{Commit, Kind, Mtimes, Remote, RemoteError, Role};
 use crate::config::{RemoteConfig, SftpConfig, Transport};
 use crate::plugin::Operation;
 
@@ -176,6 +176,8 @@ pub enum Replace {
     MoveAside,
     /// No rename: an upload must be written under its final name.
     NoRename,
+    /// No rename needed: an upload is stored in parts and committed whole at once.
+    Staged,
 }
 
 const CONTENT: &[u8] = b"written by ferry doctor\n";
@@ -196,6 +198,8 @@ pub enum Outcome {
     Skipped {
         needs: Step,
     },
+    /// Not asked: the remote does not offer it by design (its capabilities say so), why.
+    NotOffered(&'static str),
 }
 
 #[derive(Debug)]
@@ -262,7 +266,10 @@ impl Probe {
 
     /// How files can be replaced, from the rename steps and whether the remote's rename
     /// replaces in one step.
-    fn replace(&self, atomic_rename: bool) -> Option<Replace> {
+    fn replace(&self, atomic_rename: bool, commit: Commit) -> Option<Replace> {
+        if commit == Commit::Staged {
+            return Some(Replace::Staged);
+        }
         let renames = [Action::Rename, Action::PosixRename].map(|a| self.outcome(Step::Action(a)));
         if renames
             .iter()
@@ -321,6 +328,13 @@ pub async fn probe(config: &RemoteConfig, folder: &str) -> Probe {
     let mut scratch = Scratch::new(folder);
     for &(action, needs) in ACTIONS {
         match (&remote, probe.first_missing(last_opening, needs)) {
+            (Some(remote), None) if let Some(why) = not_offered(action, remote.remote.as_ref()) => {
+                probe.steps.push(StepReport {
+                    step: Step::Action(action),
+                    outcome: Outcome::NotOffered(why),
+                    elapsed: None,
+                });
+            }
             (Some(remote), None) => {
                 let started = Instant::now();
                 let result = scratch.try_action(action, remote).await;
@@ -331,7 +345,8 @@ pub async fn probe(config: &RemoteConfig, folder: &str) -> Probe {
     }
     if let Some(remote) = &remote {
         probe.cleanup = scratch.clean_up(remote.remote.as_ref()).await;
-        probe.replace = probe.replace(remote.atomic_rename);
+        let commit = remote.remote.capabilities().commit;
+        probe.replace = probe.replace(remote.atomic_rename, commit);
     }
     probe
 }
@@ -628,6 +643,17 @@ async fn read_back(remote: &dyn Remote, path: &str, expected: &[u8]) -> Result<(
         expected.len()
     );
     Err(RemoteError::new(Operation::Read, Some(path), message))
+}
+
+/// Why `remote` does not offer `action` by design, if it does not.
+fn not_offered(action: Action, remote: &dyn Remote) -> Option<&'static str> {
+    match (action, remote.capabilities().mtimes) {
+        (Action::SetMtime, Mtimes::UploadTime(_)) => Some(
+            "the store keeps each upload's own time; ferry remembers what it delivered instead, \
+             so reruns send nothing again",
+        ),
+        _ => None,
+    }
 }
 
 /// Set the time, then look: a server may accept the request and keep its own time, which

@@ -434,6 +434,15 @@ fn inside(path: &str, root: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
+/// What this transport can do.
+pub const CAPABILITIES: Capabilities = Capabilities {
+    // Whole seconds (sftp v3 carries seconds)
+    mtimes: Mtimes::Settable(Duration::from_secs(1)),
+    commit: Commit::Rename,
+    folders: Folders::Real,
+    resume: Resume::Append,
+};
+
 #[async_trait]
 impl Remote for SftpRemote {
     fn protocol(&self) -> Protocol {
@@ -441,13 +450,7 @@ impl Remote for SftpRemote {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            // Whole seconds (sftp v3 carries seconds)
-            mtimes: Mtimes::Settable(Duration::from_secs(1)),
-            commit: Commit::Rename,
-            folders: Folders::Real,
-            resume: Resume::Append,
-        }
+        CAPABILITIES
     }
 
     async fn list(&self, sink: &mut (dyn FnMut(Listed) + Send)) -> Result<(), RemoteError> {

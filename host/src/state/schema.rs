@@ -77,6 +77,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE path_states ADD COLUMN dest_mtime_ns INTEGER;
     ALTER TABLE path_states ADD COLUMN last_operation TEXT;
 ",
+    // An upload staged in parts (S3, Azure): the store's upload id and the parts it keeps,
+    // as JSON, so that a later run continues it.
+    "
+    ALTER TABLE partials ADD COLUMN staged TEXT;
+",
 ];
 
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -732,6 +732,14 @@ fn a_partial_upload_is_remembered_until_cleared() {
         temp_path: "big.bin.partial".into(),
         size: 200 << 20,
         mtime_ns: Some(42),
+        staged: Some(crate::remote::StagedUpload {
+            id: "upload-1".into(),
+            part_size: 8 << 20,
+            parts: vec![crate::remote::StagedPart {
+                tag: "\"etag\"".into(),
+                sha256: "ab".repeat(32),
+            }],
+        }),
     };
     store.set_partial("push", "big.bin", &partial).unwrap();
     drop(store);
@@ -935,6 +943,7 @@ fn recording_a_transfer_forgets_its_upload_in_progress_and_a_failure_keeps_it() 
         temp_path: "a.csv.partial".into(),
         size: 1_000,
         mtime_ns: Some(1),
+        staged: None,
     };
     store.set_partial(SYNC, "a.csv", &partial).unwrap();
     record_status(&store, run, "a.csv", FileStatus::Failed);

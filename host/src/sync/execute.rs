@@ -1,6 +1,9 @@
-//! The executor: carries out a plan with bounded concurrency. Every upload goes to the
-//! plugin's temporary name and is renamed only when complete and verified; every outcome
-//! is recorded as it happens.
+//! The executor: carries out a plan with bounded concurrency. How an upload comes to stand
+//! under its final name is the [`Strategy`] the destination's capabilities choose: under
+//! the plugin's temporary name then renamed once complete and verified, or staged in parts
+//! that the store shows only once committed; every outcome is recorded as it happens.
+
+mod staged;
 
 use std::collections::HashSet;
 use std::collections::hash_map::RandomState;
@@ -25,6 +28,7 @@ use crate::plugin::{
     Category, CustomViolation, LengthScope, Operation, PluginError, Protocol, Retry, TempForm,
     Violation, describe, violation_category,
 };
+use crate::remote::{Commit, Resume};
 use crate::remote::{Kind, Reader, Remote, RemoteError, Version, Writer, aside_name};
 use crate::state::{DestinationVersion, FileOutcome, FileStatus, Partial, Step};
 
@@ -71,6 +75,7 @@ impl Job {
             temp_path: temp.to_string(),
             size: self.size,
             mtime_ns: self.mtime.map(unix_nanos),
+            staged: None,
         }
     }
 
@@ -137,6 +142,29 @@ fn temp_refusal(policy: &PolicyHandle, job: &Job, temp: &str, bad: BadTempName) 
     )
 }
 
+/// How an upload comes to stand under its final name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// Under its temporary name, renamed over the final one once complete.
+    TempRename,
+    /// Straight under the final name (`upload = "direct"`, for servers refusing rename).
+    Direct,
+    /// In parts under the final name, shown by the store only once committed whole.
+    Staged,
+}
+
+impl Strategy {
+    /// The strategy for a destination that commits uploads as `commit` says, under the
+    /// sync's `upload` key (a staged upload needs no temporary name either way).
+    pub fn choose(upload: UploadMode, commit: Commit) -> Self {
+        match (commit, upload) {
+            (Commit::Staged, _) => Strategy::Staged,
+            (Commit::Rename, UploadMode::Direct) => Strategy::Direct,
+            (Commit::Rename, UploadMode::TempRename) => Strategy::TempRename,
+        }
+    }
+}
+
 /// What the executor works with.
 pub struct Executor {
     pub source: Arc<dyn Remote>,
@@ -148,7 +176,7 @@ pub struct Executor {
     /// In-run retries of errors to retry now, and the first pause between them.
     pub retries: u32,
     pub retry_delay: Duration,
-    pub upload: UploadMode,
+    pub strategy: Strategy,
     /// Whether uploads get their source's modification time (`set_mtime` of the remote).
     pub set_mtime: bool,
     /// Files uploaded under their temporary name that replace a folder: put in place
@@ -422,7 +450,7 @@ impl Executor {
     ) {
         let (outcome, delivered) = self.transfer(job, temp, created, progress).await;
         match delivered {
-            Some(delivered) if job.replaces_folder => {
+            Some(delivered) if job.replaces_folder && self.strategy == Strategy::TempRename => {
                 let entry = (job.clone(), temp.to_string(), delivered);
                 self.deferred.lock().unwrap().push(entry);
             }
@@ -500,16 +528,18 @@ impl Executor {
         self.ensure_parent(job.destination(), created)
             .await
             .map_err(on(dst))?;
-        let target = match self.upload {
-            UploadMode::Direct => job.destination(),
-            UploadMode::TempRename => temp,
+        let target = match self.strategy {
+            Strategy::TempRename => temp,
+            Strategy::Direct | Strategy::Staged => job.destination(),
         };
         let sent = if job.size < RESUMABLE {
             self.send_whole(job, target, progress).await?
+        } else if self.strategy == Strategy::Staged {
+            self.send_staged(job, target, progress).await?
         } else {
             self.send_streamed(job, target, progress).await?
         };
-        if self.upload == UploadMode::TempRename && !job.replaces_folder {
+        if self.strategy == Strategy::TempRename && !job.replaces_folder {
             self.place(job, temp).await?;
         }
         Ok(sent)
@@ -519,8 +549,12 @@ impl Executor {
     /// that changed while it was read: it is neither version). Under
     /// `upload = "direct"` it is the final file, and stays (the next run replaces it).
     async fn discard(&self, job: &Job, temp: &str) {
-        if self.upload == UploadMode::TempRename {
-            let _ = self.destination.delete(temp, Kind::File).await;
+        match self.strategy {
+            Strategy::TempRename => {
+                let _ = self.destination.delete(temp, Kind::File).await;
+            }
+            Strategy::Staged => self.abort_recorded(job).await,
+            Strategy::Direct => {}
         }
         self.recorder.clear_partial(&job.path);
     }
@@ -649,6 +683,13 @@ impl Executor {
     /// which version the new temporary file is for.
     async fn resume_point(&self, job: &Job, temp: &str) -> u64 {
         if job.size < RESUMABLE {
+            return 0;
+        }
+        if self.destination.capabilities().resume != Resume::Append {
+            tracing::info!(
+                "{}: the destination cannot continue an upload; it starts from the first byte",
+                job.path
+            );
             return 0;
         }
         let this_version = job.partial(temp);

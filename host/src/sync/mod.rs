@@ -32,7 +32,7 @@ use execute::Executor;
 use listing::Listing;
 pub use local_limit::OverLocalLimit;
 use local_limit::over_local_limit;
-use plan::{Filter, Inputs, Plan};
+use plan::{Ends, Filter, Inputs, Plan};
 pub use policy::{PolicyHandle, bounded_verdict};
 use recorder::Recorder;
 pub use report::Failure;
@@ -303,7 +303,13 @@ impl Run<'_> {
         self.record_unlisted(&source_scan, source.protocol()).await;
         notes.extend(self.scan_notes(&source_scan, &destination_scan, destination_config));
         phases.scan = lap(&mut clock).saturating_sub(phases.connect);
-        let mut plan = self.plan(&source_scan, &destination_scan, phases).await?;
+        let ends = Ends {
+            source: source.capabilities(),
+            destination: destination.capabilities(),
+        };
+        let mut plan = self
+            .plan(&source_scan, &destination_scan, ends, phases)
+            .await?;
         phases.plan = lap(&mut clock).saturating_sub(phases.check);
         notes.extend(self.plan_notes(&plan));
         if self.options.dry_run {
@@ -383,6 +389,7 @@ impl Run<'_> {
         destination: Arc<dyn remote::Remote>,
         destination_config: &RemoteConfig,
     ) -> Arc<Executor> {
+        let commit = destination.capabilities().commit;
         Arc::new(Executor {
             source,
             destination,
@@ -400,7 +407,7 @@ impl Run<'_> {
                 .unwrap_or(DEFAULT_TRANSFERS),
             retries: self.sync.retries,
             retry_delay: self.sync.retry_delay,
-            upload: self.sync.upload,
+            strategy: execute::Strategy::choose(self.sync.upload, commit),
             set_mtime: destination_config.set_mtime,
             deferred: Mutex::new(Vec::new()),
             times_refused: Mutex::new((0, None)),
@@ -447,6 +454,7 @@ impl Run<'_> {
         &self,
         source: &Scan,
         destination: &Scan,
+        ends: Ends,
         phases: &mut Phases,
     ) -> Result<Plan, Abort> {
         let states = self
@@ -466,6 +474,7 @@ impl Run<'_> {
             refused: &source.refused,
             stable_for: self.sync.stable_for,
             now: SystemTime::now(),
+            ends,
         };
         let unsettled = plan::unsettled(&inputs);
         let checking = Instant::now();
@@ -815,6 +824,10 @@ pub async fn check(
         refused: &scan.refused,
         stable_for: std::time::Duration::ZERO,
         now: SystemTime::now(),
+        ends: Ends {
+            source: source.capabilities(),
+            destination: remote::capabilities_of(config.remote(&sync.destination)?),
+        },
     });
     let destination = config.remote(&sync.destination)?;
     let over_local_limit = over_local_limit(destination, &scan.entries, &covered);

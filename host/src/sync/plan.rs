@@ -10,7 +10,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use super::listing::{Item, Listing};
 use crate::config::{DeleteMode, RenameMode};
 use crate::plugin::{CustomViolation, Retry, TempForm, Verdict, Violation};
-use crate::remote::Kind;
+use crate::remote::{Capabilities, Folders, Kind};
 use crate::state::{DestinationVersion, FileStatus, PathState, Step};
 
 /// Which paths a sync covers: `exclude` wins; `include`, when given, selects files.
@@ -174,10 +174,41 @@ pub struct Inputs<'a> {
     /// Files younger than this are deferred; zero defers nothing.
     pub stable_for: Duration,
     pub now: SystemTime,
+    /// What the two ends can do: how precisely they keep times, whether the
+    /// destination keeps folders of its own.
+    pub ends: Ends,
 }
 
-/// Two times closer than this (1 s, in nanoseconds) are the same: SFTP keeps whole seconds.
-const MTIME_TOLERANCE_NS: u64 = 1_000_000_000;
+/// The capabilities of a sync's source and destination, as far as the plan depends on them.
+#[derive(Clone, Copy, Debug)]
+pub struct Ends {
+    pub source: Capabilities,
+    pub destination: Capabilities,
+}
+
+/// Two times closer than this are the same, whatever the ends keep: SFTP keeps whole
+/// seconds, and so do most file systems' copies of a time across tools.
+const MIN_MTIME_TOLERANCE: Duration = Duration::from_secs(1);
+
+impl Ends {
+    /// Two times closer than this (in nanoseconds) are the same: the coarser end's
+    /// precision, at least [`MIN_MTIME_TOLERANCE`].
+    fn mtime_tolerance_ns(&self) -> u64 {
+        let coarser = self
+            .source
+            .mtimes
+            .precision()
+            .max(self.destination.mtimes.precision())
+            .max(MIN_MTIME_TOLERANCE);
+        coarser.as_nanos().try_into().unwrap_or(u64::MAX)
+    }
+
+    /// Whether a folder can be made at the destination on its own (not where folders
+    /// are only prefixes of the names below them).
+    fn destination_keeps_folders(&self) -> bool {
+        self.destination.folders == Folders::Real
+    }
+}
 
 /// Whether planning needs the state of files sent successfully: only to tell whether a
 /// file without a modification time (on either side) is the version sent before (see
@@ -213,7 +244,7 @@ fn in_place(inputs: &Inputs, item: Item, path: &str) -> bool {
     let existing = existing(inputs.destination, item, remembered);
     match item.kind {
         Kind::Directory => existing.is_some_and(|d| d.kind == Kind::Directory),
-        Kind::File => change(item, existing, inputs.states.get(path)).is_none(),
+        Kind::File => change(item, existing, inputs.states.get(path), inputs.ends).is_none(),
     }
 }
 
@@ -288,7 +319,11 @@ fn plan_entry(
                     plan.replaced_files.push(target.to_string());
                     plan.mkdirs.push(target.to_string());
                 }
-                None if inputs.filter.selects_folders() => plan.mkdirs.push(target.to_string()),
+                None if inputs.filter.selects_folders()
+                    && inputs.ends.destination_keeps_folders() =>
+                {
+                    plan.mkdirs.push(target.to_string())
+                }
                 _ => {}
             }
         }
@@ -299,7 +334,7 @@ fn plan_entry(
                 state: state.clone(),
             })
         }
-        Kind::File => match change(item, existing, inputs.states.get(path)) {
+        Kind::File => match change(item, existing, inputs.states.get(path), inputs.ends) {
             Some(reason) => plan.transfers.push(Transfer {
                 reason: match existing {
                     Some(folder) if folder.kind == Kind::Directory => Reason::ReplacesFolder,
@@ -578,7 +613,12 @@ fn is_settling(item: Item, inputs: &Inputs) -> bool {
 }
 
 /// Why `source` must be sent, or `None` when the destination already has it.
-fn change(source: Item, existing: Option<Item>, state: Option<&PathState>) -> Option<Reason> {
+fn change(
+    source: Item,
+    existing: Option<Item>,
+    state: Option<&PathState>,
+    ends: Ends,
+) -> Option<Reason> {
     let Some(existing) = existing else {
         return Some(Reason::New);
     };
@@ -589,7 +629,9 @@ fn change(source: Item, existing: Option<Item>, state: Option<&PathState>) -> Op
         return None;
     }
     match (source.mtime_ns, existing.mtime_ns) {
-        (Some(a), Some(b)) if a.abs_diff(b) >= MTIME_TOLERANCE_NS => Some(Reason::MtimeChanged),
+        (Some(a), Some(b)) if a.abs_diff(b) >= ends.mtime_tolerance_ns() => {
+            Some(Reason::MtimeChanged)
+        }
         (Some(_), Some(_)) => None,
         _ if state.is_some_and(|s| synced_this_version(s, source)) => None,
         _ => Some(Reason::NotSyncedBefore),
@@ -784,6 +826,10 @@ mod tests {
                 refused: &self.refused,
                 stable_for: self.stable_for,
                 now: at(1_000).unwrap(),
+                ends: Ends {
+                    source: crate::remote::local::CAPABILITIES,
+                    destination: crate::remote::sftp::CAPABILITIES,
+                },
             }
         }
     }

@@ -67,6 +67,10 @@ mod tests {
             Protocol::Sftp
         }
 
+        fn capabilities(&self) -> crate::remote::Capabilities {
+            crate::remote::sftp::CAPABILITIES
+        }
+
         async fn list(&self, sink: &mut (dyn FnMut(Listed) + Send)) -> Result<(), RemoteError> {
             for path in ["ok.csv".to_string(), format!("d/{}", "n".repeat(70_000))] {
                 sink(Listed::Entry(RemoteEntry {

@@ -26,7 +26,7 @@ impl Policy for AzureBlob {
         the temporary upload suffix: set path_prefix to the remote root's virtual folders \
         (e.g. inbound/acme/) for the exact count. Zero-byte blobs are accepted. Source: Azure \
         REST API, \"Naming and Referencing Containers, Blobs, and Metadata\".";
-    const REMOTE_KINDS: &'static [&'static str] = &["azure"];
+    const REMOTE_KINDS: &'static [&'static str] = &["azure-blob"];
     const KNOWN_ERRORS: &'static [KnownError] = &[
         KnownError {
             code: Some(ErrorCode::HttpStatus(400)),
@@ -44,13 +44,16 @@ impl Policy for AzureBlob {
         KnownError {
             code: Some(ErrorCode::HttpStatus(403)),
             operations: &[],
-            message_has: &["AuthenticationFailed"],
+            // AuthorizationFailure: what Azurite (and Azure behind a firewall rule)
+            // answers a request signed with the wrong key.
+            message_has: &["AuthenticationFailed", "AuthorizationFailure"],
             category: Category::Auth,
             retry: Retry::NextRun,
             advice: Some(
-                "Azure could not authenticate the request (AuthenticationFailed). Check the \
-                 account key or SAS token and its expiry, and that this machine's clock is \
-                 right: Azure refuses requests signed more than 15 minutes off.",
+                "Azure could not authenticate the request (AuthenticationFailed or \
+                 AuthorizationFailure). Check the account key or SAS token and its expiry, that \
+                 the storage account's firewall admits this machine's address, and that this \
+                 machine's clock is right: Azure refuses requests signed more than 15 minutes off.",
             ),
         },
     ];

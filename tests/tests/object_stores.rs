@@ -1,0 +1,449 @@
+//! `ferry run`, `check` and `doctor` against real object stores on 127.0.0.1: moto (S3)
+//! and Azurite (Azure Blob). Push and pull of nested trees byte-compared, reruns that do
+//! nothing, mirror, an interrupted large upload continued from its stored parts, and
+//! refused credentials classified.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ferry_tests::http_servers::{Azurite, Moto};
+use ferry_tests::{ferry, noise, run, tree};
+use serde_json::Value;
+use tempfile::TempDir;
+
+const ROOT: &str = "partners/acme";
+const CONTAINER: &str = "inbound";
+
+/// One store under test, with the credentials a run is given.
+enum Store {
+    S3(Moto),
+    Azure(Azurite),
+}
+
+impl Store {
+    fn s3() -> Store {
+        let moto = Moto::start();
+        moto.create_bucket(CONTAINER);
+        Store::S3(moto)
+    }
+
+    fn azure() -> Store {
+        let azurite = Azurite::start();
+        azurite.create_container(CONTAINER);
+        Store::Azure(azurite)
+    }
+
+    /// `[remotes.store]`, its credentials read from the environment `env` sets.
+    fn remote_toml(&self) -> String {
+        match self {
+            Store::S3(moto) => format!(
+                "[remotes.store]\ntype = \"s3\"\nendpoint = \"{}\"\nregion = \"{}\"\n\
+                 bucket = \"{CONTAINER}\"\nroot = \"{ROOT}\"\naccess_key_id_env = \"S3_KEY_ID\"\n\
+                 secret_access_key_env = \"S3_SECRET\"\npolicy = \"s3\"\n",
+                moto.endpoint, moto.region
+            ),
+            Store::Azure(azurite) => format!(
+                "[remotes.store]\ntype = \"azure-blob\"\naccount = \"{}\"\n\
+                 container = \"{CONTAINER}\"\nendpoint = \"{}\"\nroot = \"{ROOT}\"\n\
+                 key_env = \"AZURE_KEY\"\npolicy = \"azure-blob\"\n",
+                azurite.account, azurite.endpoint
+            ),
+        }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Store::S3(moto) => vec![
+                ("S3_KEY_ID", moto.access_key_id.clone()),
+                ("S3_SECRET", moto.secret_access_key.clone()),
+            ],
+            Store::Azure(azurite) => vec![("AZURE_KEY", azurite.key.clone())],
+        }
+    }
+
+    /// Whether an upload of `path` is in progress (parts stored, not committed).
+    fn uploading(&self, path: &str) -> bool {
+        let key = format!("{ROOT}/{path}");
+        match self {
+            Store::S3(moto) => moto
+                .multipart_uploads(CONTAINER)
+                .iter()
+                .any(|(name, _)| *name == key),
+            Store::Azure(azurite) => !azurite.uncommitted_blocks(CONTAINER, &key).is_empty(),
+        }
+    }
+
+    /// Every object under the root, as (path below the root, bytes), sorted.
+    fn objects(&self) -> Vec<(String, Vec<u8>)> {
+        let names = match self {
+            Store::S3(moto) => moto.keys(CONTAINER),
+            Store::Azure(azurite) => azurite.blob_names(CONTAINER),
+        };
+        let mut objects: Vec<_> = names
+            .iter()
+            .filter_map(|name| {
+                let path = name.strip_prefix(&format!("{ROOT}/"))?;
+                let bytes = match self {
+                    Store::S3(moto) => moto.object_bytes(CONTAINER, name),
+                    Store::Azure(azurite) => azurite.blob_bytes(CONTAINER, name),
+                };
+                Some((path.to_string(), bytes))
+            })
+            .collect();
+        objects.sort();
+        objects
+    }
+}
+
+/// A local folder, a store, and syncs `push` (local → store) and `pull` (store → local
+/// `pulled/`).
+struct Setup {
+    dir: TempDir,
+    store: Store,
+}
+
+impl Setup {
+    fn new(store: Store, delete: &str) -> Setup {
+        let dir = TempDir::new().unwrap();
+        std::fs::create_dir_all(dir.path().join("local")).unwrap();
+        let config = format!(
+            "[remotes.local]\ntype = \"local\"\npath = \"local\"\n\n\
+             [remotes.pulled]\ntype = \"local\"\npath = \"pulled\"\n\n{}\n\
+             [syncs.push]\nsource = \"local\"\ndestination = \"store\"\ndelete = \"{delete}\"\n\n\
+             [syncs.pull]\nsource = \"store\"\ndestination = \"pulled\"\ndelete = \"{delete}\"\n",
+            store.remote_toml()
+        );
+        std::fs::write(dir.path().join("ferry.toml"), config).unwrap();
+        Setup { dir, store }
+    }
+
+    fn local(&self, path: &str) -> PathBuf {
+        self.dir.path().join("local").join(path)
+    }
+
+    fn write(&self, path: &str, content: &[u8]) {
+        let file = self.local(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, content).unwrap();
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = ferry(self.dir.path());
+        command.args(args).envs(self.store.env());
+        command
+    }
+
+    fn run(&self, sync: &str, extra: &[&str]) -> (i32, Value) {
+        let mut args = vec!["run", sync, "--json"];
+        args.extend(extra);
+        let (code, stdout, stderr) = run(&mut self.command(&args));
+        let report =
+            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} / {stderr}"));
+        (code, report)
+    }
+
+    /// Start `ferry run push` at `rate`, and kill it (-9) `after` its upload of `path`
+    /// has begun storing parts; when that began.
+    fn kill_push_mid_upload(&self, path: &str, rate: &str, after: Duration) -> Instant {
+        let mut child = self
+            .command(&["run", "push", "--bwlimit", rate])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.store.uploading(path) {
+            assert!(Instant::now() < deadline, "the upload never began");
+            assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let began = Instant::now();
+        std::thread::sleep(after);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        began
+    }
+
+    fn local_tree(&self) -> Vec<(String, Vec<u8>)> {
+        tree(&self.dir.path().join("local"))
+    }
+}
+
+fn status(report: &Value) -> &str {
+    report["status"].as_str().unwrap_or_default()
+}
+
+/// The files of a tree (folders are only prefixes in a store).
+fn files(tree: Vec<(String, Vec<u8>)>, root: &Path) -> Vec<(String, Vec<u8>)> {
+    tree.into_iter()
+        .filter(|(path, _)| root.join(path).is_file())
+        .collect()
+}
+
+fn round_trip(store: Store) {
+    let setup = Setup::new(store, "never");
+    setup.write("reports/2026/q4.csv", b"a,b\n1,2\n");
+    setup.write(
+        "\u{65e5}\u{672c}/\u{30d5}\u{30a1}\u{30a4}\u{30eb} #1%.txt",
+        "unicode \u{2713}".as_bytes(),
+    );
+    setup.write("empty/zero.bin", b"");
+    // Three parts of 8 MiB and a short one: staged, then committed.
+    setup.write("big/twenty.bin", &noise(26 << 20, 0x2545_f491_4f6c_dd1d));
+    let (code, report) = setup.run("push", &[]);
+    assert_eq!((code, status(&report)), (0, "success"), "{report:#}");
+    assert_eq!(report["transferred"], 4, "{report:#}");
+    let local_root = setup.dir.path().join("local");
+    assert_eq!(
+        setup.store.objects(),
+        files(setup.local_tree(), &local_root),
+        "the store holds exactly the local files, under the root"
+    );
+
+    let (code, report) = setup.run("push", &[]);
+    assert_eq!((code, status(&report)), (0, "nothing_to_do"), "{report:#}");
+
+    let (code, report) = setup.run("pull", &[]);
+    assert_eq!((code, status(&report)), (0, "success"), "{report:#}");
+    let pulled_root = setup.dir.path().join("pulled");
+    assert_eq!(
+        files(tree(&pulled_root), &pulled_root),
+        files(setup.local_tree(), &local_root)
+    );
+    let (code, report) = setup.run("pull", &[]);
+    assert_eq!((code, status(&report)), (0, "nothing_to_do"), "{report:#}");
+
+    // Same size, other bytes, a later time: sent again.
+    std::thread::sleep(Duration::from_millis(1100));
+    setup.write("reports/2026/q4.csv", b"a,b\n3,4\n");
+    let (code, report) = setup.run("push", &[]);
+    assert_eq!(
+        (code, &report["transferred"]),
+        (0, &Value::from(1)),
+        "{report:#}"
+    );
+    let objects = setup.store.objects();
+    let q4 = objects
+        .iter()
+        .find(|(path, _)| path == "reports/2026/q4.csv");
+    assert_eq!(
+        q4.map(|(_, bytes)| bytes.as_slice()),
+        Some(&b"a,b\n3,4\n"[..])
+    );
+}
+
+#[test]
+fn s3_push_then_pull_round_trips_a_tree_and_reruns_do_nothing() {
+    round_trip(Store::s3());
+}
+
+#[test]
+fn azure_push_then_pull_round_trips_a_tree_and_reruns_do_nothing() {
+    round_trip(Store::azure());
+}
+
+fn mirror_removes_what_the_source_no_longer_has(store: Store) {
+    let setup = Setup::new(store, "mirror");
+    setup.write("keep.txt", b"keep");
+    setup.write("old/gone.txt", b"gone");
+    assert_eq!(status(&setup.run("push", &[]).1), "success");
+    std::fs::remove_dir_all(setup.local("old")).unwrap();
+    let (code, report) = setup.run("push", &[]);
+    assert_eq!((code, status(&report)), (0, "success"), "{report:#}");
+    let paths: Vec<String> = setup.store.objects().into_iter().map(|(p, _)| p).collect();
+    assert_eq!(paths, vec!["keep.txt".to_string()]);
+    let (code, report) = setup.run("push", &[]);
+    assert_eq!((code, status(&report)), (0, "nothing_to_do"), "{report:#}");
+}
+
+#[test]
+fn s3_mirror_deletes() {
+    mirror_removes_what_the_source_no_longer_has(Store::s3());
+}
+
+#[test]
+fn azure_mirror_deletes() {
+    mirror_removes_what_the_source_no_longer_has(Store::azure());
+}
+
+/// A 100 MB upload killed mid-way: the next run sends only the parts the store does not
+/// hold, and both runs together send less than 1.5 times the file.
+fn an_interrupted_upload_continues_from_its_stored_parts(store: Store) -> Setup {
+    const SIZE: usize = 100 << 20;
+    let setup = Setup::new(store, "never");
+    let content = noise(SIZE, 0x9e37_79b9_7f4a_7c15);
+    setup.write("big.bin", &content);
+    let began = setup.kill_push_mid_upload("big.bin", "10MiB", Duration::from_millis(4000));
+    // What the killed run can have sent at its rate, at most: what it read since the
+    // upload began to show, and the first part before that.
+    let first_at_most =
+        (began.elapsed().as_secs_f64() * 10.0 * (1 << 20) as f64) as u64 + (8 << 20);
+    assert!(
+        setup.store.objects().is_empty(),
+        "nothing shows before the commit"
+    );
+
+    let (code, report) = setup.run("push", &[]);
+    assert_eq!((code, status(&report)), (0, "success"), "{report:#}");
+    let second = report["bytes"].as_u64().unwrap();
+    assert!(
+        second < SIZE as u64,
+        "the second run continued: it sent {second} bytes"
+    );
+    assert!(
+        first_at_most.min(SIZE as u64) + second < SIZE as u64 * 3 / 2,
+        "sent {first_at_most} + {second} for {SIZE}"
+    );
+    assert_eq!(
+        setup.store.objects(),
+        vec![("big.bin".to_string(), content)]
+    );
+    setup
+}
+
+#[test]
+fn s3_an_interrupted_upload_continues_and_leaves_no_upload_behind() {
+    let setup = an_interrupted_upload_continues_from_its_stored_parts(Store::s3());
+    let Store::S3(moto) = &setup.store else {
+        unreachable!()
+    };
+    assert_eq!(moto.multipart_uploads(CONTAINER), vec![]);
+}
+
+#[test]
+fn azure_an_interrupted_upload_continues_from_its_staged_blocks() {
+    an_interrupted_upload_continues_from_its_stored_parts(Store::azure());
+}
+
+#[test]
+fn s3_a_source_changed_after_an_interruption_aborts_the_old_upload() {
+    let setup = Setup::new(Store::s3(), "never");
+    setup.write("big.bin", &noise(40 << 20, 7));
+    setup.kill_push_mid_upload("big.bin", "16MiB", Duration::from_millis(1000));
+    let Store::S3(moto) = &setup.store else {
+        unreachable!()
+    };
+    assert_eq!(
+        moto.multipart_uploads(CONTAINER).len(),
+        1,
+        "one upload in progress"
+    );
+    let changed = noise(40 << 20, 8);
+    setup.write("big.bin", &changed);
+    let (code, report) = setup.run("push", &[]);
+    assert_eq!((code, status(&report)), (0, "success"), "{report:#}");
+    assert_eq!(report["bytes"], 40 << 20, "the new version is sent whole");
+    assert_eq!(
+        moto.multipart_uploads(CONTAINER),
+        vec![],
+        "the old upload was aborted"
+    );
+    assert_eq!(
+        setup.store.objects(),
+        vec![("big.bin".to_string(), changed)]
+    );
+}
+
+/// The first failure of a push, with credentials `env` in place of the right ones.
+fn failure_with(setup: &Setup, env: &[(&str, &str)]) -> Value {
+    let mut command = setup.command(&["run", "push", "--json"]);
+    command.envs(env.iter().copied());
+    let (code, stdout, stderr) = run(&mut command);
+    let report: Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} / {stderr}"));
+    assert_ne!(code, 0, "{report:#}");
+    report["failures"][0].clone()
+}
+
+#[test]
+fn s3_wrong_credentials_are_auth_and_a_read_only_user_is_permission() {
+    let moto = Moto::start_with_auth();
+    moto.create_bucket(CONTAINER);
+    let read_only = moto.read_only.clone().unwrap();
+    let setup = Setup::new(Store::S3(moto), "never");
+    setup.write("a.txt", b"a");
+    let failure = failure_with(&setup, &[("S3_KEY_ID", "AKIAWRONGWRONGWRONG1")]);
+    assert_eq!(failure["category"], "auth", "{failure:#}");
+    assert!(
+        failure["message"]
+            .as_str()
+            .unwrap()
+            .contains("InvalidAccessKeyId"),
+        "{failure:#}"
+    );
+    let failure = failure_with(&setup, &[("S3_SECRET", "not-the-secret")]);
+    assert_eq!(failure["category"], "auth", "{failure:#}");
+    assert!(
+        failure["message"]
+            .as_str()
+            .unwrap()
+            .contains("SignatureDoesNotMatch"),
+        "{failure:#}"
+    );
+    let failure = failure_with(
+        &setup,
+        &[("S3_KEY_ID", &read_only.0), ("S3_SECRET", &read_only.1)],
+    );
+    assert_eq!(
+        (&failure["category"], &failure["path"]),
+        (&Value::from("permission"), &Value::from("a.txt")),
+        "{failure:#}"
+    );
+    assert!(
+        failure["message"]
+            .as_str()
+            .unwrap()
+            .contains("AccessDenied"),
+        "{failure:#}"
+    );
+}
+
+#[test]
+fn azure_a_wrong_key_is_auth_and_a_read_only_sas_is_permission() {
+    let azurite = Azurite::start();
+    azurite.create_container(CONTAINER);
+    let read_only = azurite.sas_token(CONTAINER, "rl");
+    let setup = Setup::new(Store::Azure(azurite), "never");
+    setup.write("a.txt", b"a");
+    let wrong_key = data_encoding_free_key();
+    let failure = failure_with(&setup, &[("AZURE_KEY", &wrong_key)]);
+    assert_eq!(failure["category"], "auth", "{failure:#}");
+
+    let config = std::fs::read_to_string(setup.dir.path().join("ferry.toml")).unwrap();
+    let config = config.replace("key_env = \"AZURE_KEY\"", "sas_token_env = \"AZURE_SAS\"");
+    std::fs::write(setup.dir.path().join("ferry.toml"), config).unwrap();
+    let failure = failure_with(&setup, &[("AZURE_SAS", &read_only)]);
+    assert_eq!(
+        (&failure["category"], &failure["path"]),
+        (&Value::from("permission"), &Value::from("a.txt")),
+        "{failure:#}"
+    );
+    assert!(
+        failure["message"]
+            .as_str()
+            .unwrap()
+            .contains("AuthorizationPermissionMismatch"),
+        "{failure:#}"
+    );
+}
+
+/// A well-formed account key that is not Azurite's.
+fn data_encoding_free_key() -> String {
+    format!("{}==", "A".repeat(86))
+}
+
+#[test]
+fn doctor_tells_what_each_store_allows() {
+    for store in [Store::s3(), Store::azure()] {
+        let setup = Setup::new(store, "never");
+        let (code, stdout, stderr) = run(&mut setup.command(&["doctor", "store", "--json"]));
+        let report: Value =
+            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} / {stderr}"));
+        assert_eq!(code, 0, "{report:#} {stderr}");
+        assert!(
+            setup.store.objects().is_empty(),
+            "doctor removed what it wrote"
+        );
+    }
+}
