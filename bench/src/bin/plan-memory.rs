@@ -20,7 +20,7 @@ use ferry::config::{DeleteMode, RenameMode};
 use ferry::remote::{Kind, RemoteEntry};
 use ferry::state::PathState;
 use ferry::sync::listing::{Listing, ListingBuilder};
-use ferry::sync::plan::{Filter, Inputs, plan, unsettled};
+use ferry::sync::plan::{Ends, Filter, Inputs, plan, unsettled};
 use serde_json::json;
 
 const TARGET_BYTES: u64 = 200_000_000;
@@ -122,6 +122,10 @@ fn main() {
         refused: &[],
         stable_for: Duration::ZERO,
         now: SystemTime::now(),
+        ends: Ends {
+            source: ferry::remote::local::CAPABILITIES,
+            destination: ferry::remote::sftp::CAPABILITIES,
+        },
     };
     // As a run plans: what is not in place would go to the policy (every verdict is
     // "accepted" here), then the plan.
