@@ -265,7 +265,12 @@ fn every_documented_config_parses_and_its_policy_settings_are_accepted() {
     )
     .unwrap();
     // The documented HTTP remotes read their credentials from these.
-    for variable in ["S3_KEY_ID", "S3_SECRET", "AZURE_STORAGE_KEY", "DAV_PASSWORD"] {
+    for variable in [
+        "S3_KEY_ID",
+        "S3_SECRET",
+        "AZURE_STORAGE_KEY",
+        "DAV_PASSWORD",
+    ] {
         // SAFETY: no other test of this binary reads or writes the environment.
         unsafe { std::env::set_var(variable, "documented") };
     }

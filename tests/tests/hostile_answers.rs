@@ -461,7 +461,8 @@ fn a_temporary_name_the_destination_holds_is_used_only_when_a_run_recorded_it() 
     rusqlite::Connection::open(setup.path("state/ferry.db"))
         .unwrap()
         .execute(
-            "INSERT INTO partials VALUES ('push', 'a.txt', ?1, ?2, NULL)",
+            "INSERT INTO partials (sync, path, temp_path, size, mtime_ns) \
+             VALUES ('push', 'a.txt', ?1, ?2, NULL)",
             rusqlite::params![leftover.0, size],
         )
         .unwrap();

@@ -251,11 +251,11 @@ fn unknown_key_lists_valid_keys_when_nothing_is_close() {
 fn unknown_remote_type_suggests_and_lists_types() {
     assert_eq!(
         error_of("[remotes.partner]\ntype = \"sfpt\"\n"),
-        r#"ferry.toml:2:8: remotes.partner.type: unknown remote type "sfpt" (did you mean "sftp"?); types: local, sftp"#
+        r#"ferry.toml:2:8: remotes.partner.type: unknown remote type "sfpt" (did you mean "sftp"?); types: local, sftp, s3, azure-blob, webdav"#
     );
     assert_eq!(
-        error_of("[remotes.partner]\ntype = \"webdav\"\n"),
-        r#"ferry.toml:2:8: remotes.partner.type: unknown remote type "webdav"; types: local, sftp"#
+        error_of("[remotes.partner]\ntype = \"ftp\"\n"),
+        r#"ferry.toml:2:8: remotes.partner.type: unknown remote type "ftp" (did you mean "sftp"?); types: local, sftp, s3, azure-blob, webdav"#
     );
 }
 
@@ -263,7 +263,7 @@ fn unknown_remote_type_suggests_and_lists_types() {
 fn column_counts_characters_not_bytes() {
     assert_eq!(
         error_of("remotes.\"é\" = { type = \"sfpt\" }\n"),
-        r#"ferry.toml:1:24: remotes.é.type: unknown remote type "sfpt" (did you mean "sftp"?); types: local, sftp"#
+        r#"ferry.toml:1:24: remotes.é.type: unknown remote type "sfpt" (did you mean "sftp"?); types: local, sftp, s3, azure-blob, webdav"#
     );
 }
 

@@ -8,6 +8,7 @@ pub mod local;
 pub mod object;
 pub mod probe;
 pub mod sftp;
+pub mod webdav;
 
 use std::time::SystemTime;
 
@@ -43,13 +44,7 @@ pub async fn connect(config: &RemoteConfig, role: Role) -> Result<Arc<dyn Remote
         Transport::Sftp(sftp) => Arc::new(sftp::SftpRemote::connect(sftp).await?),
         Transport::S3(s3) => Arc::new(object::ObjectRemote::s3(s3)?),
         Transport::AzureBlob(azure) => Arc::new(object::ObjectRemote::azure(azure)?),
-        Transport::WebDav(_) => {
-            return Err(RemoteError::new(
-                Operation::Connect,
-                None,
-                "webdav is not built yet",
-            ));
-        }
+        Transport::WebDav(dav) => Arc::new(webdav::WebDavRemote::connect(dav).await?),
     })
 }
 
@@ -70,12 +65,7 @@ pub fn capabilities_of(config: &RemoteConfig) -> Capabilities {
         Transport::Local(_) => local::CAPABILITIES,
         Transport::Sftp(_) => sftp::CAPABILITIES,
         Transport::S3(_) | Transport::AzureBlob(_) => object::CAPABILITIES,
-        Transport::WebDav(_) => Capabilities {
-            mtimes: Mtimes::UploadTime(std::time::Duration::from_secs(1)),
-            commit: Commit::Rename,
-            folders: Folders::Real,
-            resume: Resume::Restart,
-        },
+        Transport::WebDav(_) => webdav::CAPABILITIES,
     }
 }
 
@@ -233,8 +223,19 @@ impl RemoteError {
         }
     }
 
-    /// From an OS error: the errno is kept as the code.
+    /// From an OS error: the errno is kept as the code. An I/O error that carries a
+    /// transport's own error (a writer's refused upload) gives that error back, code kept.
     pub fn io(operation: Operation, path: Option<&str>, error: &std::io::Error) -> Self {
+        if let Some(inner) = error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<Self>())
+        {
+            return RemoteError {
+                operation,
+                path: path.map(str::to_string),
+                ..inner.clone()
+            };
+        }
         RemoteError {
             code: error.raw_os_error().map(ErrorCode::Errno),
             ..RemoteError::new(operation, path, error.to_string())
