@@ -2,6 +2,7 @@
 //! with a component cache shared across tests.
 
 pub mod fault_proxy;
+pub mod http_fault;
 pub mod http_servers;
 pub mod sshd;
 

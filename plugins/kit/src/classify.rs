@@ -214,49 +214,71 @@ fn by_message(message: &str) -> Option<(Category, Retry)> {
     use Category::*;
     let message = message.to_ascii_lowercase();
     let has = |words: &[&str]| words.iter().any(|w| message.contains(w));
-    Some(if has(&["host key"]) {
-        // The server failed to prove who it is: a matter of trust, not of the network.
-        (Auth, Retry::NextRun)
-    } else if has(&["timed out", "timeout"]) {
-        (Timeout, Retry::NextRun)
-    } else if has(&["quota", "no space", "disk full", "insufficient storage"]) {
-        (Quota, Retry::NextRun)
-    } else if has(&[
-        "permission denied",
-        "access denied",
-        "forbidden",
-        "not authorized",
-    ]) {
-        (Permission, Retry::Never)
-    } else if has(&[
-        "name too long",
-        "invalid name",
-        "invalid file name",
-        "invalid filename",
-        "illegal character",
-    ]) {
-        (InvalidName, Retry::Never)
-    } else if has(&["too large", "file size", "entity too large"]) {
-        (InvalidSize, Retry::Never)
-    } else if has(&["no such file", "not found", "does not exist"]) {
-        (NotFound, Retry::NextRun)
-    } else if has(&["authentication", "auth fail", "password", "publickey"]) {
-        (Auth, Retry::NextRun)
-    } else if has(&[
-        "connection refused",
-        "unreachable",
-        "connection reset",
-        "broken pipe",
-        "connection ended",
-        "connection has ended",
-        "session closed",
-        "early eof",
-        "sender dropped",
-    ]) {
-        (Connectivity, Retry::NextRun)
-    } else {
-        return None;
-    })
+    Some(
+        if has(&["host key"]) || is_untrusted_certificate(&message) {
+            // The server failed to prove who it is: a matter of trust, not of the network.
+            (Auth, Retry::NextRun)
+        } else if is_unresolved(&message) {
+            (Connectivity, Retry::NextRun)
+        } else if has(&["timed out", "timeout"]) {
+            (Timeout, Retry::NextRun)
+        } else if has(&["quota", "no space", "disk full", "insufficient storage"]) {
+            (Quota, Retry::NextRun)
+        } else if has(&[
+            "permission denied",
+            "access denied",
+            "forbidden",
+            "not authorized",
+        ]) {
+            (Permission, Retry::Never)
+        } else if has(&[
+            "name too long",
+            "invalid name",
+            "invalid file name",
+            "invalid filename",
+            "illegal character",
+        ]) {
+            (InvalidName, Retry::Never)
+        } else if has(&["too large", "file size", "entity too large"]) {
+            (InvalidSize, Retry::Never)
+        } else if has(&["no such file", "not found", "does not exist"]) {
+            (NotFound, Retry::NextRun)
+        } else if has(&["authentication", "auth fail", "password", "publickey"]) {
+            (Auth, Retry::NextRun)
+        } else if has(&[
+            "connection refused",
+            "unreachable",
+            "connection reset",
+            "broken pipe",
+            "connection ended",
+            "connection has ended",
+            "session closed",
+            "early eof",
+            "sender dropped",
+        ]) {
+            (Connectivity, Retry::NextRun)
+        } else {
+            return None;
+        },
+    )
+}
+
+/// A host name that could not be resolved (hyper's "dns error", getaddrinfo's words).
+fn is_unresolved(message: &str) -> bool {
+    [
+        "dns error",
+        "failed to lookup address",
+        "name or service not known",
+    ]
+    .iter()
+    .any(|words| message.contains(words))
+}
+
+/// A TLS server whose certificate is not trusted (rustls' "invalid peer certificate").
+fn is_untrusted_certificate(message: &str) -> bool {
+    ["invalid peer certificate", "certificate verify failed"]
+        .iter()
+        .any(|words| message.contains(words))
 }
 
 fn by_operation(operation: Operation) -> (Category, Retry) {
@@ -285,6 +307,18 @@ fn advice(category: Category, error: &RawError) -> String {
             "The server's host key is unknown or differs from the one on record. Confirm its \
              fingerprint with the partner, then add it to known_hosts as the message shows; a key \
              that changed without notice can also mean someone is in between."
+                .to_string()
+        }
+        Category::Auth if is_untrusted_certificate(&message) => {
+            "The server's TLS certificate is not trusted by this machine (expired, for another \
+             name, or issued by a private CA). Confirm with the partner which CA signs it; for a \
+             private CA, name its PEM bundle in ca_file on the remote."
+                .to_string()
+        }
+        Category::Connectivity if is_unresolved(&message) => {
+            "The server's host name could not be resolved. Check the host, endpoint or url of the \
+             remote for a typo, and that this machine's DNS resolves it (a name that exists only \
+             inside the partner's network does not resolve from here)."
                 .to_string()
         }
         Category::Auth => format!(
@@ -519,5 +553,30 @@ mod tests {
             advice.contains("write in the remote's root folder"),
             "{advice}"
         );
+    }
+
+    #[test]
+    fn an_unresolved_host_and_an_untrusted_certificate_are_read_with_what_to_check() {
+        let dns = classify(&raw(
+            Operation::List,
+            None,
+            "error sending request: client error (Connect): dns error: failed to lookup address information: Name or service not known",
+        ));
+        assert_eq!(
+            (dns.category, dns.retry),
+            (Category::Connectivity, Retry::NextRun)
+        );
+        assert!(
+            dns.advice.contains("could not be resolved"),
+            "{}",
+            dns.advice
+        );
+        let tls = classify(&raw(
+            Operation::List,
+            None,
+            "client error (Connect): invalid peer certificate: UnknownIssuer",
+        ));
+        assert_eq!((tls.category, tls.retry), (Category::Auth, Retry::NextRun));
+        assert!(tls.advice.contains("ca_file"), "{}", tls.advice);
     }
 }
