@@ -108,6 +108,20 @@ const CONFIGURATION: &[KnownError] = &[
              partner allows — or remove it to let the system choose.",
         ),
     },
+    // The same over HTTP: the client could not bind the connection's local address
+    // (EADDRNOTAVAIL), which only a bind_address makes it try.
+    KnownError {
+        code: Some(ErrorCode::Errno(99)),
+        operations: &[],
+        message_has: &["tcp bind local error"],
+        category: Category::Connectivity,
+        retry: Retry::Never,
+        advice: Some(
+            "Connections cannot leave from an address this machine does not have. Set \
+             `bind_address =` to one of its addresses (`ip address` lists them) — the one the \
+             partner allows — or remove it to let the system choose.",
+        ),
+    },
     KnownError {
         code: None,
         operations: &[],
