@@ -16,7 +16,9 @@
 //! case) inside it; `mkdir_all` of an existing folder and under a file.
 //!
 //! What differs between transports is asserted from what each declares in
-//! `remote.capabilities()`, never from its name:
+//! `remote.capabilities()`, not from its name (two exceptions the capabilities do not cover,
+//! commented where they are: S3 deletes a missing key with `Ok`, and S3 drops an aborted
+//! upload's parts where Azure leaves them to expire):
 //! - `Mtimes::Settable(p)`: an mtime given to `put`/`set_mtime` is kept to within `p`;
 //!   `Mtimes::UploadTime(p)`: the store's time of the upload (to within `p`) is reported
 //!   whatever was asked, and `set_mtime` answers `Ok(false)`.
@@ -33,11 +35,11 @@
 //!   when the tests run as root: those cases say "skipped" on stderr and pass); `webdav` a
 //!   read-only wsgidav, `s3` a read-only IAM user of moto, `azure` a read-and-list SAS of
 //!   Azurite, and the HTTP transports must say 403 in the error's code (404 for missing
-//!   paths; S3, whose DeleteObject is idempotent, deletes a missing key with `Ok`).
+//!   paths).
 //!
 //! Every remote's root is `root/` inside a folder (or bucket, container) the login user may
 //! write to, so that a path leaving the root would really land outside it if a transport let
-//! it through. Setup and inspection never go through the remote under test: on disk for
+//! it through; `outside.txt` beside it (at the bucket's top) must stay untouched. Setup and inspection never go through the remote under test: on disk for
 //! local, sftp and webdav (wsgidav serves a folder), through the servers' own clients (boto3,
 //! azure-storage-blob) for s3 and azure.
 
