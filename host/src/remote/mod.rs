@@ -149,6 +149,22 @@ pub fn unusable_name(name: &str) -> Option<&'static str> {
     }
 }
 
+/// For a read from `offset` that `error` refused: nothing to read when the file ends
+/// exactly there (HTTP servers answer 416, object_store refuses the range), else `error`.
+async fn nothing_past_the_end(
+    remote: &dyn Remote,
+    path: &str,
+    offset: u64,
+    error: RemoteError,
+) -> Result<Reader, RemoteError> {
+    match remote.stat(path).await {
+        Ok(Some(entry)) if entry.kind == Kind::File && entry.size == offset => {
+            Ok(Box::new(tokio::io::empty()))
+        }
+        _ => Err(error),
+    }
+}
+
 /// Where a transport that cannot rename over an existing file keeps the old one while
 /// the new one takes its place: beside it, so that a crash in between leaves it findable.
 pub fn aside_name(path: &str) -> String {
@@ -235,6 +251,13 @@ impl RemoteError {
                 path: path.map(str::to_string),
                 ..inner.clone()
             };
+        }
+        // object_store's writer reports the store's refusal as an I/O error.
+        if let Some(store) = error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<object_store::Error>())
+        {
+            return http::store_error(operation, path, store);
         }
         RemoteError {
             code: error.raw_os_error().map(ErrorCode::Errno),

@@ -42,8 +42,6 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 /// The largest PROPFIND answer read; a folder whose answer is larger is not listed.
 const MAX_PROPFIND_BODY: usize = 64 << 20;
-/// How often one request is resent after a 429 or 503 that named a Retry-After.
-const RETRY_AFTER_ATTEMPTS: usize = 3;
 /// Chunks of a streamed upload waiting to be sent.
 const UPLOAD_QUEUE: usize = 4;
 
@@ -145,7 +143,7 @@ impl WebDavRemote {
                 again,
                 http::retry_after(response.status(), response.headers()),
             ) {
-                (Some(again), Some(wait)) if attempt < RETRY_AFTER_ATTEMPTS => {
+                (Some(again), Some(wait)) if attempt < http::RETRY_AFTER_ATTEMPTS => {
                     tracing::info!("the server asked to retry in {}s", wait.as_secs());
                     tokio::time::sleep(wait).await;
                     request = again;
@@ -549,7 +547,12 @@ impl Upload {
         })
         .filter_map(futures::future::ready);
         let body = reqwest::Body::wrap_stream(queued.chain(ending));
-        let request = remote.request(Method::PUT, url).body(body);
+        // A server that refuses the upload without reading its body (wsgidav answers 403
+        // at once) leaves the connection unfit for the next request: it is not reused.
+        let request = remote
+            .request(Method::PUT, url)
+            .header(reqwest::header::CONNECTION, "close")
+            .body(body);
         let path = path.to_string();
         let answer = tokio::spawn(async move {
             let response = request
@@ -688,7 +691,12 @@ impl Remote for WebDavRemote {
         if offset > 0 {
             request = request.header(RANGE, format!("bytes={offset}-"));
         }
-        let response = self.send_ok(request, Operation::Read, path).await?;
+        let response = match self.send_ok(request, Operation::Read, path).await {
+            Err(error) if offset > 0 => {
+                return super::nothing_past_the_end(self, path, offset, error).await;
+            }
+            answer => answer?,
+        };
         match response.status() {
             StatusCode::PARTIAL_CONTENT if range_starts_at(&response, offset) => {
                 Ok(Box::new(body_reader(response)))

@@ -19,13 +19,19 @@ use object_store::{
 };
 use tokio_util::io::StreamReader;
 
-use super::http::{self, Connector, store_error};
+mod connector;
+
+use connector::{Connector, OddKey, OddKeys};
+
+use super::http::{self, store_error};
 use super::{
     Capabilities, Commit, Folders, Kind, Listed, Mtimes, Reader, Remote, RemoteEntry, RemoteError,
     Resume, Writer, check_path, unusable_name,
 };
 use crate::config::{AzureConfig, AzureCredential, HttpOptions, S3Config};
 use crate::plugin::{Operation, Protocol};
+
+const NOT_FOUND: Option<crate::plugin::ErrorCode> = Some(crate::plugin::ErrorCode::HttpStatus(404));
 
 /// An S3 bucket or Azure container, under a key prefix.
 pub struct ObjectRemote {
@@ -34,6 +40,8 @@ pub struct ObjectRemote {
     /// The key prefix, "" or ending with '/'.
     prefix: String,
     protocol: Protocol,
+    /// Keys taken out of listings (see [`connector`]).
+    odd_keys: Arc<OddKeys>,
 }
 
 /// object_store retries nothing itself: the plugin decides what is retried, and a
@@ -46,8 +54,11 @@ fn no_retries() -> RetryConfig {
     }
 }
 
-fn connector(options: &HttpOptions) -> Result<Connector, RemoteError> {
-    Ok(Connector(http::client(options, Operation::Connect)?))
+fn connector(options: &HttpOptions, odd_keys: &Arc<OddKeys>) -> Result<Connector, RemoteError> {
+    Ok(Connector {
+        client: http::client(options, Operation::Connect)?,
+        odd_keys: Arc::clone(odd_keys),
+    })
 }
 
 fn build_error(error: object_store::Error) -> RemoteError {
@@ -56,13 +67,14 @@ fn build_error(error: object_store::Error) -> RemoteError {
 
 impl ObjectRemote {
     pub fn s3(config: &S3Config) -> Result<Self, RemoteError> {
+        let odd_keys = Arc::default();
         let mut builder = AmazonS3Builder::new()
             .with_bucket_name(&config.bucket)
             .with_region(&config.region)
             .with_access_key_id(config.access_key_id.expose())
             .with_secret_access_key(config.secret_access_key.expose())
             .with_retry(no_retries())
-            .with_http_connector(connector(&config.http)?);
+            .with_http_connector(connector(&config.http, &odd_keys)?);
         if let Some(endpoint) = &config.endpoint {
             // S3-compatible servers name the bucket in the path, not the host.
             builder = builder
@@ -71,15 +83,22 @@ impl ObjectRemote {
                 .with_virtual_hosted_style_request(false);
         }
         let store = Arc::new(builder.build().map_err(build_error)?);
-        Ok(Self::new(store.clone(), store, &config.root, Protocol::S3))
+        Ok(Self::new(
+            store.clone(),
+            store,
+            &config.root,
+            Protocol::S3,
+            odd_keys,
+        ))
     }
 
     pub fn azure(config: &AzureConfig) -> Result<Self, RemoteError> {
+        let odd_keys = Arc::default();
         let mut builder = MicrosoftAzureBuilder::new()
             .with_account(&config.account)
             .with_container_name(&config.container)
             .with_retry(no_retries())
-            .with_http_connector(connector(&config.http)?);
+            .with_http_connector(connector(&config.http, &odd_keys)?);
         builder = match &config.credential {
             AzureCredential::AccountKey(key) => builder.with_access_key(key.expose()),
             AzureCredential::SasToken(token) => {
@@ -97,6 +116,7 @@ impl ObjectRemote {
             store,
             &config.root,
             Protocol::AzureBlob,
+            odd_keys,
         ))
     }
 
@@ -105,6 +125,7 @@ impl ObjectRemote {
         parts: Arc<dyn MultipartStore>,
         root: &str,
         protocol: Protocol,
+        odd_keys: Arc<OddKeys>,
     ) -> Self {
         let prefix = match root {
             "" => String::new(),
@@ -115,6 +136,7 @@ impl ObjectRemote {
             parts,
             prefix,
             protocol,
+            odd_keys,
         }
     }
 
@@ -151,6 +173,43 @@ impl ObjectRemote {
         }
         Some(Listed::Entry(file_entry(path, meta)))
     }
+
+    /// The listing's entry for a key taken out of it: a folder for a marker, a refused
+    /// name otherwise. The root's own marker is no entry.
+    fn listed_odd(&self, odd: OddKey) -> Option<Listed> {
+        match odd {
+            OddKey::Marker { key } => {
+                let path = key.strip_prefix(&self.prefix)?;
+                Some(Listed::Entry(folder_entry(path)))
+            }
+            OddKey::Unnamable { key, reason } => {
+                let path = key.strip_prefix(&self.prefix)?;
+                let reason = path
+                    .split('/')
+                    .find_map(unusable_name)
+                    .map_or(reason, str::to_string);
+                Some(Listed::Refused {
+                    path: path.to_string(),
+                    reason,
+                })
+            }
+        }
+    }
+}
+
+/// Hand `listed` to `sink`, after the folders above it not handed on yet (`folders`).
+fn hand_on(listed: Listed, folders: &mut HashSet<String>, sink: &mut (dyn FnMut(Listed) + Send)) {
+    if let Listed::Entry(entry) = &listed {
+        for folder in parents(&entry.path) {
+            if folders.insert(folder.to_string()) {
+                sink(Listed::Entry(folder_entry(folder)));
+            }
+        }
+        if entry.kind == Kind::Directory && !folders.insert(entry.path.clone()) {
+            return;
+        }
+    }
+    sink(listed);
 }
 
 fn file_entry(path: &str, meta: &ObjectMeta) -> RemoteEntry {
@@ -219,21 +278,20 @@ impl Remote for ObjectRemote {
                 RemoteError::new(Operation::List, None, format!("root: {error}"))
             })?),
         };
+        // A listing runs alone: the odd keys taken after it are its own.
+        self.odd_keys.take();
         let mut objects = self.store.list(prefix.as_ref());
         let mut folders = HashSet::new();
         while let Some(object) = objects.next().await {
             let meta = object.map_err(|error| store_error(Operation::List, None, &error))?;
-            let Some(listed) = self.listed(&meta) else {
-                continue;
-            };
-            if let Listed::Entry(entry) = &listed {
-                for folder in parents(&entry.path) {
-                    if folders.insert(folder.to_string()) {
-                        sink(Listed::Entry(folder_entry(folder)));
-                    }
-                }
+            if let Some(listed) = self.listed(&meta) {
+                hand_on(listed, &mut folders, sink);
             }
-            sink(listed);
+        }
+        for odd in self.odd_keys.take() {
+            if let Some(listed) = self.listed_odd(odd) {
+                hand_on(listed, &mut folders, sink);
+            }
         }
         Ok(())
     }
@@ -260,11 +318,14 @@ impl Remote for ObjectRemote {
             range: (offset > 0).then_some(GetRange::Offset(offset)),
             ..GetOptions::default()
         };
-        let found = self
-            .store
-            .get_opts(&key, options)
-            .await
-            .map_err(self.fail(Operation::Read, path))?;
+        let found = match self.store.get_opts(&key, options).await {
+            Ok(found) => found,
+            Err(error) if offset > 0 => {
+                let error = store_error(Operation::Read, Some(path), &error);
+                return super::nothing_past_the_end(self, path, offset, error).await;
+            }
+            Err(error) => return Err(store_error(Operation::Read, Some(path), &error)),
+        };
         let stream = found
             .into_stream()
             .map_err(|error| std::io::Error::other(http::chain(&error)));
@@ -320,10 +381,13 @@ impl Remote for ObjectRemote {
             // A prefix goes with the last key under it.
             return Ok(());
         }
-        self.store
-            .delete(&key)
-            .await
-            .map_err(self.fail(Operation::Delete, path))
+        match self.store.delete(&key).await {
+            // Gone already, as a delete wants it (S3 answers so itself; Azure with 404).
+            Err(error) if store_error(Operation::Delete, Some(path), &error).code == NOT_FOUND => {
+                Ok(())
+            }
+            answer => answer.map_err(self.fail(Operation::Delete, path)),
+        }
     }
 
     async fn set_mtime(&self, path: &str, _: SystemTime) -> Result<bool, RemoteError> {
