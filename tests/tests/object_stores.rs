@@ -520,3 +520,61 @@ fn s3_a_503_with_retry_after_is_waited_for_and_the_request_sent_again() {
         vec![("a.txt".to_string(), b"a".to_vec())]
     );
 }
+
+/// Keys a partner's bucket may hold that are no plain path: an empty segment, `.` and `..`
+/// segments, a control character (`odd`, those the store takes), and folder markers (a
+/// zero-byte key ending in `/`, as consoles make). Each odd key is refused by name, a
+/// marker is a folder, and the rest of the bucket is pulled.
+fn odd_keys_refuse_only_themselves(store: Store, odd: &[&str]) {
+    let setup = Setup::new(store, "never");
+    let put = |key: &str, bytes: &[u8]| match &setup.store {
+        Store::S3(moto) => moto.put_object(CONTAINER, &format!("{ROOT}/{key}"), bytes),
+        Store::Azure(azurite) => azurite.put_blob(CONTAINER, &format!("{ROOT}/{key}"), bytes),
+    };
+    put("ok.txt", b"ok");
+    for key in odd {
+        put(key, b"x");
+    }
+    put("marker/", b"");
+    put("marker/inside.txt", b"in");
+    put("empty-folder/", b"");
+    let (code, report) = setup.run("pull", &[]);
+    let pulled = setup.dir.path().join("pulled");
+    assert_eq!(
+        files(tree(&pulled), &pulled),
+        vec![
+            ("marker/inside.txt".to_string(), b"in".to_vec()),
+            ("ok.txt".to_string(), b"ok".to_vec())
+        ],
+        "{report:#}"
+    );
+    assert!(pulled.join("empty-folder").is_dir(), "{report:#}");
+    let mut refused: Vec<&str> = report["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|failure| failure["path"].as_str().unwrap())
+        .collect();
+    refused.sort();
+    let mut expected = odd.to_vec();
+    expected.sort();
+    assert_eq!((code, refused), (3, expected), "{report:#}");
+}
+
+#[test]
+fn s3_odd_keys_refuse_only_themselves() {
+    let odd = [
+        "double//slash.txt",
+        "dot/./x.txt",
+        "up/../x.txt",
+        "bell\u{7}.txt",
+    ];
+    odd_keys_refuse_only_themselves(Store::s3(), &odd);
+}
+
+#[test]
+fn azure_odd_keys_refuse_only_themselves() {
+    // Azure's clients resolve `.` and `..` segments before sending, and Azurite fails a
+    // whole listing over a control character: an empty segment is what it keeps.
+    odd_keys_refuse_only_themselves(Store::azure(), &["double//slash.txt"]);
+}

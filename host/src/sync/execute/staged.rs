@@ -30,14 +30,23 @@ fn part_size_for(size: u64) -> u64 {
     (size.div_ceil(MAX_PARTS).div_ceil(MIB) * MIB).max(MIN_PART)
 }
 
-/// Parts being sent, in order, each with whether it is full, its SHA-256 and length.
-/// Those still running when the upload stops (an error) are stopped with it.
-struct InFlight(VecDeque<(JoinHandle<Result<String, RemoteError>>, bool, String, u64)>);
+/// A part being sent: the task storing it (its tag, when stored), whether it is full,
+/// its SHA-256 and its length.
+struct PartInFlight {
+    task: JoinHandle<Result<String, RemoteError>>,
+    full: bool,
+    sha256: String,
+    length: u64,
+}
+
+/// Parts being sent, in order. Those still running when the upload stops (an error) are
+/// stopped with it.
+struct InFlight(VecDeque<PartInFlight>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        for (task, ..) in &self.0 {
-            task.abort();
+        for part in &self.0 {
+            part.task.abort();
         }
     }
 }
@@ -153,24 +162,18 @@ impl Executor {
             let part = self.read_part(job, &mut reader, upload.part_size).await?;
             let end = part.is_empty();
             if !end {
-                let (full, sha256) = (part.len() as u64 == upload.part_size, sha256_hex(&part));
-                let length = part.len() as u64;
-                let (destination, path, id) = (
-                    Arc::clone(&self.destination),
-                    path.to_string(),
-                    upload.id.clone(),
-                );
-                // A task of its own: it is sent while the next part is read.
-                let stored =
-                    tokio::spawn(
-                        async move { destination.put_part(&path, &id, index, part).await },
-                    );
-                in_flight.0.push_back((stored, full, sha256, length));
+                in_flight.0.push_back(self.send_part(
+                    path,
+                    &upload.id,
+                    index,
+                    part,
+                    upload.part_size,
+                ));
                 index += 1;
             }
             while in_flight.0.len() >= PARTS_IN_FLIGHT || (end && !in_flight.0.is_empty()) {
-                let (stored, full, sha256, length) = in_flight.0.pop_front().expect("not empty");
-                let stored = stored.await.unwrap_or_else(|error| {
+                let part = in_flight.0.pop_front().expect("not empty");
+                let stored = part.task.await.unwrap_or_else(|error| {
                     Err(RemoteError::new(
                         Operation::Write,
                         Some(path),
@@ -178,8 +181,9 @@ impl Executor {
                     ))
                 });
                 let tag = stored.map_err(on(dst))?;
-                progress.inc(length);
-                if full {
+                progress.inc(part.length);
+                if part.full {
+                    let sha256 = part.sha256;
                     upload.parts.push(StagedPart { tag, sha256 });
                     self.record_parts(job, path, upload).await;
                 } else {
@@ -189,6 +193,35 @@ impl Executor {
             if end {
                 return Ok(last_tag);
             }
+        }
+    }
+
+    /// Start storing `part` as part `index` of the upload `id`, in a task of its own: it
+    /// is sent while the next part is read.
+    fn send_part(
+        &self,
+        path: &str,
+        id: &str,
+        index: usize,
+        part: Bytes,
+        part_size: u64,
+    ) -> PartInFlight {
+        let (full, sha256, length) = (
+            part.len() as u64 == part_size,
+            sha256_hex(&part),
+            part.len() as u64,
+        );
+        let (destination, path, id) = (
+            Arc::clone(&self.destination),
+            path.to_string(),
+            id.to_string(),
+        );
+        let task = tokio::spawn(async move { destination.put_part(&path, &id, index, part).await });
+        PartInFlight {
+            task,
+            full,
+            sha256,
+            length,
         }
     }
 

@@ -1,0 +1,260 @@
+//! What object_store's requests go through: ferry's own client (see [`http::client`]),
+//! with a Retry-After honoured, and every listing read here first. object_store cannot
+//! name every key a store may hold — an empty segment (`a//b`), a `.` or `..` segment, a
+//! control character — and one such key fails its whole listing page; a folder marker
+//! (a key ending in `/`, as consoles make) it takes for a file. Such entries are taken
+//! out of the listing's XML before object_store reads it, and handed to the transport's
+//! listing as [`OddKey`]s, so that one odd key refuses only itself.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
+use object_store::client::{
+    ClientOptions, HttpClient, HttpConnector, HttpError, HttpErrorKind, HttpRequest, HttpResponse,
+    HttpResponseBody, HttpService,
+};
+use object_store::path::Path as Key;
+
+use crate::remote::http;
+
+/// The largest listing page read (S3 and Azure send at most 1,000 entries a page).
+const MAX_LISTING_PAGE: usize = 64 << 20;
+
+/// A key taken out of a listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OddKey {
+    /// A key that is no plain path, with why.
+    Unnamable { key: String, reason: String },
+    /// A folder marker: the key of the folder, without its trailing `/`.
+    Marker { key: String },
+}
+
+/// The odd keys of the listings since they were last taken.
+#[derive(Debug, Default)]
+pub struct OddKeys(Mutex<Vec<OddKey>>);
+
+impl OddKeys {
+    pub fn take(&self) -> Vec<OddKey> {
+        std::mem::take(&mut self.0.lock().unwrap())
+    }
+}
+
+/// Hands object_store our client.
+#[derive(Debug)]
+pub struct Connector {
+    pub client: reqwest::Client,
+    pub odd_keys: Arc<OddKeys>,
+}
+
+impl HttpConnector for Connector {
+    fn connect(&self, _: &ClientOptions) -> object_store::Result<HttpClient> {
+        Ok(HttpClient::new(Service {
+            client: self.client.clone(),
+            odd_keys: Arc::clone(&self.odd_keys),
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct Service {
+    client: reqwest::Client,
+    odd_keys: Arc<OddKeys>,
+}
+
+#[async_trait]
+impl HttpService for Service {
+    async fn call(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let listing = is_listing(&request);
+        let mut attempt = 0;
+        let response = loop {
+            let response = HttpService::call(&self.client, copy(&request)).await?;
+            match http::retry_after(response.status(), response.headers()) {
+                Some(wait) if attempt < http::RETRY_AFTER_ATTEMPTS => {
+                    tracing::info!("the server asked to retry in {}s", wait.as_secs());
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                _ => break response,
+            }
+        };
+        match listing.filter(|_| response.status().is_success()) {
+            Some(entry) => self.without_odd_keys(response, entry).await,
+            None => Ok(response),
+        }
+    }
+}
+
+impl Service {
+    /// `response` (a listing page) with its odd keys taken out and kept.
+    async fn without_odd_keys(
+        &self,
+        response: HttpResponse,
+        entry: Entry,
+    ) -> Result<HttpResponse, HttpError> {
+        let (parts, body) = response.into_parts();
+        let page = read_bounded(body).await?;
+        let text = String::from_utf8(page.to_vec())
+            .map_err(|error| HttpError::new(HttpErrorKind::Decode, error))?;
+        let mut odd = Vec::new();
+        let kept = take_out_odd(&text, entry, &mut odd);
+        self.odd_keys.0.lock().unwrap().extend(odd);
+        Ok(HttpResponse::from_parts(
+            parts,
+            HttpResponseBody::from(kept),
+        ))
+    }
+}
+
+async fn read_bounded(body: HttpResponseBody) -> Result<Bytes, HttpError> {
+    let mut stream = body.bytes_stream();
+    let mut page = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        page.extend_from_slice(&chunk?);
+        if page.len() > MAX_LISTING_PAGE {
+            let message = format!("a listing page larger than {MAX_LISTING_PAGE} bytes");
+            return Err(HttpError::new(
+                HttpErrorKind::Decode,
+                std::io::Error::other(message),
+            ));
+        }
+    }
+    Ok(Bytes::from(page))
+}
+
+/// The element of one entry of a listing, and the element of its key.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    element: &'static str,
+    key: &'static str,
+}
+
+const S3_ENTRY: Entry = Entry {
+    element: "Contents",
+    key: "Key",
+};
+const AZURE_ENTRY: Entry = Entry {
+    element: "Blob",
+    key: "Name",
+};
+
+/// Which listing `request` asks for: S3's ListObjectsV2 or Azure's List Blobs.
+fn is_listing(request: &HttpRequest) -> Option<Entry> {
+    if request.method() != reqwest::Method::GET {
+        return None;
+    }
+    let query = request.uri().query().unwrap_or_default();
+    let has = |pair: &str| query.split('&').any(|part| part == pair);
+    if has("list-type=2") {
+        Some(S3_ENTRY)
+    } else if has("comp=list") {
+        Some(AZURE_ENTRY)
+    } else {
+        None
+    }
+}
+
+/// `page` without the entries whose key object_store cannot name or that are folder
+/// markers; those are added to `odd`.
+fn take_out_odd(page: &str, entry: Entry, odd: &mut Vec<OddKey>) -> String {
+    let (open, close) = (
+        format!("<{}>", entry.element),
+        format!("</{}>", entry.element),
+    );
+    let mut kept = String::with_capacity(page.len());
+    let mut rest = page;
+    while let Some(start) = rest.find(&open) {
+        let Some(length) = rest[start..].find(&close) else {
+            break;
+        };
+        let end = start + length + close.len();
+        kept.push_str(&rest[..start]);
+        match key_in(&rest[start..end], entry).and_then(odd_key) {
+            Some(key) => odd.push(key),
+            None => kept.push_str(&rest[start..end]),
+        }
+        rest = &rest[end..];
+    }
+    kept.push_str(rest);
+    kept
+}
+
+/// The key of one listed entry, unescaped.
+fn key_in(element: &str, entry: Entry) -> Option<String> {
+    let (open, close) = (format!("<{}>", entry.key), format!("</{}>", entry.key));
+    let start = element.find(&open)? + open.len();
+    let length = element[start..].find(&close)?;
+    let raw = &element[start..start + length];
+    quick_xml::escape::unescape(raw)
+        .ok()
+        .map(|key| key.into_owned())
+}
+
+/// What `key` is, if it is odd.
+fn odd_key(key: String) -> Option<OddKey> {
+    if let Some(folder) = key.strip_suffix('/')
+        && Key::parse(folder).is_ok()
+    {
+        return Some(OddKey::Marker {
+            key: folder.to_string(),
+        });
+    }
+    match Key::parse(&key) {
+        Ok(_) => None,
+        Err(error) => Some(OddKey::Unnamable {
+            reason: http::chain(&error),
+            key,
+        }),
+    }
+}
+
+/// A copy of `request` to send again (its body is shared bytes).
+fn copy(request: &HttpRequest) -> HttpRequest {
+    let mut copied = HttpRequest::new(request.body().clone());
+    *copied.method_mut() = request.method().clone();
+    *copied.uri_mut() = request.uri().clone();
+    *copied.headers_mut() = request.headers().clone();
+    *copied.version_mut() = request.version();
+    copied
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odd_keys_are_taken_out_of_a_listing_page_and_the_rest_kept() {
+        let page = "<ListBucketResult><Name>b</Name>\
+            <Contents><Key>r/ok.txt</Key><Size>2</Size></Contents>\
+            <Contents><Key>r/a//b</Key><Size>1</Size></Contents>\
+            <Contents><Key>r/folder/</Key><Size>0</Size></Contents>\
+            <Contents><Key>r/x &amp; y</Key><Size>1</Size></Contents>\
+            <Contents><Key>r/bell\u{7}</Key><Size>1</Size></Contents>\
+            <IsTruncated>false</IsTruncated></ListBucketResult>";
+        let mut odd = Vec::new();
+        let kept = take_out_odd(page, S3_ENTRY, &mut odd);
+        assert_eq!(
+            kept,
+            "<ListBucketResult><Name>b</Name>\
+             <Contents><Key>r/ok.txt</Key><Size>2</Size></Contents>\
+             <Contents><Key>r/x &amp; y</Key><Size>1</Size></Contents>\
+             <IsTruncated>false</IsTruncated></ListBucketResult>"
+        );
+        let keys: Vec<String> = odd
+            .iter()
+            .map(|key| match key {
+                OddKey::Unnamable { key, .. } => format!("unnamable {key}"),
+                OddKey::Marker { key } => format!("marker {key}"),
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "unnamable r/a//b",
+                "marker r/folder",
+                "unnamable r/bell\u{7}"
+            ]
+        );
+    }
+}
