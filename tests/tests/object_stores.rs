@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use ferry_tests::http_fault::{Fault, HttpFault};
 use ferry_tests::http_servers::{Azurite, Moto};
@@ -14,6 +14,8 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 const ROOT: &str = "partners/acme";
+/// 2026-01-01T00:00:00Z, in seconds.
+const LONG_AGO_SECS: u64 = 1_767_225_600;
 const CONTAINER: &str = "inbound";
 
 /// One store under test, with the credentials a run is given.
@@ -111,10 +113,18 @@ impl Setup {
         self.dir.path().join("local").join(path)
     }
 
+    /// Write a local file, last modified long before the run (as a partner's files are:
+    /// the store's own time of the upload then differs from it by months).
     fn write(&self, path: &str, content: &[u8]) {
+        self.write_at(path, content, long_ago());
+    }
+
+    fn write_at(&self, path: &str, content: &[u8], mtime: SystemTime) {
         let file = self.local(path);
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, content).unwrap();
+        std::fs::write(&file, content).unwrap();
+        let handle = std::fs::File::options().write(true).open(&file).unwrap();
+        handle.set_modified(mtime).unwrap();
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -187,6 +197,10 @@ impl Setup {
     }
 }
 
+fn long_ago() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(LONG_AGO_SECS)
+}
+
 fn status(report: &Value) -> &str {
     report["status"].as_str().unwrap_or_default()
 }
@@ -232,8 +246,11 @@ fn round_trip(store: Store) {
     assert_eq!((code, status(&report)), (0, "nothing_to_do"), "{report:#}");
 
     // Same size, other bytes, a later time: sent again.
-    std::thread::sleep(Duration::from_millis(1100));
-    setup.write("reports/2026/q4.csv", b"a,b\n3,4\n");
+    setup.write_at(
+        "reports/2026/q4.csv",
+        b"a,b\n3,4\n",
+        long_ago() + Duration::from_secs(3600),
+    );
     let (code, report) = setup.run("push", &[]);
     assert_eq!(
         (code, &report["transferred"]),

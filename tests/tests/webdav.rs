@@ -48,10 +48,15 @@ impl Setup {
         self.dir.path().join("local").join(path)
     }
 
+    /// Write a local file, last modified long before the run: the server's own time of
+    /// the upload then differs from it by months.
     fn write(&self, path: &str, content: &[u8]) {
         let file = self.local(path);
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, content).unwrap();
+        std::fs::write(&file, content).unwrap();
+        let long_ago = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600);
+        let handle = std::fs::File::options().write(true).open(&file).unwrap();
+        handle.set_modified(long_ago).unwrap();
     }
 
     fn ferry(&self, args: &[&str]) -> (i32, String, String) {
@@ -226,4 +231,55 @@ fn doctor_passes_every_step_and_names_a_read_only_servers_refusal() {
         .find(|step| step["step"] == "write")
         .unwrap();
     assert_eq!(write["category"], "permission", "{write}");
+}
+
+/// WebDAV cannot continue an upload (no standard ranged PUT): a large file killed mid-way
+/// starts again from its first byte in the next run, which says so; nothing partial is
+/// ever under the final name.
+#[test]
+fn an_interrupted_upload_starts_again_and_the_run_says_so() {
+    let setup = Setup::new("never");
+    let content = noise(24 << 20, 0x5eed);
+    setup.write("big.bin", &content);
+    let mut child = ferry(setup.dir.path())
+        .env("DAV_PASSWORD", &setup.password)
+        .args(["run", "push", "--bwlimit", "4MiB"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let temp_written = || {
+        std::fs::read_dir(setup.remote_root())
+            .unwrap()
+            .flatten()
+            .any(|entry| entry.metadata().is_ok_and(|meta| meta.len() > 0))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !temp_written() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upload never began"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !setup.remote_root().join("big.bin").exists(),
+        "nothing under the final name before the upload is complete"
+    );
+
+    let (code, report) = setup.run("push");
+    assert_status(code, &report, (0, "success"));
+    assert_eq!(report["bytes"], 24 << 20, "{report:#}");
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("started again from their first byte"),
+        "{report:#}"
+    );
+    assert_eq!(
+        std::fs::read(setup.remote_root().join("big.bin")).unwrap(),
+        content
+    );
 }

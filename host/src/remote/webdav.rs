@@ -43,7 +43,12 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// The largest PROPFIND answer read; a folder whose answer is larger is not listed.
 const MAX_PROPFIND_BODY: usize = 64 << 20;
 /// Chunks of a streamed upload waiting to be sent.
-const UPLOAD_QUEUE: usize = 4;
+const UPLOAD_QUEUE: usize = 64;
+/// The largest chunk of a streamed upload's body. Small: cheroot (wsgidav's server) copies
+/// the rest of a chunk on each of its 8 KiB reads, so its cost grows with the square of
+/// the chunk size (a 256 MiB PUT in 256 KiB chunks took it 1.03 s, in 16 KiB chunks 0.60 s,
+/// with a Content-Length 0.58 s).
+const BODY_CHUNK: usize = 16 * 1024;
 
 const PROPFIND_BODY: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getcontentlength/><D:getlastmodified/></D:prop></D:propfind>"#;
@@ -594,6 +599,7 @@ impl AsyncWrite for Upload {
         let Some(chunks) = upload.chunks.as_mut() else {
             return Poll::Ready(Err(io::Error::other("the upload is shut down")));
         };
+        let data = &data[..data.len().min(BODY_CHUNK)];
         let sent = match std::task::ready!(chunks.poll_ready(context)) {
             Ok(()) => chunks.start_send(Ok(Bytes::copy_from_slice(data))),
             Err(closed) => Err(closed),

@@ -28,7 +28,7 @@ use crate::plugin::{
     Category, CustomViolation, LengthScope, Operation, PluginError, Protocol, Retry, TempForm,
     Violation, describe, violation_category,
 };
-use crate::remote::{Commit, Resume};
+use crate::remote::{Commit, Mtimes, Resume};
 use crate::remote::{Kind, Reader, Remote, RemoteError, Version, Writer, aside_name};
 use crate::state::{DestinationVersion, FileOutcome, FileStatus, Partial, Step};
 
@@ -184,6 +184,9 @@ pub struct Executor {
     pub deferred: Mutex<Vec<(Job, String, Sent)>>,
     /// Uploads the destination refused to give their time, and its first answer.
     pub times_refused: Mutex<(usize, Option<String>)>,
+    /// Files an earlier run left partly sent that started again from their first byte,
+    /// the destination being unable to continue an upload.
+    pub restarted: Mutex<Vec<String>>,
     /// The files delivered and recorded, when something becomes of them afterwards
     /// (`after_delivery`); `None` when they are kept.
     pub delivered: Option<Mutex<Vec<Delivered>>>,
@@ -599,9 +602,12 @@ impl Executor {
         Ok(Sent { bytes: read, timed })
     }
 
-    /// The modification time an upload of `job` gets, unless the remote is told not to.
+    /// The modification time an upload of `job` gets: none where the remote is told not
+    /// to set one, or keeps each upload's own time (then the delivery is recorded with
+    /// the time the destination shows, so that a rerun finds it unchanged).
     fn mtime_to_set(&self, job: &Job) -> Option<SystemTime> {
-        job.mtime.filter(|_| self.set_mtime)
+        let settable = matches!(self.destination.capabilities().mtimes, Mtimes::Settable(_));
+        job.mtime.filter(|_| self.set_mtime && settable)
     }
 
     /// Whether `error` is the server's refusal to set a time (an answer, not a lost
@@ -686,10 +692,12 @@ impl Executor {
             return 0;
         }
         if self.destination.capabilities().resume != Resume::Append {
-            tracing::info!(
-                "{}: the destination cannot continue an upload; it starts from the first byte",
-                job.path
-            );
+            if self.recorder.partial(&job.path).await.is_some() {
+                self.restarted.lock().unwrap().push(job.path.clone());
+            }
+            self.recorder
+                .set_partial(&job.path, job.partial(temp))
+                .await;
             return 0;
         }
         let this_version = job.partial(temp);

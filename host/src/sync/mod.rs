@@ -327,6 +327,7 @@ impl Run<'_> {
             .await;
         phases.transfer = lap(&mut clock);
         notes.extend(times_refused_note(&executor, &destination_config.name));
+        notes.extend(restarted_note(&executor, &destination_config.name));
         notes.extend(
             self.after_delivery(&executor, &source_entries, unchanged)
                 .await,
@@ -411,6 +412,7 @@ impl Run<'_> {
             set_mtime: destination_config.set_mtime,
             deferred: Mutex::new(Vec::new()),
             times_refused: Mutex::new((0, None)),
+            restarted: Mutex::new(Vec::new()),
             delivered: (self.sync.after_delivery != AfterDelivery::Keep)
                 .then(|| Mutex::new(Vec::new())),
         })
@@ -605,6 +607,20 @@ fn times_refused_note(executor: &Executor, remote: &str) -> Option<String> {
         "the server refused to set modification times ({answer}): {count} file(s) were delivered \
          without their source's time; later runs tell them unchanged by what was recorded at \
          delivery. To skip asking, set set_mtime = false on remote {remote}"
+    ))
+}
+
+/// The files whose interrupted upload started again from the first byte, in one note.
+fn restarted_note(executor: &Executor, remote: &str) -> Option<String> {
+    let restarted = std::mem::take(&mut *executor.restarted.lock().unwrap());
+    if restarted.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{} file(s) an earlier run left partly sent started again from their first byte: \
+         {remote} cannot continue an upload (WebDAV has no standard ranged PUT): {}",
+        restarted.len(),
+        some_of(restarted.into_iter())
     ))
 }
 
