@@ -17,8 +17,8 @@
 //!
 //! What differs between transports is asserted from what each declares in
 //! `remote.capabilities()`, not from its name (two exceptions the capabilities do not cover,
-//! commented where they are: S3 deletes a missing key with `Ok`, and S3 drops an aborted
-//! upload's parts where Azure leaves them to expire):
+//! commented where they are: an object store's delete of a missing key is `Ok` (it is gone,
+//! as wanted), and S3 drops an aborted upload's parts where Azure leaves them to expire):
 //! - `Mtimes::Settable(p)`: an mtime given to `put`/`set_mtime` is kept to within `p`;
 //!   `Mtimes::UploadTime(p)`: the store's time of the upload (to within `p`) is reported
 //!   whatever was asked, and `set_mtime` answers `Ok(false)`.
