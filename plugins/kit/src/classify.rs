@@ -47,6 +47,11 @@ fn same_code(a: ErrorCode, b: ErrorCode) -> bool {
     }
 }
 
+/// What to do when connections cannot leave from the configured `bind_address`.
+const BIND_ADDRESS_ADVICE: &str = "Connections cannot leave from an address this machine does \
+    not have. Set `bind_address =` to one of its addresses (`ip address` lists them) — the one \
+    the partner allows — or remove it to let the system choose.";
+
 /// Problems of this end's own configuration, which the host names in its message (a
 /// missing remote root, local folder or key file, a `bind_address` this machine does not
 /// have, a path over the local `max_path_length`): permanent until the config or the path
@@ -102,11 +107,7 @@ const CONFIGURATION: &[KnownError] = &[
         message_has: &["is not an address of this machine"],
         category: Category::Connectivity,
         retry: Retry::Never,
-        advice: Some(
-            "Connections cannot leave from an address this machine does not have. Set \
-             `bind_address =` to one of its addresses (`ip address` lists them) — the one the \
-             partner allows — or remove it to let the system choose.",
-        ),
+        advice: Some(BIND_ADDRESS_ADVICE),
     },
     // The same over HTTP: the client could not bind the connection's local address
     // (EADDRNOTAVAIL), which only a bind_address makes it try.
@@ -116,11 +117,7 @@ const CONFIGURATION: &[KnownError] = &[
         message_has: &["tcp bind local error"],
         category: Category::Connectivity,
         retry: Retry::Never,
-        advice: Some(
-            "Connections cannot leave from an address this machine does not have. Set \
-             `bind_address =` to one of its addresses (`ip address` lists them) — the one the \
-             partner allows — or remove it to let the system choose.",
-        ),
+        advice: Some(BIND_ADDRESS_ADVICE),
     },
     KnownError {
         code: None,
