@@ -390,13 +390,27 @@ fn s3_a_source_changed_after_an_interruption_aborts_the_old_upload() {
 }
 
 /// The first failure of a push, with credentials `env` in place of the right ones.
+/// No credential given appears in the output (a SAS token's signature included).
 fn failure_with(setup: &Setup, env: &[(&str, &str)]) -> Value {
     let mut command = setup.command(&["run", "push", "--json"]);
-    command.envs(env.iter().copied());
+    command.envs(env.iter().copied()).env("FERRY_LOG", "debug");
     let (code, stdout, stderr) = run(&mut command);
     let report: Value =
         serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} / {stderr}"));
     assert_ne!(code, 0, "{report:#}");
+    let own = setup.store.env();
+    let own = own
+        .iter()
+        .map(|(variable, secret)| (*variable, secret.as_str()));
+    for (variable, secret) in env.iter().copied().chain(own) {
+        let signature = secret.split('&').find_map(|pair| pair.strip_prefix("sig="));
+        for shown in [Some(secret), signature].into_iter().flatten() {
+            assert!(
+                !stdout.contains(shown) && !stderr.contains(shown),
+                "{variable} shown: {stdout} / {stderr}"
+            );
+        }
+    }
     report["failures"][0].clone()
 }
 
