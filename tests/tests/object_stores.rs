@@ -580,3 +580,41 @@ fn azure_odd_keys_refuse_only_themselves() {
     // whole listing over a control character: an empty segment is what it keeps.
     odd_keys_refuse_only_themselves(Store::azure(), &["double//slash.txt"]);
 }
+
+/// An interrupted upload the store no longer knows (S3 answers 404 NoSuchUpload once a
+/// lifecycle rule aborted it, or when a run was killed after its commit but before it
+/// recorded so): the next run drops it and sends the file afresh at once, without failing
+/// it. moto answers such a part with 500, so the proxy gives S3's 404 in its place.
+#[test]
+fn s3_an_upload_the_store_no_longer_knows_is_sent_afresh_in_the_same_run() {
+    let moto = Moto::start();
+    moto.create_bucket(CONTAINER);
+    let unknown_upload = Fault {
+        method: "PUT",
+        times: 1,
+        status: 404,
+        retry_after: None,
+    };
+    let proxy = HttpFault::start(moto.port, unknown_upload);
+    let setup = Setup::new(Store::S3(moto), "never");
+    let content = noise(40 << 20, 11);
+    setup.write("big.bin", &content);
+    setup.kill_push_after_parts("big.bin", 2);
+    setup.through(&proxy);
+
+    let (code, report) = setup.run("push", &[]);
+    assert_eq!((code, status(&report)), (0, "success"), "{report:#}");
+    assert_eq!(report["bytes"], 40 << 20, "{report:#}");
+    assert_eq!(
+        setup.store.objects(),
+        vec![("big.bin".to_string(), content)]
+    );
+    let Store::S3(moto) = &setup.store else {
+        unreachable!()
+    };
+    assert_eq!(
+        moto.multipart_uploads(CONTAINER),
+        vec![],
+        "the old upload was aborted"
+    );
+}

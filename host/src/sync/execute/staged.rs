@@ -51,44 +51,94 @@ impl Drop for InFlight {
     }
 }
 
+/// A staged send's failure: of an upload started now, or of one an earlier attempt left.
+enum StagedError {
+    Fresh(StepError),
+    Continued(StepError),
+}
+
+use StagedError::Continued;
+
+impl StagedError {
+    fn into_step(self) -> StepError {
+        match self {
+            StagedError::Fresh(error) | StagedError::Continued(error) => error,
+        }
+    }
+}
+
+impl From<StepError> for StagedError {
+    fn from(error: StepError) -> Self {
+        StagedError::Fresh(error)
+    }
+}
+
+/// Whether `error` says the store does not know the upload (S3's 404 NoSuchUpload for an
+/// aborted, expired or already committed one; Azure forgets uncommitted blocks after a
+/// week).
+fn is_unknown_upload(error: &StepError) -> bool {
+    matches!(error, StepError::Remote { error, .. } if error.code == Some(ErrorCode::HttpStatus(404)))
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(&Sha256::digest(bytes))
 }
 
 impl Executor {
     /// Send `job` to `path` in parts, continuing the upload an earlier attempt left when
-    /// it holds this version of the source; commit the parts once all are stored.
+    /// it holds this version of the source; commit the parts once all are stored. A
+    /// continued upload the store no longer knows (404: aborted, expired, or committed by
+    /// a run killed before it recorded so) is dropped, and the file sent afresh at once.
     pub(super) async fn send_staged(
         &self,
         job: &Job,
         path: &str,
         progress: &ProgressBar,
     ) -> Tried<Sent> {
+        match self.send_staged_once(job, path, progress).await {
+            Err(Continued(error)) if is_unknown_upload(&error) => {
+                tracing::info!(
+                    "{}: the store no longer holds its upload; sending it afresh",
+                    job.path
+                );
+                self.abort_recorded(job).await;
+                self.recorder.clear_partial(&job.path);
+                self.send_staged_once(job, path, progress)
+                    .await
+                    .map_err(StagedError::into_step)
+            }
+            other => other.map_err(StagedError::into_step),
+        }
+    }
+
+    async fn send_staged_once(
+        &self,
+        job: &Job,
+        path: &str,
+        progress: &ProgressBar,
+    ) -> Result<Sent, StagedError> {
         let (src, dst) = (self.source.protocol(), self.destination.protocol());
         let before = self.source.version(&job.path).await.map_err(on(src))?;
         still_listed(job, job.size, before, None)?;
         let mut upload = self.staged_start(job, path).await?;
         let start = upload.stored();
+        let failed = |error| match start {
+            0 => StagedError::Fresh(error),
+            _ => StagedError::Continued(error),
+        };
         progress.inc(start);
         let reader = self.source.read(&job.path, start).await.map_err(on(src))?;
         let last = self
             .put_parts(job, path, reader, &mut upload, progress)
-            .await;
-        let last = match last {
-            Err(error) if start > 0 => return Err(self.forgotten(job, error).await),
-            other => other?,
-        };
+            .await
+            .map_err(failed)?;
         self.unchanged_since_listed(job, job.size, before).await?;
         let mut tags: Vec<String> = upload.parts.iter().map(|part| part.tag.clone()).collect();
         tags.extend(last);
-        let committed = self
-            .destination
+        self.destination
             .commit_staged(path, &upload.id, &tags)
-            .await;
-        match committed {
-            Err(error) if start > 0 => return Err(self.forgotten(job, on(dst)(error)).await),
-            other => other.map_err(on(dst))?,
-        }
+            .await
+            .map_err(|error| failed(on(dst)(error)))?;
         Ok(Sent {
             bytes: job.size - start,
             timed: false,
@@ -252,19 +302,6 @@ impl Executor {
             ..job.partial(path)
         };
         self.recorder.set_partial(&job.path, partial).await;
-    }
-
-    /// A continued upload failed: the store may no longer hold it (S3 answers 404
-    /// NoSuchUpload for an aborted or expired one, Azure forgets blocks after a week). It
-    /// is dropped, so that the next attempt starts afresh instead of failing the same way.
-    async fn forgotten(&self, job: &Job, error: StepError) -> StepError {
-        if let StepError::Remote { error: remote, .. } = &error
-            && remote.code == Some(ErrorCode::HttpStatus(404))
-        {
-            self.abort_recorded(job).await;
-            self.recorder.clear_partial(&job.path);
-        }
-        error
     }
 
     /// Abort the staged upload recorded for `job`, if there is one.
