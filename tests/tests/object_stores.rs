@@ -618,3 +618,48 @@ fn s3_an_upload_the_store_no_longer_knows_is_sent_afresh_in_the_same_run() {
         "the old upload was aborted"
     );
 }
+
+/// S3 keys are counted whole (root prefix + path, in bytes) and without a temporary suffix
+/// (uploads go under their final key): a key of exactly 1,024 bytes is delivered, one of
+/// 1,025 is refused before any byte is sent.
+#[test]
+fn s3_a_key_of_1024_bytes_is_delivered_and_one_of_1025_refused_before_upload() {
+    let setup = Setup::new(Store::s3(), "never");
+    let file = setup.dir.path().join("ferry.toml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    let config = config
+        .replace(
+            "path = \"local\"\n",
+            "path = \"local\"\nmax_path_length = 4000\n",
+        )
+        .replace(
+            "policy = \"s3\"\n",
+            &format!(
+                "policy = \"s3\"\n[remotes.store.policy_settings]\npath_prefix = \"{ROOT}/\"\n"
+            ),
+        );
+    std::fs::write(&file, config).unwrap();
+    let folders = "abcdefghi/".repeat(100);
+    let fits = format!("{folders}0123456789");
+    let too_long = format!("{folders}0123456789x");
+    assert_eq!(ROOT.len() + 1 + fits.len(), 1024);
+    setup.write(&fits, b"fits");
+    setup.write(&too_long, b"too long");
+
+    let (code, report) = setup.run("push", &[]);
+    assert_eq!(
+        (code, status(&report)),
+        (3, "partial_failure"),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["failures"][0]["path"],
+        too_long.as_str(),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["failures"][0]["category"], "invalid-name",
+        "{report:#}"
+    );
+    assert_eq!(setup.store.objects(), vec![(fits, b"fits".to_vec())]);
+}

@@ -363,6 +363,16 @@ impl Executor {
         sender: Sender<(Job, String)>,
     ) {
         for batch in transfers.chunks(TEMP_BATCH) {
+            if self.strategy == Strategy::Staged {
+                // Staged uploads go under their final name: no temporary name to ask for.
+                for job in batch.iter().map(|transfer| Job::new(transfer, source)) {
+                    let path = job.destination().to_string();
+                    if sender.send((job, path)).await.is_err() {
+                        return;
+                    }
+                }
+                continue;
+            }
             let named = match prepare(&self.policy, source, batch).await {
                 Ok(named) => named,
                 Err(error) => {

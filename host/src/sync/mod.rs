@@ -848,11 +848,14 @@ pub async fn check(
     let destination = config.remote(&sync.destination)?;
     let over_local_limit = over_local_limit(destination, &scan.entries, &covered);
     let mut rejections = std::mem::take(&mut plan.rejections);
-    let temp_names = execute::refused_temp_names(policy, Arc::new(scan.entries), &plan);
-    rejections.extend(temp_names.await.map_err(|error| SyncError::Plugin {
-        remote: sync.destination.clone(),
-        error,
-    })?);
+    // Staged uploads (S3, Azure) go under their final names: no temporary name to check.
+    if remote::capabilities_of(destination).commit == remote::Commit::Rename {
+        let temp_names = execute::refused_temp_names(policy, Arc::new(scan.entries), &plan);
+        rejections.extend(temp_names.await.map_err(|error| SyncError::Plugin {
+            remote: sync.destination.clone(),
+            error,
+        })?);
+    }
     Ok(CheckReport {
         checked: covered.len(),
         over_local_limit,

@@ -22,8 +22,7 @@ pub struct AzureBlob;
 impl Policy for AzureBlob {
     const NAME: &'static str = "azure-blob";
     const DESCRIPTION: &'static str = "Azure Blob Storage. Refuses \\ and every control character \
-        and a name ending with a dot; the whole blob name is 1-1,024 characters, counted with \
-        the temporary upload suffix: set path_prefix to the remote root's virtual folders \
+        and a name ending with a dot; the whole blob name is 1-1,024 characters: set path_prefix to the remote root's virtual folders \
         (e.g. inbound/acme/) for the exact count. Zero-byte blobs are accepted. Source: Azure \
         REST API, \"Naming and Referencing Containers, Blobs, and Metadata\".";
     const REMOTE_KINDS: &'static [&'static str] = &["azure-blob"];
@@ -65,6 +64,9 @@ impl Policy for AzureBlob {
             forbidden_trailing: ".".into(),
             max_name_length: 0,
             max_path_length: 1024,
+            // Uploads are stored in parts under their final name and committed at once:
+            // there is no temporary name, so the name is counted alone.
+            temp_suffix: String::new(),
             length_unit: LengthUnit::Characters,
             ..Rules::posix()
         }

@@ -12,7 +12,7 @@ impl Policy for Generic {
         POSIX server (`/` and NUL forbidden; names up to 255 bytes counted on the bare name; full \
         paths up to 4096 bytes — POSIX NAME_MAX and PATH_MAX on Linux).";
     const REMOTE_KINDS: &'static [&'static str] =
-        &["sftp", "local", "ftp", "webdav", "s3", "azure"];
+        &["sftp", "local", "ftp", "webdav", "s3", "azure-blob"];
 
     fn default_rules() -> Rules {
         Rules::posix()

@@ -309,16 +309,17 @@ impl Rules {
 
     /// The full path's length as counted while uploading, behind the remote root's own
     /// path: a file is uploaded under its standard temporary name, the path plus the
-    /// temporary suffix.
+    /// temporary suffix — unless the remote takes uploads under their final name (no
+    /// suffix: object stores, which commit an upload's parts at once).
     fn counted_path_length(&self, entry: &Entry) -> (u32, LengthScope) {
         match entry.kind {
-            EntryKind::File => (
+            EntryKind::File if !self.temp_suffix.is_empty() => (
                 self.measure(&self.path_prefix)
                     + self.measure(&entry.path)
                     + self.measure(&self.temp_suffix),
                 LengthScope::FullPathWithTempSuffix,
             ),
-            EntryKind::Directory => (
+            EntryKind::File | EntryKind::Directory => (
                 self.measure(&self.path_prefix) + self.measure(&entry.path),
                 LengthScope::FullPath,
             ),

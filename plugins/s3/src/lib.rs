@@ -17,8 +17,7 @@ pub struct S3;
 impl Policy for S3 {
     const NAME: &'static str = "s3";
     const DESCRIPTION: &'static str = "Amazon S3 and S3-compatible stores. Keys are any UTF-8 \
-        up to 1,024 bytes including the remote root's prefix, counted with the temporary \
-        upload suffix: set path_prefix to that prefix (e.g. inbound/acme/) for the exact \
+        up to 1,024 bytes including the remote root's prefix: set path_prefix to that prefix (e.g. inbound/acme/) for the exact \
         count. The names . and .. are refused (they trouble many SDKs). Objects up to 5 TiB. \
         Source: AWS S3 user guide, \"Naming Amazon S3 objects\" and the multipart upload \
         limits.";
@@ -66,6 +65,9 @@ impl Policy for S3 {
             reserved_names: vec![".".into(), "..".into()],
             max_name_length: 0,
             max_path_length: 1024,
+            // Uploads are stored in parts under their final name and committed at once:
+            // there is no temporary name, so the name is counted alone.
+            temp_suffix: String::new(),
             length_unit: LengthUnit::Utf8Bytes,
             max_size: Some(5 << 40),
             ..Rules::posix()
