@@ -6,6 +6,7 @@
 //! out of the listing's XML before object_store reads it, and handed to the transport's
 //! listing as [`OddKey`]s, so that one odd key refuses only itself.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -31,13 +32,33 @@ pub enum OddKey {
     Marker { key: String },
 }
 
-/// The odd keys of the listings since they were last taken.
+/// What the listing pages since the last [`take`](Self::take) held: their odd keys, and
+/// the continuation tokens they named (a store that names one twice would be listed
+/// forever: that listing fails instead).
 #[derive(Debug, Default)]
-pub struct OddKeys(Mutex<Vec<OddKey>>);
+pub struct OddKeys(Mutex<(Vec<OddKey>, HashSet<String>)>);
 
 impl OddKeys {
+    /// `page` without its odd keys, which are kept; an error if it names a next page
+    /// named before.
+    fn admit(&self, page: &str, entry: Entry) -> Result<String, String> {
+        let mut odd = Vec::new();
+        let kept = take_out_odd(page, entry, &mut odd);
+        let mut pages = self.0.lock().unwrap();
+        if let Some(token) = element_text(page, entry.next_page)
+            && !pages.1.insert(token.clone())
+        {
+            return Err(format!("the store named the listing page {token:?} twice"));
+        }
+        pages.0.extend(odd);
+        Ok(kept)
+    }
+
+    /// The odd keys so far; the tokens are forgotten (a new listing begins).
     pub fn take(&self) -> Vec<OddKey> {
-        std::mem::take(&mut self.0.lock().unwrap())
+        let mut pages = self.0.lock().unwrap();
+        pages.1.clear();
+        std::mem::take(&mut pages.0)
     }
 }
 
@@ -97,9 +118,9 @@ impl Service {
         let page = read_bounded(body).await?;
         let text = String::from_utf8(page.to_vec())
             .map_err(|error| HttpError::new(HttpErrorKind::Decode, error))?;
-        let mut odd = Vec::new();
-        let kept = take_out_odd(&text, entry, &mut odd);
-        self.odd_keys.0.lock().unwrap().extend(odd);
+        let kept = self.odd_keys.admit(&text, entry).map_err(|message| {
+            HttpError::new(HttpErrorKind::Decode, std::io::Error::other(message))
+        })?;
         Ok(HttpResponse::from_parts(
             parts,
             HttpResponseBody::from(kept),
@@ -128,15 +149,19 @@ async fn read_bounded(body: HttpResponseBody) -> Result<Bytes, HttpError> {
 struct Entry {
     element: &'static str,
     key: &'static str,
+    /// The element naming the next page.
+    next_page: &'static str,
 }
 
 const S3_ENTRY: Entry = Entry {
     element: "Contents",
     key: "Key",
+    next_page: "NextContinuationToken",
 };
 const AZURE_ENTRY: Entry = Entry {
     element: "Blob",
     key: "Name",
+    next_page: "NextMarker",
 };
 
 /// Which listing `request` asks for: S3's ListObjectsV2 or Azure's List Blobs.
@@ -170,7 +195,7 @@ fn take_out_odd(page: &str, entry: Entry, odd: &mut Vec<OddKey>) -> String {
         };
         let end = start + length + close.len();
         kept.push_str(&rest[..start]);
-        match key_in(&rest[start..end], entry).and_then(odd_key) {
+        match element_text(&rest[start..end], entry.key).and_then(odd_key) {
             Some(key) => odd.push(key),
             None => kept.push_str(&rest[start..end]),
         }
@@ -180,15 +205,13 @@ fn take_out_odd(page: &str, entry: Entry, odd: &mut Vec<OddKey>) -> String {
     kept
 }
 
-/// The key of one listed entry, unescaped.
-fn key_in(element: &str, entry: Entry) -> Option<String> {
-    let (open, close) = (format!("<{}>", entry.key), format!("</{}>", entry.key));
-    let start = element.find(&open)? + open.len();
-    let length = element[start..].find(&close)?;
-    let raw = &element[start..start + length];
-    quick_xml::escape::unescape(raw)
-        .ok()
-        .map(|key| key.into_owned())
+/// The text of the first `<NAME>…</NAME>` in `xml`, unescaped; none when empty.
+fn element_text(xml: &str, name: &str) -> Option<String> {
+    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+    let start = xml.find(&open)? + open.len();
+    let length = xml[start..].find(&close)?;
+    let text = quick_xml::escape::unescape(&xml[start..start + length]).ok()?;
+    (!text.is_empty()).then(|| text.into_owned())
 }
 
 /// What `key` is, if it is odd.
@@ -222,6 +245,21 @@ fn copy(request: &HttpRequest) -> HttpRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_store_naming_a_next_page_twice_fails_the_listing() {
+        let page = "<ListBucketResult><Contents><Key>r/a</Key></Contents>\
+            <NextContinuationToken>t1</NextContinuationToken></ListBucketResult>";
+        let pages = OddKeys::default();
+        assert!(pages.admit(page, S3_ENTRY).is_ok());
+        let again = pages.admit(page, S3_ENTRY).unwrap_err();
+        assert!(again.contains("\"t1\" twice"), "{again}");
+        pages.take();
+        assert!(
+            pages.admit(page, S3_ENTRY).is_ok(),
+            "a new listing starts afresh"
+        );
+    }
 
     #[test]
     fn odd_keys_are_taken_out_of_a_listing_page_and_the_rest_kept() {
