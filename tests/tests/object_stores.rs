@@ -663,3 +663,38 @@ fn s3_a_key_of_1024_bytes_is_delivered_and_one_of_1025_refused_before_upload() {
     );
     assert_eq!(setup.store.objects(), vec![(fits, b"fits".to_vec())]);
 }
+
+/// A bucket or container that does not exist is the remote's configuration: said with
+/// the key to correct, never retried; doctor leaves nothing behind it claims to have made.
+#[test]
+fn a_missing_bucket_or_container_names_the_key_and_is_not_retried() {
+    for (store, key) in [(Store::s3(), "bucket"), (Store::azure(), "container")] {
+        let setup = Setup::new(store, "never");
+        let file = setup.dir.path().join("ferry.toml");
+        let config = std::fs::read_to_string(&file).unwrap();
+        let config = config.replace(
+            &format!("{key} = \"{CONTAINER}\""),
+            &format!("{key} = \"missing\""),
+        );
+        std::fs::write(&file, config).unwrap();
+        setup.write("a.txt", b"a");
+        let failure = failure_with(&setup, &[]);
+        assert_eq!(
+            (&failure["category"], &failure["retry"]),
+            (&Value::from("not-found"), &Value::from("never")),
+            "{failure:#}"
+        );
+        let advice = failure["advice"].as_str().unwrap();
+        assert!(advice.contains(&format!("`{key} =`")), "{advice}");
+
+        let (code, stdout, stderr) = run(&mut setup.command(&["doctor", "store", "--json"]));
+        let report: Value =
+            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} / {stderr}"));
+        assert_eq!(code, 1, "{report:#}");
+        assert_eq!(
+            report["cleanup"]["left"],
+            Value::Array(vec![]),
+            "{report:#}"
+        );
+    }
+}

@@ -28,6 +28,18 @@ impl Policy for AzureBlob {
     const REMOTE_KINDS: &'static [&'static str] = &["azure-blob"];
     const KNOWN_ERRORS: &'static [KnownError] = &[
         KnownError {
+            code: Some(ErrorCode::HttpStatus(404)),
+            operations: &[],
+            message_has: &["ContainerNotFound"],
+            category: Category::NotFound,
+            retry: Retry::Never,
+            advice: Some(
+                "The container named by `container =` on this remote does not exist (or the endpoint, \
+                 account or region points elsewhere). Correct the remote's `container =` or \
+                 `endpoint =`, or ask the partner to create it; nothing is retried until then.",
+            ),
+        },
+        KnownError {
             code: Some(ErrorCode::HttpStatus(400)),
             operations: NAMING_OPERATIONS,
             message_has: &[],

@@ -24,6 +24,18 @@ impl Policy for S3 {
     const REMOTE_KINDS: &'static [&'static str] = &["s3"];
     const KNOWN_ERRORS: &'static [KnownError] = &[
         KnownError {
+            code: Some(ErrorCode::HttpStatus(404)),
+            operations: &[],
+            message_has: &["NoSuchBucket"],
+            category: Category::NotFound,
+            retry: Retry::Never,
+            advice: Some(
+                "The bucket named by `bucket =` on this remote does not exist (or the endpoint, \
+                 account or region points elsewhere). Correct the remote's `bucket =` or \
+                 `endpoint =`, or ask the partner to create it; nothing is retried until then.",
+            ),
+        },
+        KnownError {
             code: Some(ErrorCode::HttpStatus(400)),
             operations: &[],
             message_has: &["KeyTooLongError"],

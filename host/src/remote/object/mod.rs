@@ -307,7 +307,14 @@ impl Remote for ObjectRemote {
         let mut below = self.store.list(Some(&key));
         match below.next().await {
             Some(Ok(_)) => Ok(Some(folder_entry(path))),
-            Some(Err(error)) => Err(store_error(Operation::Stat, Some(path), &error)),
+            Some(Err(error)) => {
+                let error = store_error(Operation::Stat, Some(path), &error);
+                // Not even the bucket or container is there: nor is the path.
+                match error.code {
+                    NOT_FOUND => Ok(None),
+                    _ => Err(error),
+                }
+            }
             None => Ok(None),
         }
     }
