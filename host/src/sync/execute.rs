@@ -5,6 +5,8 @@
 
 mod staged;
 
+pub use staged::PART_BUFFERS;
+
 use std::collections::HashSet;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -184,6 +186,9 @@ pub struct Executor {
     pub deferred: Mutex<Vec<(Job, String, Sent)>>,
     /// Uploads the destination refused to give their time, and its first answer.
     pub times_refused: Mutex<(usize, Option<String>)>,
+    /// The parts of staged uploads a run may hold in memory at once (see
+    /// [`staged::PART_BUFFERS`]).
+    pub part_buffers: Arc<tokio::sync::Semaphore>,
     /// Files an earlier run left partly sent that started again from their first byte,
     /// the destination being unable to continue an upload.
     pub restarted: Mutex<Vec<String>>,

@@ -413,6 +413,7 @@ impl Run<'_> {
             deferred: Mutex::new(Vec::new()),
             times_refused: Mutex::new((0, None)),
             restarted: Mutex::new(Vec::new()),
+            part_buffers: Arc::new(tokio::sync::Semaphore::new(execute::PART_BUFFERS)),
             delivered: (self.sync.after_delivery != AfterDelivery::Keep)
                 .then(|| Mutex::new(Vec::new())),
         })

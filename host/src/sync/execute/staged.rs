@@ -9,6 +9,7 @@ use bytes::{Bytes, BytesMut};
 use indicatif::ProgressBar;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinHandle;
 
 use super::{Executor, Job, Sent, StepError, Tried, on, read_exactly, still_listed};
@@ -22,6 +23,9 @@ const MIN_PART: u64 = 8 << 20;
 const MAX_PARTS: u64 = 10_000;
 /// Parts of one file sent at once.
 const PARTS_IN_FLIGHT: usize = 4;
+/// Parts held in memory at once by a whole run, across its files (each up to a part's
+/// size, 8 MiB and more): 16 files in flight must not hold 16 × 5 parts.
+pub const PART_BUFFERS: usize = 12;
 
 /// The part size for a file of `size` bytes: whole MiB, at least [`MIN_PART`], and
 /// large enough that the file fits in [`MAX_PARTS`].
@@ -209,16 +213,18 @@ impl Executor {
         let mut index = upload.parts.len();
         let mut last_tag = None;
         loop {
+            // A part in memory holds one of the run's part buffers until it is stored.
+            let buffer = Arc::clone(&self.part_buffers)
+                .acquire_owned()
+                .await
+                .expect("the part buffers are never closed");
             let part = self.read_part(job, &mut reader, upload.part_size).await?;
             let end = part.is_empty();
             if !end {
-                in_flight.0.push_back(self.send_part(
-                    path,
-                    &upload.id,
-                    index,
-                    part,
-                    upload.part_size,
-                ));
+                let (id, size) = (&upload.id, upload.part_size);
+                in_flight
+                    .0
+                    .push_back(self.send_part(path, id, index, (part, buffer), size));
                 index += 1;
             }
             while in_flight.0.len() >= PARTS_IN_FLIGHT || (end && !in_flight.0.is_empty()) {
@@ -253,7 +259,7 @@ impl Executor {
         path: &str,
         id: &str,
         index: usize,
-        part: Bytes,
+        (part, buffer): (Bytes, OwnedSemaphorePermit),
         part_size: u64,
     ) -> PartInFlight {
         let (full, sha256, length) = (
@@ -266,7 +272,11 @@ impl Executor {
             path.to_string(),
             id.to_string(),
         );
-        let task = tokio::spawn(async move { destination.put_part(&path, &id, index, part).await });
+        let task = tokio::spawn(async move {
+            let stored = destination.put_part(&path, &id, index, part).await;
+            drop(buffer);
+            stored
+        });
         PartInFlight {
             task,
             full,
