@@ -671,6 +671,9 @@ except urllib.error.HTTPError as e:
 json.dump({"status": status, "body": body.decode("utf-8", "replace")}, sys.stdout)
 "#;
 
+/// Debian's rclone, for `rclone serve webdav`.
+const RCLONE: &str = "/usr/bin/rclone";
+
 pub struct WebDav {
     /// `http://127.0.0.1:PORT/`
     pub url: String,
@@ -693,6 +696,37 @@ impl WebDav {
         Self::start_with(true)
     }
 
+    /// rclone's WebDAV server (Debian `rclone serve webdav`) serving a fresh folder, basic
+    /// auth required: a second server with answers of its own (a PUT into a missing
+    /// folder is 404 there, 409 on wsgidav). `read_only` refuses every write.
+    pub fn start_rclone(read_only: bool) -> WebDav {
+        assert!(
+            Path::new(RCLONE).exists(),
+            "{RCLONE} is missing: run `bash tests/servers/ensure-rclone.sh` (or tests/run)"
+        );
+        let mut root = PathBuf::new();
+        let server = Server::start("rclone serve webdav", "/", |port, dir| {
+            root = dir.join("root");
+            let _ = fs::create_dir_all(&root);
+            let config = dir.join("rclone.conf");
+            let _ = fs::write(&config, "");
+            let mut command = clean_command(RCLONE);
+            command
+                .args(["serve", "webdav"])
+                .arg(&root)
+                .arg("--addr")
+                .arg(format!("127.0.0.1:{port}"))
+                .args(["--user", WEBDAV_USER, "--pass", WEBDAV_PASSWORD])
+                .arg("--config")
+                .arg(&config);
+            if read_only {
+                command.arg("--read-only");
+            }
+            command
+        });
+        Self::serving(server, root)
+    }
+
     fn start_with(read_only: bool) -> WebDav {
         let wsgidav = installed("venv/bin/wsgidav");
         let mut root = PathBuf::new();
@@ -705,6 +739,10 @@ impl WebDav {
             command.arg("-c").arg(&config);
             command
         });
+        Self::serving(server, root)
+    }
+
+    fn serving(server: Server, root: PathBuf) -> WebDav {
         WebDav {
             url: format!("http://127.0.0.1:{}/", server.port),
             user: WEBDAV_USER.into(),

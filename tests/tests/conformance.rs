@@ -1,7 +1,8 @@
 //! The transport conformance suite (issue 14; rclone's `fstest/fstests` is the model): one
 //! set of cases, written once over `&dyn Remote` and the store behind it, run against every
 //! transport — `local` (a temporary folder), `sftp` (a real OpenSSH sshd on loopback),
-//! `webdav` (wsgidav), `s3` (moto) and `azure` (Azurite), servers started per test — as one
+//! `webdav` (wsgidav, and `rclone_webdav`: `rclone serve webdav`, a server with answers of
+//! its own), `s3` (moto) and `azure` (Azurite), servers started per test — as one
 //! test per transport and case (`local::zero_byte_file`, `s3::zero_byte_file`, …).
 //!
 //! Cases: listing an empty root and a nested tree (every entry once, kind, size, mtime within
@@ -72,7 +73,10 @@ const PART: usize = 5 * 1024 * 1024;
 enum Transport {
     Local,
     Sftp,
+    /// WebDAV on wsgidav.
     WebDav,
+    /// WebDAV on `rclone serve webdav`: the same transport against another server.
+    RcloneWebDav,
     S3,
     Azure,
 }
@@ -149,11 +153,15 @@ impl Backend {
     }
 
     async fn webdav() -> Backend {
-        Backend::webdav_on(WebDav::start(), &[]).await
+        Backend::webdav_on(Transport::WebDav, WebDav::start(), &[]).await
+    }
+
+    async fn rclone_webdav() -> Backend {
+        Backend::webdav_on(Transport::RcloneWebDav, WebDav::start_rclone(false), &[]).await
     }
 
     /// A remote on `dav` (which serves a folder on disk), `files` put there first.
-    async fn webdav_on(dav: WebDav, files: &[(&str, &[u8])]) -> Backend {
+    async fn webdav_on(transport: Transport, dav: WebDav, files: &[(&str, &[u8])]) -> Backend {
         let dir = TempDir::new().unwrap();
         let outside = dav.root.clone();
         let root = outside.join(ROOT);
@@ -175,7 +183,7 @@ impl Backend {
             sshd: None,
             _webdav: Some(dav),
         };
-        Backend::open(Transport::WebDav, &toml, store, dir).await
+        Backend::open(transport, &toml, store, dir).await
     }
 
     async fn s3() -> Backend {
@@ -257,7 +265,13 @@ impl Backend {
                     .unwrap();
                 return None;
             }
-            Transport::WebDav => Backend::webdav_on(WebDav::start_read_only(), kept).await,
+            Transport::WebDav => {
+                Backend::webdav_on(Transport::WebDav, WebDav::start_read_only(), kept).await
+            }
+            Transport::RcloneWebDav => {
+                let dav = WebDav::start_rclone(true);
+                Backend::webdav_on(Transport::RcloneWebDav, dav, kept).await
+            }
             Transport::S3 => {
                 let moto = Moto::start_with_auth();
                 moto.create_bucket(BUCKET);
@@ -285,11 +299,24 @@ impl Backend {
         }
     }
 
+    /// That `error`, a write a read-only server refused, carries the server's status:
+    /// 403 Forbidden — but `rclone serve webdav --read-only` answers PUT with 404, MKCOL
+    /// and DELETE with 405 (MOVE with 403), which the transport passes on as they are.
+    fn assert_refused(&self, error: &RemoteError) {
+        match self.transport {
+            Transport::RcloneWebDav => assert!(
+                matches!(error.code, Some(ErrorCode::HttpStatus(403 | 404 | 405))),
+                "{error:?}"
+            ),
+            _ => assert_status(self, error, 403),
+        }
+    }
+
     /// Whether the transport speaks HTTP: its refusals carry the status as their code.
     fn speaks_http(&self) -> bool {
         matches!(
             self.transport,
-            Transport::WebDav | Transport::S3 | Transport::Azure
+            Transport::WebDav | Transport::RcloneWebDav | Transport::S3 | Transport::Azure
         )
     }
 
@@ -1128,7 +1155,7 @@ mod cases {
         let ro = twin.as_ref().unwrap_or(b);
         let status = |error: RemoteError, of: Denied| {
             if of == checked {
-                assert_status(ro, &error, 403);
+                ro.assert_refused(&error);
             }
         };
         let before = ro.snapshot();
@@ -1332,5 +1359,6 @@ macro_rules! transport {
 transport!(local);
 transport!(sftp);
 transport!(webdav);
+transport!(rclone_webdav);
 transport!(s3);
 transport!(azure);

@@ -65,6 +65,27 @@ pub struct WebDavRemote {
 }
 
 impl WebDavRemote {
+    /// A refused MOVE of `from`, said as what it is when `from` is not there: some servers
+    /// (`rclone serve webdav`) answer a missing source with 403, which would read as a
+    /// refused permission; the status becomes 404, the server's answer stays in the message.
+    async fn rename_refused(&self, from: &str, refused: RemoteError) -> RemoteError {
+        if refused.code == Some(ErrorCode::HttpStatus(404)) {
+            return refused;
+        }
+        match self.stat(from).await {
+            Ok(None) => RemoteError::new(
+                Operation::Rename,
+                Some(from),
+                format!(
+                    "{from} does not exist (the server answered: {})",
+                    refused.message
+                ),
+            )
+            .with_code(ErrorCode::HttpStatus(404)),
+            _ => refused,
+        }
+    }
+
     /// Set up the client and check that the root is a folder the credentials may read.
     pub async fn connect(config: &WebDavConfig) -> Result<Self, RemoteError> {
         let client = http::client(&config.http, Operation::Connect)?;
@@ -755,9 +776,10 @@ impl Remote for WebDavRemote {
             .request(dav_method(b"MOVE"), &from_url)
             .header("Destination", destination)
             .header("Overwrite", "T");
-        self.send_ok(request, Operation::Rename, from)
-            .await
-            .map(drop)
+        match self.send_ok(request, Operation::Rename, from).await {
+            Ok(_) => Ok(()),
+            Err(refused) => Err(self.rename_refused(from, refused).await),
+        }
     }
 
     async fn mkdir_all(&self, path: &str) -> Result<(), RemoteError> {

@@ -44,6 +44,21 @@ impl Policy for WebDav {
                  be read-only for it. Ask the partner for write access to the remote root.",
             ),
         },
+        // A method the server does not allow on this path: a read-only share answers a
+        // write so (`rclone serve webdav --read-only` answers MKCOL and DELETE with 405).
+        // The transport tells an existing folder's 405 on MKCOL apart itself.
+        KnownError {
+            code: Some(ErrorCode::HttpStatus(405)),
+            operations: &[Operation::Write, Operation::Mkdir, Operation::Delete, Operation::Rename],
+            message_has: &[],
+            category: Category::Permission,
+            retry: Retry::Never,
+            advice: Some(
+                "The WebDAV server does not allow this request here (405 Method Not Allowed), as \
+                 a read-only share answers a write. Ask the partner for write access to the \
+                 remote root.",
+            ),
+        },
         KnownError {
             code: Some(ErrorCode::HttpStatus(404)),
             operations: &[Operation::Write, Operation::Mkdir],
