@@ -459,6 +459,10 @@ READ_ONLY = ["s3:GetObject", "s3:HeadObject", "s3:ListBucket", "s3:ListObjects",
              "s3:HeadBucket", "s3:GetBucketLocation", "s3:ListAllMyBuckets", "s3:ListBuckets",
              "s3:GetObjectAttributes"]
 
+# A drop box: objects may be put (whole or in parts), nothing listed or read.
+WRITE_ONLY = ["s3:PutObject", "s3:CreateMultipartUpload", "s3:UploadPart",
+              "s3:CompleteMultipartUpload", "s3:AbortMultipartUpload"]
+
 try:
     if command == "create_bucket":
         client("s3").create_bucket(Bucket=args[0]); out(None)
@@ -479,7 +483,8 @@ try:
     elif command == "users":
         iam = client("iam")
         result = {}
-        for name, actions in [("ferry-admin", ["*"]), ("ferry-read-only", READ_ONLY)]:
+        for name, actions in [("ferry-admin", ["*"]), ("ferry-read-only", READ_ONLY),
+                              ("ferry-write-only", WRITE_ONLY)]:
             iam.create_user(UserName=name)
             policy = {"Version": "2012-10-17",
                       "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
@@ -508,6 +513,8 @@ pub struct Moto {
     pub secret_access_key: String,
     /// With `start_with_auth`: an IAM user that may only read and list.
     pub read_only: Option<(String, String)>,
+    /// With `start_with_auth`: an IAM user that may only put objects (a drop box).
+    pub write_only: Option<(String, String)>,
     pub port: u16,
     server: Server,
 }
@@ -522,13 +529,15 @@ impl Moto {
             access_key_id: "ferry-access-key".into(),
             secret_access_key: "ferry-secret-key".into(),
             read_only: None,
+            write_only: None,
             port: server.port,
             server,
         }
     }
 
-    /// Start moto with IAM enforced: only the keys of two IAM users are accepted, one with
-    /// full access (`access_key_id`), one read-only (`read_only`). Other keys get 403
+    /// Start moto with IAM enforced: only the keys of three IAM users are accepted, one
+    /// with full access (`access_key_id`), one read-only (`read_only`), one that may only
+    /// put objects (`write_only`). Other keys get 403
     /// `InvalidAccessKeyId`, a wrong secret 403 `SignatureDoesNotMatch`.
     pub fn start_with_auth() -> Moto {
         let server = Self::spawn();
@@ -538,6 +547,7 @@ impl Moto {
             access_key_id: "setup".into(),
             secret_access_key: "setup".into(),
             read_only: None,
+            write_only: None,
             port: server.port,
             server,
         };
@@ -549,6 +559,7 @@ impl Moto {
         };
         (moto.access_key_id, moto.secret_access_key) = pair("ferry-admin");
         moto.read_only = Some(pair("ferry-read-only"));
+        moto.write_only = Some(pair("ferry-write-only"));
         let answer = http_request(
             moto.port,
             "POST",

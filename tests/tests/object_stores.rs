@@ -701,3 +701,56 @@ fn a_missing_bucket_or_container_names_the_key_and_is_not_retried() {
         );
     }
 }
+
+/// An S3 drop box (the credentials may put objects, neither list nor read them): listing it
+/// fails with the hint to set `listing = "none"`; with it, a small file and a staged one
+/// are delivered, and a rerun sends nothing again.
+#[test]
+fn s3_a_write_only_drop_box_is_served_with_listing_none() {
+    let moto = Moto::start_with_auth();
+    moto.create_bucket(CONTAINER);
+    let write_only = moto.write_only.clone().unwrap();
+    let setup = Setup::new(Store::S3(moto), "never");
+    setup.write("small.txt", b"small");
+    let big = noise(12 << 20, 5);
+    setup.write("big.bin", &big);
+    let as_drop_box = || {
+        let mut command = setup.command(&["run", "push", "--json"]);
+        command.envs([("S3_KEY_ID", &write_only.0), ("S3_SECRET", &write_only.1)]);
+        let (code, stdout, stderr) = run(&mut command);
+        let report: Value =
+            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} / {stderr}"));
+        (code, report)
+    };
+
+    let (code, report) = as_drop_box();
+    assert_eq!(code, 1, "{report:#}");
+    assert!(
+        report["notes"]
+            .to_string()
+            .contains("listing = \\\"none\\\""),
+        "{report:#}"
+    );
+
+    // A drop box is no source: the pull sync goes.
+    let file = setup.dir.path().join("ferry.toml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    let push_only = config.split("[syncs.pull]").next().unwrap();
+    let drop_box = push_only.replace("policy = \"s3\"\n", "policy = \"s3\"\nlisting = \"none\"\n");
+    std::fs::write(&file, drop_box).unwrap();
+    let (code, report) = as_drop_box();
+    assert_eq!(
+        (code, status(&report), &report["transferred"]),
+        (0, "success", &Value::from(2)),
+        "{report:#}"
+    );
+    let (code, report) = as_drop_box();
+    assert_eq!((code, status(&report)), (0, "nothing_to_do"), "{report:#}");
+    assert_eq!(
+        setup.store.objects(),
+        vec![
+            ("big.bin".to_string(), big),
+            ("small.txt".to_string(), b"small".to_vec())
+        ]
+    );
+}
