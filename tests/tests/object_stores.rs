@@ -754,3 +754,58 @@ fn s3_a_write_only_drop_box_is_served_with_listing_none() {
         ]
     );
 }
+
+/// The same on Azure: a SAS that may create and write blobs, not list or read them.
+#[test]
+fn azure_a_write_only_sas_is_served_with_listing_none() {
+    let azurite = Azurite::start();
+    azurite.create_container(CONTAINER);
+    let write_only = azurite.sas_token(CONTAINER, "cw");
+    let setup = Setup::new(Store::Azure(azurite), "never");
+    setup.write("small.txt", b"small");
+    let big = noise(12 << 20, 6);
+    setup.write("big.bin", &big);
+    let file = setup.dir.path().join("ferry.toml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    let push_only = config.split("[syncs.pull]").next().unwrap();
+    let drop_box = push_only.replace("key_env = \"AZURE_KEY\"", "sas_token_env = \"AZURE_SAS\"");
+    std::fs::write(&file, &drop_box).unwrap();
+    let as_drop_box = || {
+        let mut command = setup.command(&["run", "push", "--json"]);
+        command.env("AZURE_SAS", &write_only);
+        let (code, stdout, stderr) = run(&mut command);
+        let report: Value =
+            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} / {stderr}"));
+        (code, report)
+    };
+
+    let (code, report) = as_drop_box();
+    assert_eq!(code, 1, "{report:#}");
+    assert!(
+        report["notes"]
+            .to_string()
+            .contains("listing = \\\"none\\\""),
+        "{report:#}"
+    );
+
+    let listing_none = drop_box.replace(
+        "policy = \"azure-blob\"\n",
+        "policy = \"azure-blob\"\nlisting = \"none\"\n",
+    );
+    std::fs::write(&file, listing_none).unwrap();
+    let (code, report) = as_drop_box();
+    assert_eq!(
+        (code, status(&report), &report["transferred"]),
+        (0, "success", &Value::from(2)),
+        "{report:#}"
+    );
+    let (code, report) = as_drop_box();
+    assert_eq!((code, status(&report)), (0, "nothing_to_do"), "{report:#}");
+    assert_eq!(
+        setup.store.objects(),
+        vec![
+            ("big.bin".to_string(), big),
+            ("small.txt".to_string(), b"small".to_vec())
+        ]
+    );
+}
