@@ -809,3 +809,48 @@ fn azure_a_write_only_sas_is_served_with_listing_none() {
         ]
     );
 }
+
+/// A pull that archives what it delivered on the store: each object is moved under the
+/// archive prefix (copy, then delete) only once it is delivered; a second pull finds
+/// nothing to do and the archive is never pulled.
+fn a_pull_archives_on_the_store(store: Store) {
+    let setup = Setup::new(store, "never");
+    let put = |key: &str, bytes: &[u8]| match &setup.store {
+        Store::S3(moto) => moto.put_object(CONTAINER, &format!("{ROOT}/{key}"), bytes),
+        Store::Azure(azurite) => azurite.put_blob(CONTAINER, &format!("{ROOT}/{key}"), bytes),
+    };
+    put("a.txt", b"a");
+    put("d/b.txt", b"b");
+    let file = setup.dir.path().join("ferry.toml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        format!("{config}after_delivery = \"archive:done\"\n"),
+    )
+    .unwrap();
+
+    let (code, report) = setup.run("pull", &[]);
+    assert_eq!((code, status(&report)), (0, "success"), "{report:#}");
+    let pulled = setup.dir.path().join("pulled");
+    assert_eq!(
+        files(tree(&pulled), &pulled),
+        vec![
+            ("a.txt".to_string(), b"a".to_vec()),
+            ("d/b.txt".to_string(), b"b".to_vec())
+        ]
+    );
+    let paths: Vec<String> = setup.store.objects().into_iter().map(|(p, _)| p).collect();
+    assert_eq!(paths, ["done/a.txt", "done/d/b.txt"], "{report:#}");
+    let (code, report) = setup.run("pull", &[]);
+    assert_eq!((code, status(&report)), (0, "nothing_to_do"), "{report:#}");
+}
+
+#[test]
+fn s3_a_pull_archives_on_the_store() {
+    a_pull_archives_on_the_store(Store::s3());
+}
+
+#[test]
+fn azure_a_pull_archives_on_the_store() {
+    a_pull_archives_on_the_store(Store::azure());
+}
