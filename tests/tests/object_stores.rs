@@ -702,21 +702,30 @@ fn a_missing_bucket_or_container_names_the_key_and_is_not_retried() {
     }
 }
 
-/// An S3 drop box (the credentials may put objects, neither list nor read them): listing it
+/// A drop box: `env` holds credentials that may put objects, neither list nor read them
+/// (`credential` turns the remote's key setting into theirs, where it differs). Listing it
 /// fails with the hint to set `listing = "none"`; with it, a small file and a staged one
 /// are delivered, and a rerun sends nothing again.
-#[test]
-fn s3_a_write_only_drop_box_is_served_with_listing_none() {
-    let moto = Moto::start_with_auth();
-    moto.create_bucket(CONTAINER);
-    let write_only = moto.write_only.clone().unwrap();
-    let setup = Setup::new(Store::S3(moto), "never");
+fn a_drop_box_is_served_with_listing_none(
+    setup: Setup,
+    env: &[(&str, &str)],
+    credential: Option<(&str, &str)>,
+    policy: &str,
+) {
     setup.write("small.txt", b"small");
     let big = noise(12 << 20, 5);
     setup.write("big.bin", &big);
+    // A drop box is no source: the pull sync goes.
+    let file = setup.dir.path().join("ferry.toml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    let mut drop_box = config.split("[syncs.pull]").next().unwrap().to_string();
+    if let Some((key, theirs)) = credential {
+        drop_box = drop_box.replace(key, theirs);
+    }
+    std::fs::write(&file, &drop_box).unwrap();
     let as_drop_box = || {
         let mut command = setup.command(&["run", "push", "--json"]);
-        command.envs([("S3_KEY_ID", &write_only.0), ("S3_SECRET", &write_only.1)]);
+        command.envs(env.iter().copied());
         let (code, stdout, stderr) = run(&mut command);
         let report: Value =
             serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} / {stderr}"));
@@ -732,12 +741,10 @@ fn s3_a_write_only_drop_box_is_served_with_listing_none() {
         "{report:#}"
     );
 
-    // A drop box is no source: the pull sync goes.
-    let file = setup.dir.path().join("ferry.toml");
-    let config = std::fs::read_to_string(&file).unwrap();
-    let push_only = config.split("[syncs.pull]").next().unwrap();
-    let drop_box = push_only.replace("policy = \"s3\"\n", "policy = \"s3\"\nlisting = \"none\"\n");
-    std::fs::write(&file, drop_box).unwrap();
+    let policy_line = format!("policy = \"{policy}\"\n");
+    let listing_none =
+        drop_box.replace(&policy_line, &format!("{policy_line}listing = \"none\"\n"));
+    std::fs::write(&file, listing_none).unwrap();
     let (code, report) = as_drop_box();
     assert_eq!(
         (code, status(&report), &report["transferred"]),
@@ -755,59 +762,30 @@ fn s3_a_write_only_drop_box_is_served_with_listing_none() {
     );
 }
 
-/// The same on Azure: a SAS that may create and write blobs, not list or read them.
+/// An IAM user that may only put objects.
+#[test]
+fn s3_a_write_only_drop_box_is_served_with_listing_none() {
+    let moto = Moto::start_with_auth();
+    moto.create_bucket(CONTAINER);
+    let (key_id, secret) = moto.write_only.clone().unwrap();
+    let setup = Setup::new(Store::S3(moto), "never");
+    let env = [
+        ("S3_KEY_ID", key_id.as_str()),
+        ("S3_SECRET", secret.as_str()),
+    ];
+    a_drop_box_is_served_with_listing_none(setup, &env, None, "s3");
+}
+
+/// A SAS that may create and write blobs.
 #[test]
 fn azure_a_write_only_sas_is_served_with_listing_none() {
     let azurite = Azurite::start();
     azurite.create_container(CONTAINER);
     let write_only = azurite.sas_token(CONTAINER, "cw");
     let setup = Setup::new(Store::Azure(azurite), "never");
-    setup.write("small.txt", b"small");
-    let big = noise(12 << 20, 6);
-    setup.write("big.bin", &big);
-    let file = setup.dir.path().join("ferry.toml");
-    let config = std::fs::read_to_string(&file).unwrap();
-    let push_only = config.split("[syncs.pull]").next().unwrap();
-    let drop_box = push_only.replace("key_env = \"AZURE_KEY\"", "sas_token_env = \"AZURE_SAS\"");
-    std::fs::write(&file, &drop_box).unwrap();
-    let as_drop_box = || {
-        let mut command = setup.command(&["run", "push", "--json"]);
-        command.env("AZURE_SAS", &write_only);
-        let (code, stdout, stderr) = run(&mut command);
-        let report: Value =
-            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} / {stderr}"));
-        (code, report)
-    };
-
-    let (code, report) = as_drop_box();
-    assert_eq!(code, 1, "{report:#}");
-    assert!(
-        report["notes"]
-            .to_string()
-            .contains("listing = \\\"none\\\""),
-        "{report:#}"
-    );
-
-    let listing_none = drop_box.replace(
-        "policy = \"azure-blob\"\n",
-        "policy = \"azure-blob\"\nlisting = \"none\"\n",
-    );
-    std::fs::write(&file, listing_none).unwrap();
-    let (code, report) = as_drop_box();
-    assert_eq!(
-        (code, status(&report), &report["transferred"]),
-        (0, "success", &Value::from(2)),
-        "{report:#}"
-    );
-    let (code, report) = as_drop_box();
-    assert_eq!((code, status(&report)), (0, "nothing_to_do"), "{report:#}");
-    assert_eq!(
-        setup.store.objects(),
-        vec![
-            ("big.bin".to_string(), big),
-            ("small.txt".to_string(), b"small".to_vec())
-        ]
-    );
+    let credential = ("key_env = \"AZURE_KEY\"", "sas_token_env = \"AZURE_SAS\"");
+    let env = [("AZURE_SAS", write_only.as_str())];
+    a_drop_box_is_served_with_listing_none(setup, &env, Some(credential), "azure-blob");
 }
 
 /// A pull that archives what it delivered on the store: each object is moved under the
