@@ -49,7 +49,12 @@ impl Policy for WebDav {
         // The transport tells an existing folder's 405 on MKCOL apart itself.
         KnownError {
             code: Some(ErrorCode::HttpStatus(405)),
-            operations: &[Operation::Write, Operation::Mkdir, Operation::Delete, Operation::Rename],
+            operations: &[
+                Operation::Write,
+                Operation::Mkdir,
+                Operation::Delete,
+                Operation::Rename,
+            ],
             message_has: &[],
             category: Category::Permission,
             retry: Retry::Never,
