@@ -90,9 +90,15 @@ pub fn refused(
     reason: &str,
     body: &str,
 ) -> RemoteError {
-    let code = xml_element(body, "Code");
-    let detail = xml_element(body, "Message")
-        .map(|message| message.lines().next().unwrap_or_default().to_string());
+    let code = xml_element(body, "Code").map(|code| code.trim().to_string());
+    let detail = xml_element(body, "Message").map(|message| {
+        message
+            .trim()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    });
     let message = match (code, detail) {
         (Some(code), Some(detail)) => format!("{code}: {detail} (HTTP {status} {reason})"),
         (Some(code), None) => format!("{code} (HTTP {status} {reason})"),
@@ -101,11 +107,14 @@ pub fn refused(
     RemoteError::new(operation, path, message).with_code(ErrorCode::HttpStatus(status))
 }
 
-/// The text of the first `<NAME>…</NAME>` in an XML error body.
-fn xml_element<'a>(body: &'a str, name: &str) -> Option<&'a str> {
-    let start = body.find(&format!("<{name}>"))? + name.len() + 2;
-    let length = body[start..].find(&format!("</{name}>"))?;
-    Some(body[start..start + length].trim()).filter(|text| !text.is_empty())
+/// The text of the first `<NAME>…</NAME>` in `xml` (an error body, a listing page),
+/// unescaped, as it is; none when empty.
+pub fn xml_element(xml: &str, name: &str) -> Option<String> {
+    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+    let start = xml.find(&open)? + open.len();
+    let length = xml[start..].find(&close)?;
+    let text = quick_xml::escape::unescape(&xml[start..start + length]).ok()?;
+    (!text.trim().is_empty()).then(|| text.into_owned())
 }
 
 /// A request that got no answer: the OS error under it (refused, unreachable, timed out)
@@ -130,16 +139,14 @@ pub fn unanswered(
         message.push_str(" (timed out)");
     }
     let error = RemoteError::new(operation, path, message);
-    match errno.or(timed_out.then_some(libc_etimedout())) {
+    match errno.or(timed_out.then_some(ETIMEDOUT)) {
         Some(errno) => error.with_code(ErrorCode::Errno(errno)),
         None => error,
     }
 }
 
 /// ETIMEDOUT on Linux, the errno a timed-out request is reported with.
-fn libc_etimedout() -> i32 {
-    110
-}
+const ETIMEDOUT: i32 = 110;
 
 /// `error` and every error under it.
 fn causes<'a>(

@@ -252,13 +252,6 @@ impl RemoteError {
                 ..inner.clone()
             };
         }
-        // object_store's writer reports the store's refusal as an I/O error.
-        if let Some(store) = error
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<object_store::Error>())
-        {
-            return http::store_error(operation, path, store);
-        }
         RemoteError {
             code: error.raw_os_error().map(ErrorCode::Errno),
             ..RemoteError::new(operation, path, error.to_string())

@@ -165,6 +165,13 @@ impl Strategy {
             (Commit::Rename, UploadMode::TempRename) => Strategy::TempRename,
         }
     }
+
+    /// Whether the destination's policy is asked for temporary names (and the host checks
+    /// them): not for staged uploads, which have none. `upload = "direct"` still asks, as
+    /// it did before there were staged uploads.
+    pub fn asks_temp_names(self) -> bool {
+        self != Strategy::Staged
+    }
 }
 
 /// What the executor works with.
@@ -359,7 +366,7 @@ impl Executor {
     /// Hand every transfer to the workers, named a batch at a time (a plan of a million
     /// files holds no million temporary names). A temporary name the host refuses fails
     /// its file alone; a plugin that cannot name them ends the transfers with one run
-    /// failure.
+    /// failure. A staged upload has none: it goes under its final name.
     async fn feed(
         &self,
         transfers: &[Transfer],
@@ -368,8 +375,7 @@ impl Executor {
         sender: Sender<(Job, String)>,
     ) {
         for batch in transfers.chunks(TEMP_BATCH) {
-            if self.strategy == Strategy::Staged {
-                // Staged uploads go under their final name: no temporary name to ask for.
+            if !self.strategy.asks_temp_names() {
                 for job in batch.iter().map(|transfer| Job::new(transfer, source)) {
                     let path = job.destination().to_string();
                     if sender.send((job, path)).await.is_err() {

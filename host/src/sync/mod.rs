@@ -849,8 +849,8 @@ pub async fn check(
     let destination = config.remote(&sync.destination)?;
     let over_local_limit = over_local_limit(destination, &scan.entries, &covered);
     let mut rejections = std::mem::take(&mut plan.rejections);
-    // Staged uploads (S3, Azure) go under their final names: no temporary name to check.
-    if remote::capabilities_of(destination).commit == remote::Commit::Rename {
+    let commit = remote::capabilities_of(destination).commit;
+    if execute::Strategy::choose(sync.upload, commit).asks_temp_names() {
         let temp_names = execute::refused_temp_names(policy, Arc::new(scan.entries), &plan);
         rejections.extend(temp_names.await.map_err(|error| SyncError::Plugin {
             remote: sync.destination.clone(),

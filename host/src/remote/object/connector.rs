@@ -45,7 +45,7 @@ impl OddKeys {
         let mut odd = Vec::new();
         let kept = take_out_odd(page, entry, &mut odd);
         let mut pages = self.0.lock().unwrap();
-        if let Some(token) = element_text(page, entry.next_page)
+        if let Some(token) = http::xml_element(page, entry.next_page)
             && !pages.1.insert(token.clone())
         {
             return Err(format!("the store named the listing page {token:?} twice"));
@@ -195,7 +195,7 @@ fn take_out_odd(page: &str, entry: Entry, odd: &mut Vec<OddKey>) -> String {
         };
         let end = start + length + close.len();
         kept.push_str(&rest[..start]);
-        match element_text(&rest[start..end], entry.key).and_then(odd_key) {
+        match http::xml_element(&rest[start..end], entry.key).and_then(odd_key) {
             Some(key) => odd.push(key),
             None => kept.push_str(&rest[start..end]),
         }
@@ -203,15 +203,6 @@ fn take_out_odd(page: &str, entry: Entry, odd: &mut Vec<OddKey>) -> String {
     }
     kept.push_str(rest);
     kept
-}
-
-/// The text of the first `<NAME>…</NAME>` in `xml`, unescaped; none when empty.
-fn element_text(xml: &str, name: &str) -> Option<String> {
-    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
-    let start = xml.find(&open)? + open.len();
-    let length = xml[start..].find(&close)?;
-    let text = quick_xml::escape::unescape(&xml[start..start + length]).ok()?;
-    (!text.is_empty()).then(|| text.into_owned())
 }
 
 /// What `key` is, if it is odd.

@@ -3,7 +3,9 @@
 //! their name only once committed, and whose parts a later process can continue.
 
 use std::collections::HashSet;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -17,6 +19,7 @@ use object_store::path::Path as Key;
 use object_store::{
     GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
 };
+use tokio::io::AsyncWrite;
 use tokio_util::io::StreamReader;
 
 mod connector;
@@ -45,7 +48,7 @@ pub struct ObjectRemote {
 }
 
 /// object_store retries nothing itself: the plugin decides what is retried, and a
-/// Retry-After is honoured by the client (see [`http::Connector`]).
+/// Retry-After is honoured by the client (see [`connector`]).
 fn no_retries() -> RetryConfig {
     RetryConfig {
         max_retries: 0,
@@ -163,15 +166,8 @@ impl ObjectRemote {
 
     /// The listing's entry for `meta`, or why its name is left out.
     fn listed(&self, meta: &ObjectMeta) -> Option<Listed> {
-        let key = meta.location.as_ref();
-        let path = key.strip_prefix(&self.prefix)?;
-        if let Some(reason) = path.split('/').find_map(unusable_name) {
-            return Some(Listed::Refused {
-                path: path.to_string(),
-                reason: reason.to_string(),
-            });
-        }
-        Some(Listed::Entry(file_entry(path, meta)))
+        let path = meta.location.as_ref().strip_prefix(&self.prefix)?;
+        Some(plain_or_refused(path, |path| file_entry(path, meta)))
     }
 
     /// The listing's entry for a key taken out of it: a folder for a marker, a refused
@@ -179,8 +175,10 @@ impl ObjectRemote {
     fn listed_odd(&self, odd: OddKey) -> Option<Listed> {
         match odd {
             OddKey::Marker { key } => {
-                let path = key.strip_prefix(&self.prefix)?;
-                Some(Listed::Entry(folder_entry(path)))
+                let path = key
+                    .strip_prefix(&self.prefix)
+                    .filter(|path| !path.is_empty())?;
+                Some(plain_or_refused(path, folder_entry))
             }
             OddKey::Unnamable { key, reason } => {
                 let path = key.strip_prefix(&self.prefix)?;
@@ -194,6 +192,66 @@ impl ObjectRemote {
                 })
             }
         }
+    }
+}
+
+/// object_store's writer, its refusals read as the store's (it reports them as I/O errors
+/// holding object_store's error, whose status only [`store_error`] reads).
+struct StoreWriter {
+    inner: BufWriter,
+    path: String,
+}
+
+impl StoreWriter {
+    fn read_refusal(&self, error: std::io::Error) -> std::io::Error {
+        match error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<object_store::Error>())
+        {
+            Some(store) => {
+                std::io::Error::other(store_error(Operation::Write, Some(&self.path), store))
+            }
+            None => error,
+        }
+    }
+}
+
+impl AsyncWrite for StoreWriter {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(context, data);
+        polled.map_err(|error| self.read_refusal(error))
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let polled = Pin::new(&mut self.inner).poll_flush(context);
+        polled.map_err(|error| self.read_refusal(error))
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let polled = Pin::new(&mut self.inner).poll_shutdown(context);
+        polled.map_err(|error| self.read_refusal(error))
+    }
+}
+
+/// `entry(path)` when every name of `path` is a plain name, else why not (the path is then
+/// only shown, never used).
+fn plain_or_refused(path: &str, entry: impl FnOnce(&str) -> RemoteEntry) -> Listed {
+    match path.split('/').find_map(unusable_name) {
+        Some(reason) => Listed::Refused {
+            path: path.to_string(),
+            reason: reason.to_string(),
+        },
+        None => Listed::Entry(entry(path)),
     }
 }
 
@@ -348,7 +406,10 @@ impl Remote for ObjectRemote {
             ));
         }
         let key = self.key(Operation::Write, path)?;
-        Ok(Box::new(BufWriter::new(Arc::clone(&self.store), key)))
+        Ok(Box::new(StoreWriter {
+            inner: BufWriter::new(Arc::clone(&self.store), key),
+            path: path.to_string(),
+        }))
     }
 
     async fn put(
