@@ -32,6 +32,12 @@ pub fn ferry_bin() -> PathBuf {
     bin
 }
 
+/// Write `content` to `file`, making the folders above it.
+pub fn write_file(file: &Path, content: &[u8]) {
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(file, content).unwrap();
+}
+
 /// Where compiled plugins are cached for every test of this run.
 pub fn component_cache() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-component-cache")
@@ -102,9 +108,7 @@ impl LocalSetup {
     }
 
     pub fn write(&self, path: &str, content: &[u8]) {
-        let file = self.source(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, content).unwrap();
+        write_file(&self.source(path), content);
     }
 
     pub fn ferry(&self, args: &[&str]) -> (i32, String, String) {

@@ -885,16 +885,20 @@ mod cases {
         }
     }
 
-    /// `Resume::Append`: whatever reached the server is continued from its end.
-    async fn resume_by_appending(b: &Backend) {
-        let data = noise(3 * 1024 * 1024 + 5, 3);
-        // Half, then the writer dropped without being shut down.
+    /// Half of `data` to `up.part`, then the writer dropped without being shut down.
+    async fn write_half_and_drop(b: &Backend, data: &[u8]) {
         let mut writer = b.remote.write("up.part", 0).await.expect("write");
         writer
             .write_all(&data[..data.len() / 2])
             .await
             .expect("write");
         drop(writer);
+    }
+
+    /// `Resume::Append`: whatever reached the server is continued from its end.
+    async fn resume_by_appending(b: &Backend) {
+        let data = noise(3 * 1024 * 1024 + 5, 3);
+        write_half_and_drop(b, &data).await;
         // Whatever reached the server is continued from its end, as a later run does.
         tokio::time::sleep(Duration::from_millis(200)).await;
         let later = b.reconnect().await;
@@ -999,13 +1003,7 @@ mod cases {
     /// and the upload starts again from its first byte.
     async fn resume_by_restarting(b: &Backend) {
         let data = noise(3 * 1024 * 1024 + 5, 3);
-        // Half, then the writer dropped without being shut down.
-        let mut writer = b.remote.write("up.part", 0).await.expect("write");
-        writer
-            .write_all(&data[..data.len() / 2])
-            .await
-            .expect("write");
-        drop(writer);
+        write_half_and_drop(b, &data).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         let later = b.reconnect().await;
         // The server may keep what it got, but never takes it for more than a prefix.

@@ -121,8 +121,7 @@ impl Setup {
 
     fn write_at(&self, path: &str, content: &[u8], mtime: SystemTime) {
         let file = self.local(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(&file, content).unwrap();
+        ferry_tests::write_file(&file, content);
         let handle = std::fs::File::options().write(true).open(&file).unwrap();
         handle.set_modified(mtime).unwrap();
     }

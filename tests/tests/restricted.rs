@@ -39,9 +39,7 @@ impl Setup {
     }
 
     fn write(&self, path: &str, content: &[u8]) {
-        let file = self.local(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, content).unwrap();
+        ferry_tests::write_file(&self.local(path), content);
     }
 
     fn push(&self) -> Value {

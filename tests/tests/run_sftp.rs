@@ -38,9 +38,7 @@ impl Setup {
     }
 
     fn write(&self, path: &str, content: &[u8]) {
-        let file = self.local(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, content).unwrap();
+        ferry_tests::write_file(&self.local(path), content);
     }
 
     fn run(&self, sync: &str) -> (i32, Value) {

@@ -52,8 +52,7 @@ impl Setup {
     /// the upload then differs from it by months.
     fn write(&self, path: &str, content: &[u8]) {
         let file = self.local(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(&file, content).unwrap();
+        ferry_tests::write_file(&file, content);
         let long_ago = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600);
         let handle = std::fs::File::options().write(true).open(&file).unwrap();
         handle.set_modified(long_ago).unwrap();
