@@ -8,8 +8,8 @@ use clap::Args;
 use super::exit::{self, CliError};
 use super::output::out;
 use super::rejections::{self, Rejection};
-use super::run::{load_config, tokio_runtime};
-use crate::plugin::{ComponentCache, Limits, Runtime};
+use super::run::load_config;
+use crate::session::{Session, Threads};
 use crate::sync::{self, CheckError, CheckReport, OverLocalLimit};
 use crate::text::inert;
 
@@ -21,10 +21,11 @@ pub struct CheckArgs {
 
 pub fn check(args: CheckArgs, config_path: Option<&Path>, json: bool) -> Result<u8, CliError> {
     let config = load_config(config_path)?;
-    let runtime = Runtime::new(ComponentCache::default_location(), Limits::default())?;
+    let session = Session::new(Threads::One)?;
     let sync = config.sync(&args.sync)?;
-    let policy = sync::load_policy(&runtime, &config, config.remote(&sync.destination)?)?;
-    let report = tokio_runtime()?
+    let policy = session.policy(&config, config.remote(&sync.destination)?)?;
+    let report = session
+        .runtime()
         .block_on(sync::check(&config, &args.sync, &policy))
         .map_err(|e| match e {
             CheckError::Sync(e) => CliError::from(e),

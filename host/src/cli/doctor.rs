@@ -15,12 +15,13 @@ use serde_json::{Value, json};
 
 use super::exit::{self, CliError};
 use super::output::{emit, out};
-use super::run::{load_config, tokio_runtime};
+use super::run::load_config;
 use crate::config::{RemoteConfig, Transport};
-use crate::plugin::{Classification, ComponentCache, Limits, Runtime, category_name, retry_name};
+use crate::plugin::{Classification, category_name, retry_name};
 use crate::remote::probe::{self, Capability, Cleanup, Outcome, Probe, Replace, Step};
 use crate::remote::{RemoteError, protocol_of};
-use crate::sync::{self, PolicyHandle};
+use crate::session::{Session, Threads};
+use crate::sync::PolicyHandle;
 use crate::text::inert;
 
 /// Wide enough for every step's name and a gap.
@@ -38,15 +39,16 @@ pub struct DoctorArgs {
 pub fn doctor(args: DoctorArgs, config_path: Option<&Path>, json: bool) -> Result<u8, CliError> {
     let config = load_config(config_path)?;
     let remote = config.remote(&args.remote)?;
-    let runtime = Runtime::new(ComponentCache::default_location(), Limits::default())?;
-    // Plugins are loaded here, outside the async runtime: their WASI bindings block.
-    let policy = sync::load_policy(&runtime, &config, remote)?;
+    let session = Session::new(Threads::One)?;
+    let policy = session.policy(&config, remote)?;
     // Relative to the root however it is written: "/in/", "in" and "." for the root alike.
     let folder = match args.folder.as_deref().unwrap_or("").trim_matches('/') {
         "." => "",
         folder => folder,
     };
-    let diagnosis = tokio_runtime()?.block_on(diagnose(remote, &policy, folder));
+    let diagnosis = session
+        .runtime()
+        .block_on(diagnose(remote, &policy, folder));
     if json {
         out!("{:#}", diagnosis.to_json());
     } else {

@@ -6,6 +6,7 @@
 
 use crate::config::ConfigError;
 use crate::plugin::PluginError;
+use crate::session::SessionError;
 use crate::state::{RunStatus, StateError};
 use crate::sync::SyncError;
 
@@ -22,7 +23,9 @@ pub fn for_status(status: RunStatus) -> u8 {
     match status {
         RunStatus::Success | RunStatus::NothingToDo => OK,
         RunStatus::PartialFailure => PARTIAL,
-        RunStatus::Failure | RunStatus::Running | RunStatus::Interrupted => FAILURE,
+        RunStatus::Failure | RunStatus::Running | RunStatus::Interrupted | RunStatus::Skipped => {
+            FAILURE
+        }
     }
 }
 
@@ -58,6 +61,15 @@ impl CliError {
             CliError::Plugin(_) | CliError::Config(_) => USAGE,
             CliError::State(StateError::RunInProgress { .. }) => BUSY,
             CliError::State(_) | CliError::Io(_) | CliError::Nothing(_) => FAILURE,
+        }
+    }
+}
+
+impl From<SessionError> for CliError {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::Plugin(e) => CliError::Plugin(e),
+            SessionError::Runtime(_) => CliError::Io(error.to_string()),
         }
     }
 }

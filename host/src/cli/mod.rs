@@ -7,8 +7,10 @@ mod exit;
 mod local_tree;
 mod output;
 mod plugin;
+mod progress;
 mod rejections;
 mod run;
+mod serve;
 mod state;
 
 use std::process::ExitCode;
@@ -52,6 +54,10 @@ enum Command {
     /// and partial uploads).
     #[command(subcommand)]
     State(state::StateCommand),
+    /// Run the syncs on their schedules as a service, with an HTTP API, a status page and
+    /// Prometheus metrics ([service] in the config). SIGHUP reloads the config; SIGTERM
+    /// or Ctrl-C stops the runs cleanly and exits.
+    Serve(serve::ServeArgs),
     /// Inspect, list and try out policy plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -79,6 +85,7 @@ pub fn main() -> ExitCode {
         Command::Doctor(args) => doctor::doctor(args, cli.config.as_deref(), cli.json),
         Command::State(command) => state::run(command, cli.config.as_deref(), cli.json),
         Command::Plugin(command) => plugin::run(command, cli.json),
+        Command::Serve(args) => serve::serve(args, cli.config.as_deref(), cli.json),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

@@ -1,16 +1,18 @@
 //! `ferry run SYNC`, `ferry log [RUN]` and `ferry retry SYNC [PATH]`.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use clap::Args;
 
 use super::exit::{self, CliError};
 use super::output::out;
+use super::progress::TerminalProgress;
 use crate::config::{Config, parse_rate};
-use crate::plugin::{ComponentCache, Limits, Runtime};
+use crate::session::{Session, Threads};
 use crate::state::{RunId, Store};
 use crate::sync::report::RunReport;
-use crate::sync::{self, RunOptions};
+use crate::sync::{Hooks, RunOptions, Stop};
 use crate::text::inert;
 
 #[derive(Args, Debug)]
@@ -67,24 +69,15 @@ pub fn run(args: RunArgs, config_path: Option<&Path>, json: bool) -> Result<u8, 
         transfers: args.transfers.map(usize::from),
         bwlimit,
     };
-    let runtime = Runtime::new(ComponentCache::default_location(), Limits::default())?;
-    let destination = config.remote(&config.sync(&args.sync)?.destination)?;
-    // Plugins are loaded here, outside the async runtime: their WASI bindings block.
-    let policy = sync::load_policy(&runtime, &config, destination)?;
+    let session = Session::new(Threads::One)?;
+    let hooks = Hooks {
+        progress: Arc::new(TerminalProgress::new()),
+        stop: Stop::new(),
+    };
+    let (report, policy) = session.run(&config, &args.sync, &options, &hooks)?;
     let plugin = (policy.label().to_string(), policy.identity().clone());
-    let report = tokio_runtime()?.block_on(sync::run(&config, &args.sync, &options, policy))?;
     print_run_report(&report, plugin, json);
     Ok(exit::for_status(report.status))
-}
-
-/// One thread drives every connection and transfer: handing work between runtime threads
-/// cost more (in wake-ups, with the server on the same cores) than it gained. Files, the
-/// state store and plugins still run on threads of their own.
-pub fn tokio_runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Io(format!("cannot start the async runtime: {e}")))
 }
 
 /// A run's report, saying which policy plugin (and where it came from) checked it.

@@ -7,6 +7,7 @@ mod paths;
 mod reader;
 mod remote;
 mod secret;
+mod service;
 mod suggest;
 mod sync;
 #[cfg(test)]
@@ -21,9 +22,11 @@ use std::time::Duration;
 
 pub use error::ConfigError;
 pub use secret::Secret;
+pub use service::{DEFAULT_TOKEN_ENV, ServiceConfig, TokenSource, Webhook};
 pub use units::{parse_duration, parse_rate};
 
 use crate::bounded::read_regular_file;
+use crate::service::schedule::Timing;
 pub use crate::toml_reader::Place;
 use crate::toml_reader::{self, Source, Table, TomlError};
 use reader::{PHRASING, resolved_path_or};
@@ -32,7 +35,7 @@ use suggest::{Listing, explain_unknown};
 const CONFIG_ENV: &str = "FERRY_CONFIG";
 const DEFAULT_FILE_NAME: &str = "ferry.toml";
 const DEFAULT_STATE_DIR: &str = ".ferry";
-const TOP_LEVEL_KEYS: &[&str] = &["state", "remotes", "syncs"];
+const TOP_LEVEL_KEYS: &[&str] = &["state", "service", "remotes", "syncs"];
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -41,6 +44,8 @@ pub struct Config {
     pub state_dir: PathBuf,
     pub remotes: BTreeMap<String, RemoteConfig>,
     pub syncs: BTreeMap<String, SyncConfig>,
+    /// `[service]`, for `ferry serve`.
+    pub service: ServiceConfig,
 }
 
 #[derive(Clone, Debug)]
@@ -181,7 +186,15 @@ pub struct SyncConfig {
     pub delete: DeleteMode,
     pub include: Vec<String>,
     pub exclude: Vec<String>,
-    pub schedule: Option<Duration>,
+    /// When `ferry serve` runs it; never when `None`.
+    pub schedule: Option<Timing>,
+    /// A run still going after this long is stopped (cleanly: the next run continues).
+    pub max_duration: Option<Duration>,
+    /// After a failed or partly failed run, the next one comes this much sooner than its
+    /// slot, doubling with each failure in a row (never later than the slot).
+    pub retry_sooner: Option<Duration>,
+    /// Alerts of this sync's runs go here (besides `[service] webhook`).
+    pub webhook: Option<Webhook>,
     /// Bytes per second; `None` is unlimited.
     pub bwlimit: Option<u64>,
     pub transfers: Option<usize>,
@@ -269,6 +282,7 @@ impl Config {
         root.allow_only(TOP_LEVEL_KEYS)?;
         let base = file.parent().unwrap_or(Path::new(""));
         let state_dir = state_dir(&root, base)?;
+        let service = service::parse_service(&root, base)?;
         let remotes = named_tables(&root, "remotes", |name, table| {
             remote::parse_remote(name, table, base)
         })?;
@@ -280,6 +294,7 @@ impl Config {
             state_dir,
             remotes,
             syncs,
+            service,
         })
     }
 

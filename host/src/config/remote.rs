@@ -221,7 +221,7 @@ pub(super) fn read_secret(key: &str, field: &Field<'_>, base: &Path) -> Result<S
     Ok(Secret::new(text))
 }
 
-fn secret_from_env(variable: &str) -> Result<String, String> {
+pub(super) fn secret_from_env(variable: &str) -> Result<String, String> {
     std::env::var(variable).map_err(|error| match error {
         std::env::VarError::NotPresent => format!("environment variable {variable:?} is not set"),
         std::env::VarError::NotUnicode(_) => {
@@ -233,7 +233,7 @@ fn secret_from_env(variable: &str) -> Result<String, String> {
 /// The largest secret file read (a password or token, never megabytes).
 const MAX_SECRET_BYTES: u64 = 64 * 1024;
 
-fn secret_from_file(path: &Path) -> Result<String, String> {
+pub(super) fn secret_from_file(path: &Path) -> Result<String, String> {
     let bytes = read_regular_file(path, MAX_SECRET_BYTES)
         .map_err(|error| format!("cannot read {path:?}: {error}"))?;
     let text = String::from_utf8(bytes).map_err(|_| format!("{path:?} is not valid UTF-8"))?;

@@ -9,6 +9,7 @@ use super::{
     AfterDelivery, DeleteMode, ListingMode, RemoteConfig, RenameMode, SyncConfig, UploadMode,
     parse_duration, parse_rate,
 };
+use crate::service::schedule::{self, Timing};
 use crate::toml_reader::{Field, Table, TomlError};
 
 const SYNC_KEYS: &[&str] = &[
@@ -18,6 +19,11 @@ const SYNC_KEYS: &[&str] = &[
     "include",
     "exclude",
     "schedule",
+    "timezone",
+    "skip_dates",
+    "max_duration",
+    "retry_sooner",
+    "webhook",
     "bwlimit",
     "transfers",
     "rename",
@@ -78,7 +84,10 @@ pub(super) fn parse_sync(
         delete,
         include: table.optional("include", globs)?.unwrap_or_default(),
         exclude: table.optional("exclude", globs)?.unwrap_or_default(),
-        schedule: table.optional("schedule", |field| field.parse_text(parse_schedule))?,
+        schedule: timing(table)?,
+        max_duration: table.optional("max_duration", |field| field.parse_text(parse_duration))?,
+        retry_sooner: table.optional("retry_sooner", |field| field.parse_text(parse_duration))?,
+        webhook: table.optional("webhook", super::service::webhook)?,
         bwlimit: table.optional("bwlimit", bwlimit)?.flatten(),
         transfers: table.optional("transfers", |field| field.integer_in(1..=64))?,
         rename: table
@@ -181,13 +190,34 @@ fn parse_after_delivery(text: &str) -> Result<AfterDelivery, String> {
     }
 }
 
-fn parse_schedule(text: &str) -> Result<Duration, String> {
-    match text.strip_prefix("every ") {
-        Some(interval) => parse_duration(interval),
-        None => Err(format!(
-            "expected \"every <duration>\", e.g. \"every 15m\", got {text:?}"
-        )),
-    }
+/// `schedule`, with its `timezone` and `skip_dates`; `None` when the sync has none.
+fn timing(table: &Table<'_>) -> Result<Option<Timing>, TomlError> {
+    let timezone: Option<String> = table.optional("timezone", |field| {
+        field.parse_text(schedule::parse_timezone)?;
+        field.string()
+    })?;
+    let skip_dates = table
+        .optional("skip_dates", |field| {
+            field
+                .items()?
+                .iter()
+                .map(|item| item.parse_text(schedule::parse_skip_date))
+                .collect()
+        })?
+        .unwrap_or_default();
+    let Some(field) = table.get("schedule") else {
+        for key in ["timezone", "skip_dates"] {
+            if let Some(field) = table.get(key) {
+                return Err(field.error("applies to a schedule, and the sync has none"));
+            }
+        }
+        return Ok(None);
+    };
+    let schedule = field.parse_text(|text| schedule::parse(text, timezone.as_deref()))?;
+    Ok(Some(Timing {
+        schedule,
+        skip_dates,
+    }))
 }
 
 /// A rate string with its unit ("10M", "512K", "off"); a bare number is refused.

@@ -151,7 +151,8 @@ transfers = 4
     assert_eq!(nightly.delete, DeleteMode::Mirror);
     assert_eq!(nightly.include, ["**/*.csv"]);
     assert_eq!(nightly.exclude, ["**/.tmp*"]);
-    assert_eq!(nightly.schedule, Some(Duration::from_secs(15 * 60)));
+    let schedule = nightly.schedule.as_ref().expect("a schedule");
+    assert_eq!(schedule.describe(), "every 15m");
     assert_eq!(nightly.bwlimit, Some(10 * 1024 * 1024));
     assert_eq!(nightly.transfers, Some(4));
 }
@@ -179,8 +180,8 @@ fn defaults_fill_in_optional_keys() {
     assert_eq!(plain.delete, DeleteMode::Never);
     assert!(plain.include.is_empty() && plain.exclude.is_empty());
     assert_eq!(
-        (plain.schedule, plain.bwlimit, plain.transfers),
-        (None, None, None)
+        (plain.schedule.is_some(), plain.bwlimit, plain.transfers),
+        (false, None, None)
     );
 }
 
@@ -357,11 +358,15 @@ fn sync_values_are_validated() {
     );
     assert_eq!(
         sync("schedule = \"daily\""),
-        r#"ferry.toml:13:12: syncs.s.schedule: expected "every <duration>", e.g. "every 15m", got "daily""#
+        r#"ferry.toml:13:12: syncs.s.schedule: expected "every <duration>" or a cron expression of 5 fields (minute hour day-of-month month day-of-week), got "daily""#
     );
     assert!(sync("schedule = \"every 0m\"").starts_with(
-        r#"ferry.toml:13:12: syncs.s.schedule: invalid duration "0m" (must be greater than zero)"#
+        r#"ferry.toml:13:12: syncs.s.schedule: the interval must be at least 1s, got "0m""#
     ));
+    assert_eq!(
+        sync("timezone = \"Europe/Berln\""),
+        r#"ferry.toml:13:12: syncs.s.timezone: unknown time zone "Europe/Berln" (an IANA name, e.g. "Europe/Berlin"); did you mean "Europe/Berlin"?"#
+    );
     assert!(sync("bwlimit = \"10MB\"").starts_with(
         r#"ferry.toml:13:11: syncs.s.bwlimit: invalid rate "10MB" (unknown unit "MB")"#
     ));

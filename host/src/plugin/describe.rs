@@ -161,6 +161,18 @@ impl serde::Serialize for Retry {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Category {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::serde_names::by_name(deserializer, category_named, "category")
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Retry {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::serde_names::by_name(deserializer, retry_named, "retry decision")
+    }
+}
+
 /// The category a policy violation falls in.
 pub fn violation_category(violation: &Violation) -> Category {
     match violation {

@@ -6,7 +6,7 @@ use super::codec::{Nanos, Unsigned};
 use super::types::{DestinationVersion, FileOutcome, PathState, RunId, RunRecord, Totals};
 
 pub(super) const RUN_COLUMNS: &str = "id, sync, started_ns, finished_ns, status, dry_run, \
-     transferred, failed, skipped, deleted, rejected, bytes";
+     transferred, failed, skipped, deleted, rejected, bytes, note";
 
 pub(super) const OUTCOME_COLUMNS: &str = "path, status, operation, bytes, size, mtime_ns, \
      category, retry, message, advice, at_ns";
@@ -38,6 +38,7 @@ pub(super) fn run_from_row(row: &Row) -> Result<RunRecord> {
         status: row.get("status")?,
         totals: totals_from_row(row)?,
         dry_run: row.get("dry_run")?,
+        note: row.get("note")?,
     })
 }
 

@@ -82,6 +82,11 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE partials ADD COLUMN staged TEXT;
 ",
+    // Why a run was skipped or stopped (`ferry serve`), and the syncs paused by a person.
+    "
+    ALTER TABLE runs ADD COLUMN note TEXT;
+    CREATE TABLE paused_syncs (sync TEXT PRIMARY KEY) WITHOUT ROWID;
+",
 ];
 
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

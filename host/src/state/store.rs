@@ -205,6 +205,50 @@ impl Store {
         Ok(())
     }
 
+    /// Says why a run was stopped before it finished.
+    pub fn set_run_note(&self, run: RunId, note: &str) -> Result<(), StateError> {
+        self.write("noting why a run stopped", |conn| {
+            conn.execute(
+                "UPDATE runs SET note = ?2 WHERE id = ?1",
+                params![run.0, note],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Records a run of `sync` that was due but did not start, and why.
+    pub fn record_skipped(&self, sync: &str, why: &str) -> Result<RunId, StateError> {
+        self.write("recording a skipped run", |conn| {
+            let now = Nanos(SystemTime::now());
+            conn.execute(
+                "INSERT INTO runs (sync, started_ns, finished_ns, status, dry_run, note) \
+                 VALUES (?1, ?2, ?2, ?3, 0, ?4)",
+                params![sync, now, RunStatus::Skipped, why],
+            )?;
+            Ok(RunId(conn.last_insert_rowid()))
+        })
+    }
+
+    /// The syncs a person paused (they stay paused across restarts of the service).
+    pub fn paused_syncs(&self) -> Result<Vec<String>, StateError> {
+        self.read("reading paused syncs", |conn| {
+            conn.prepare_cached("SELECT sync FROM paused_syncs ORDER BY sync")?
+                .query_map([], |row| row.get(0))?
+                .collect()
+        })
+    }
+
+    pub fn set_paused(&self, sync: &str, paused: bool) -> Result<(), StateError> {
+        self.write("pausing or resuming a sync", |conn| {
+            let sql = match paused {
+                true => "INSERT OR IGNORE INTO paused_syncs (sync) VALUES (?1)",
+                false => "DELETE FROM paused_syncs WHERE sync = ?1",
+            };
+            conn.execute(sql, [sync])?;
+            Ok(())
+        })
+    }
+
     /// Moves everything committed from the write-ahead log into the database file and
     /// empties the log, so that a copy of the database file alone holds every run. A
     /// reader in the way only delays this to the next run: it is logged, not fatal.
@@ -258,17 +302,69 @@ impl Store {
         sync: Option<&str>,
         limit: usize,
     ) -> Result<Vec<RunRecord>, StateError> {
+        self.runs_before(sync, None, limit)
+    }
+
+    /// Newest first, only runs older than `before` when given (a page of runs).
+    pub fn runs_before(
+        &self,
+        sync: Option<&str>,
+        before: Option<RunId>,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>, StateError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let before = before.map(|id| id.0);
         let runs: Vec<RunRecord> = self.read("reading recent runs", |conn| {
             let sql = format!(
-                "SELECT {RUN_COLUMNS} FROM runs WHERE ?1 IS NULL OR sync = ?1 \
-                 ORDER BY id DESC LIMIT ?2"
+                "SELECT {RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR sync = ?1) \
+                 AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?2"
             );
             conn.prepare_cached(&sql)?
-                .query_map(params![sync, limit], run_from_row)?
+                .query_map(params![sync, limit, before], run_from_row)?
                 .collect()
         })?;
         runs.into_iter().map(|run| self.settled(run)).collect()
+    }
+
+    /// The first `limit` failed or rejected outcomes of `run`, in recording order.
+    pub fn failures(&self, run: RunId, limit: usize) -> Result<Vec<FileOutcome>, StateError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read("reading failures", |conn| {
+            let sql = format!(
+                "SELECT {OUTCOME_COLUMNS} FROM outcomes WHERE run = ?1 \
+                 AND status IN ('failed', 'rejected') ORDER BY seq LIMIT ?2"
+            );
+            conn.prepare_cached(&sql)?
+                .query_map(params![run.0, limit], outcome_from_row)?
+                .collect()
+        })
+    }
+
+    /// How many of `run`'s files failed or were rejected, by category (as stored).
+    pub fn failure_counts(&self, run: RunId) -> Result<Vec<(Option<String>, u64)>, StateError> {
+        self.read("counting failures", |conn| {
+            conn.prepare_cached(
+                "SELECT category, COUNT(*) FROM outcomes WHERE run = ?1 \
+                 AND status IN ('failed', 'rejected') GROUP BY category ORDER BY COUNT(*) DESC",
+            )?
+            .query_map([run.0], |row| {
+                Ok((row.get(0)?, row.get::<_, Unsigned>(1)?.0))
+            })?
+            .collect()
+        })
+    }
+
+    /// When a run of `sync` last ended with nothing failed.
+    pub fn latest_success(&self, sync: &str) -> Result<Option<SystemTime>, StateError> {
+        self.read("reading the last success", |conn| {
+            conn.query_row(
+                "SELECT MAX(finished_ns) FROM runs WHERE sync = ?1 AND dry_run = 0 \
+                 AND status IN ('success', 'nothing_to_do')",
+                [sync],
+                |row| row.get::<_, Option<Nanos>>(0),
+            )
+            .map(|at| at.map(|at| at.0))
+        })
     }
 
     /// In recording order.

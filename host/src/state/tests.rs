@@ -81,6 +81,7 @@ fn statuses_round_trip_through_their_names() {
         (RunStatus::Failure, "failure"),
         (RunStatus::NothingToDo, "nothing_to_do"),
         (RunStatus::Interrupted, "interrupted"),
+        (RunStatus::Skipped, "skipped"),
     ];
     for (status, name) in runs {
         assert_eq!(status.as_str(), name);

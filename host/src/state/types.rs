@@ -15,18 +15,21 @@ pub enum RunStatus {
     PartialFailure,
     Failure,
     NothingToDo,
-    /// The process died (or was killed) before the run finished.
+    /// The process died (or was killed), or the run was stopped, before it finished.
     Interrupted,
+    /// A scheduled run that did not start (another run of the sync was still going).
+    Skipped,
 }
 
 impl RunStatus {
-    const ALL: [RunStatus; 6] = [
+    const ALL: [RunStatus; 7] = [
         RunStatus::Running,
         RunStatus::Success,
         RunStatus::PartialFailure,
         RunStatus::Failure,
         RunStatus::NothingToDo,
         RunStatus::Interrupted,
+        RunStatus::Skipped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +40,7 @@ impl RunStatus {
             RunStatus::Failure => "failure",
             RunStatus::NothingToDo => "nothing_to_do",
             RunStatus::Interrupted => "interrupted",
+            RunStatus::Skipped => "skipped",
         }
     }
 
@@ -46,7 +50,7 @@ impl RunStatus {
 }
 
 /// Per-run counters of file outcomes, and the bytes sent.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Totals {
     pub transferred: u64,
     pub failed: u64,
@@ -66,6 +70,8 @@ pub struct RunRecord {
     pub status: RunStatus,
     pub totals: Totals,
     pub dry_run: bool,
+    /// Why it was skipped or stopped early.
+    pub note: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,6 +195,24 @@ impl From<Operation> for Step {
 impl serde::Serialize for Step {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Step {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::serde_names::by_name(deserializer, Step::parse, "step")
+    }
+}
+
+impl serde::Serialize for RunStatus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RunStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::serde_names::by_name(deserializer, RunStatus::parse, "run status")
     }
 }
 

@@ -10,16 +10,15 @@ pub use staged::PART_BUFFERS;
 use std::collections::HashSet;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc::{Receiver, Sender};
 
 use super::after::Delivered;
 use super::answers::{BadTempName, TempNames, quoted};
+use super::hooks::{Progress, Stop};
 use super::listing::{Listing, unix_nanos};
 use super::plan::{Deletion, Plan, Reason, Rejection, Transfer};
 use super::policy::PolicyHandle;
@@ -199,6 +198,9 @@ pub struct Executor {
     /// Files an earlier run left partly sent that started again from their first byte,
     /// the destination being unable to continue an upload.
     pub restarted: Mutex<Vec<String>>,
+    /// Where the transfers' progress goes, and the run's stop switch.
+    pub progress: Arc<dyn Progress>,
+    pub stop: Stop,
     /// The files delivered and recorded, when something becomes of them afterwards
     /// (`after_delivery`); `None` when they are kept.
     pub delivered: Option<Mutex<Vec<Delivered>>>,
@@ -219,6 +221,8 @@ enum StepError {
         error: RemoteError,
     },
     Changed(String),
+    /// The run was asked to stop; what was sent stays, to be continued by a later run.
+    Stopped,
 }
 
 type Tried<T> = Result<T, StepError>;
@@ -245,7 +249,12 @@ impl Executor {
         }
         self.transfer_all(plan.transfers, source, temps, created)
             .await;
-        for deletion in &plan.deletions {
+        // A stopped run deletes nothing: mirror's deletions wait for a run that finishes.
+        for deletion in plan
+            .deletions
+            .iter()
+            .take_while(|_| !self.stop.is_stopped())
+        {
             self.delete(deletion).await;
         }
         self.put_deferred_in_place().await;
@@ -335,32 +344,41 @@ impl Executor {
         created: Arc<Mutex<HashSet<String>>>,
     ) {
         let total_bytes = transfers.iter().map(|t| source.item(t.entry).size).sum();
-        let (count, progress) = (transfers.len(), progress_bar(total_bytes, transfers.len()));
+        self.progress.begin(transfers.len() as u64, total_bytes);
         let (sender, receiver) = tokio::sync::mpsc::channel::<(Job, String)>(TEMP_BATCH);
         let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
-        let done = Arc::new(AtomicUsize::new(0));
         let workers: Vec<_> = (0..self.transfers.max(1))
             .map(|_| {
                 let (executor, receiver) = (Arc::clone(self), Arc::clone(&receiver));
-                let (created, progress, done) =
-                    (Arc::clone(&created), progress.clone(), Arc::clone(&done));
+                let created = Arc::clone(&created);
                 tokio::spawn(async move {
                     // The lock is let go before the transfer (a `while let` would keep it).
-                    while let Some((job, temp)) = next_job(&receiver).await {
-                        executor
-                            .transfer_and_record(&job, &temp, &created, &progress)
-                            .await;
-                        let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        progress.set_message(format!("{finished}/{count} files"));
+                    while let Some((job, temp)) = executor.next_job(&receiver).await {
+                        executor.transfer_and_record(&job, &temp, &created).await;
+                        executor.progress.file_done();
                     }
                 })
             })
             .collect();
+        // Workers that stop drop the queue, which ends the feed.
+        drop(receiver);
         self.feed(&transfers, &source, temps, sender).await;
         for worker in workers {
             worker.await.expect("transfer workers do not panic");
         }
-        progress.finish_and_clear();
+        self.progress.end();
+    }
+
+    /// The next transfer to start: none once the run is asked to stop.
+    async fn next_job(
+        &self,
+        receiver: &tokio::sync::Mutex<Receiver<(Job, String)>>,
+    ) -> Option<(Job, String)> {
+        tokio::select! {
+            biased;
+            () = self.stop.stopped() => None,
+            job = async { receiver.lock().await.recv().await } => job,
+        }
     }
 
     /// Hand every transfer to the workers, named a batch at a time (a plan of a million
@@ -465,14 +483,11 @@ impl Executor {
     }
 
     /// Send one file and record how it went.
-    async fn transfer_and_record(
-        &self,
-        job: &Job,
-        temp: &str,
-        created: &Mutex<HashSet<String>>,
-        progress: &ProgressBar,
-    ) {
-        let (outcome, delivered) = self.transfer(job, temp, created, progress).await;
+    async fn transfer_and_record(&self, job: &Job, temp: &str, created: &Mutex<HashSet<String>>) {
+        // A stopped transfer records nothing: its upload stays for a later run to continue.
+        let Some((outcome, delivered)) = self.transfer(job, temp, created).await else {
+            return;
+        };
         match delivered {
             Some(delivered) if job.replaces_folder && self.strategy == Strategy::TempRename => {
                 let entry = (job.clone(), temp.to_string(), delivered);
@@ -510,19 +525,22 @@ impl Executor {
         }
     }
 
-    /// Send one file, retrying what the plugin says to retry now, and say how it went.
+    /// Send one file, retrying what the plugin says to retry now, and say how it went:
+    /// nothing when the run was stopped in the middle of it.
     async fn transfer(
         &self,
         job: &Job,
         temp: &str,
         created: &Mutex<HashSet<String>>,
-        progress: &ProgressBar,
-    ) -> (FileOutcome, Option<Sent>) {
+    ) -> Option<(FileOutcome, Option<Sent>)> {
         let mtime_ns = job.mtime.map(unix_nanos);
         let mut attempt = 0;
         loop {
-            let step = match self.send(job, temp, created, progress).await {
-                Ok(delivered) => return (sent(job, delivered.bytes, mtime_ns), Some(delivered)),
+            let step = match self.send(job, temp, created).await {
+                Ok(delivered) => {
+                    return Some((sent(job, delivered.bytes, mtime_ns), Some(delivered)));
+                }
+                Err(StepError::Stopped) => return None,
                 Err(step) => step,
             };
             let changed = matches!(step, StepError::Changed(_));
@@ -531,23 +549,19 @@ impl Executor {
                 self.discard(job, temp).await;
             }
             if failure.retry != Some(Retry::Now) || attempt >= self.retries {
-                return (failure, None);
+                return Some((failure, None));
             }
-            tokio::time::sleep(backoff(self.retry_delay, attempt)).await;
-            attempt += 1;
+            tokio::select! {
+                () = tokio::time::sleep(backoff(self.retry_delay, attempt)) => attempt += 1,
+                () = self.stop.stopped() => return Some((failure, None)),
+            }
         }
     }
 
     /// One attempt: the bytes sent by it (a resumed upload sends only the rest). The
     /// upload goes to `temp` and is renamed to its final name, unless it goes straight
     /// there (`upload = "direct"`) or waits for a folder to make way (put in place later).
-    async fn send(
-        &self,
-        job: &Job,
-        temp: &str,
-        created: &Mutex<HashSet<String>>,
-        progress: &ProgressBar,
-    ) -> Tried<Sent> {
+    async fn send(&self, job: &Job, temp: &str, created: &Mutex<HashSet<String>>) -> Tried<Sent> {
         let dst = self.destination.protocol();
         self.ensure_parent(job.destination(), created)
             .await
@@ -557,11 +571,11 @@ impl Executor {
             Strategy::Direct | Strategy::Staged => job.destination(),
         };
         let sent = if job.size < RESUMABLE {
-            self.send_whole(job, target, progress).await?
+            self.send_whole(job, target).await?
         } else if self.strategy == Strategy::Staged {
-            self.send_staged(job, target, progress).await?
+            self.send_staged(job, target).await?
         } else {
-            self.send_streamed(job, target, progress).await?
+            self.send_streamed(job, target).await?
         };
         if self.strategy == Strategy::TempRename && !job.replaces_folder {
             self.place(job, temp).await?;
@@ -601,7 +615,7 @@ impl Executor {
 
     /// A small file in one piece: read whole, then written with its mtime at once (a few
     /// round trips per file, where a stream takes twice as many).
-    async fn send_whole(&self, job: &Job, temp: &str, progress: &ProgressBar) -> Tried<Sent> {
+    async fn send_whole(&self, job: &Job, temp: &str) -> Tried<Sent> {
         let (src, dst) = (self.source.protocol(), self.destination.protocol());
         let data = self
             .source
@@ -619,7 +633,7 @@ impl Executor {
             Err(error) if self.refused_time(&error) => false,
             Err(error) => return Err(on(dst)(error)),
         };
-        progress.inc(read);
+        self.progress.advance(read);
         Ok(Sent { bytes: read, timed })
     }
 
@@ -644,16 +658,16 @@ impl Executor {
     }
 
     /// A large file as a stream, continued where an interrupted attempt stopped.
-    async fn send_streamed(&self, job: &Job, temp: &str, progress: &ProgressBar) -> Tried<Sent> {
+    async fn send_streamed(&self, job: &Job, temp: &str) -> Tried<Sent> {
         let (src, dst) = (self.source.protocol(), self.destination.protocol());
         // One stat: the version listed is still there, and its ctime is kept for after.
         let before = self.source.version(&job.path).await.map_err(on(src))?;
         still_listed(job, job.size, before, None)?;
         let start = self.resume_point(job, temp).await;
-        progress.inc(start);
+        self.progress.advance(start);
         let reader = self.source.read(&job.path, start).await.map_err(on(src))?;
         let writer = self.destination.write(temp, start).await.map_err(on(dst))?;
-        let sent = self.copy(reader, writer, job, temp, progress).await?;
+        let sent = self.copy(reader, writer, job, temp).await?;
         self.unchanged_since_listed(job, start + sent, before)
             .await?;
         let stored = self.destination.stat(temp).await.map_err(on(dst))?;
@@ -676,7 +690,6 @@ impl Executor {
         mut writer: Writer,
         job: &Job,
         temp: &str,
-        progress: &ProgressBar,
     ) -> Tried<u64> {
         let (src, dst) = (self.source.protocol(), self.destination.protocol());
         let read_error =
@@ -686,6 +699,9 @@ impl Executor {
         let mut buffer = vec![0u8; CHUNK];
         let mut copied = 0u64;
         loop {
+            if self.stops_mid_file() {
+                return Err(StepError::Stopped);
+            }
             let read = reader.read(&mut buffer).await.map_err(read_error)?;
             if read == 0 {
                 break;
@@ -698,10 +714,16 @@ impl Executor {
                 .await
                 .map_err(write_error)?;
             copied += read as u64;
-            progress.inc(read as u64);
+            self.progress.advance(read as u64);
         }
         writer.shutdown().await.map_err(write_error)?;
         Ok(copied)
+    }
+
+    /// Whether a file being sent stops where it is: once the run is asked to stop, unless
+    /// it is written under its final name (that one is finished, never left half).
+    fn stops_mid_file(&self) -> bool {
+        self.stop.is_stopped() && self.strategy != Strategy::Direct
     }
 
     /// Where this attempt starts: the length of a temporary file an interrupted attempt
@@ -791,6 +813,18 @@ impl Executor {
                 classified(&self.policy, path, size, mtime_ns, protocol, error).await
             }
             StepError::Changed(message) => changed_while_sent(path, size, mtime_ns, message),
+            // Only reached by a step outside a transfer (a transfer records nothing then).
+            StepError::Stopped => FileOutcome {
+                path: path.to_string(),
+                size,
+                mtime_ns,
+                ..super::run_failure(
+                    Step::Write,
+                    Category::Unknown,
+                    "the run was stopped while this file was being sent".into(),
+                    "What was sent stays; the next run continues it.",
+                )
+            },
         }
     }
 
@@ -832,10 +866,6 @@ fn still_listed(job: &Job, read: u64, now: Option<Version>, before: Option<Versi
 }
 
 /// The next transfer for a worker, `None` when all are handed out.
-async fn next_job(receiver: &tokio::sync::Mutex<Receiver<(Job, String)>>) -> Option<(Job, String)> {
-    receiver.lock().await.recv().await
-}
-
 /// A failed outcome, classified by the destination's plugin.
 pub(super) async fn classified(
     policy: &PolicyHandle,
@@ -1051,16 +1081,4 @@ fn temp_advice(bad: BadTempName) -> String {
         "The plugin must answer a temporary name of its own for each file, in the file's folder; \
          report this answer to its authors. The file is tried again at the next run.{own}"
     )
-}
-
-/// Files, bytes, rate and ETA on a terminal; nothing when stderr is not one.
-fn progress_bar(total_bytes: u64, files: usize) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template(
-        "{msg:>12} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
-    )
-    .expect("a valid template");
-    bar.set_style(style);
-    bar.set_message(format!("0/{files} files"));
-    bar
 }

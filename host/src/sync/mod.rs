@@ -5,6 +5,7 @@
 mod after;
 pub mod answers;
 mod execute;
+pub mod hooks;
 pub mod listing;
 mod local_limit;
 pub mod plan;
@@ -27,8 +28,11 @@ use crate::plugin::{
     SettingInput, SettingValue, TempForm, Verdict, parse_settings,
 };
 use crate::remote::{self, Kind, RemoteError, Role};
-use crate::state::{FileOutcome, FileStatus, PathState, RunLock, StateError, Step, Store, Totals};
+use crate::state::{
+    FileOutcome, FileStatus, PathState, RunLock, RunStatus, StateError, Step, Store, Totals,
+};
 use execute::Executor;
+pub use hooks::{Hooks, NoProgress, Progress, Stop};
 use listing::Listing;
 pub use local_limit::OverLocalLimit;
 use local_limit::over_local_limit;
@@ -131,13 +135,14 @@ fn setting_value(value: &PolicyValue) -> SettingValue {
     }
 }
 
-/// Run the sync named `name`.
+/// Run the sync named `name`, reporting progress to `hooks` and stopping when it says.
 /// `policy` is the destination's, from [`load_policy`] (called outside the async runtime).
 pub async fn run(
     config: &Config,
     name: &str,
     options: &RunOptions,
     policy: PolicyHandle,
+    hooks: &Hooks,
 ) -> Result<RunReport, SyncError> {
     let sync = config.sync(name)?;
     let filter = sync_filter(sync)?;
@@ -154,6 +159,9 @@ pub async fn run(
         .as_ref()
         .map(|_| store.start_run(name, false))
         .transpose()?;
+    if let Some(id) = run_id {
+        hooks.progress.started(id.0);
+    }
     let renames = known_renames(&store, &sync.source, &sync.destination)?;
     let store = Arc::new(Mutex::new(store));
     let started = Instant::now();
@@ -171,6 +179,7 @@ pub async fn run(
         filter: &filter,
         store: &store,
         renames: &renames,
+        hooks,
     };
     let (mut totals, mut notes, mut phases) = (None, Vec::new(), Phases::default());
     match run
@@ -178,14 +187,27 @@ pub async fn run(
         .await
     {
         Ok(planned) => totals = planned,
-        Err(abort) => recorder.record(abort.outcome(&policy).await),
+        Err(abort) => {
+            if let Some(outcome) = abort.outcome(&policy).await {
+                recorder.record(outcome);
+            }
+        }
     }
     recorder.committed().await;
     let totals = totals.unwrap_or_else(|| recorder.totals());
-    let status = run_status(&totals);
+    let stopped = hooks.stop.reason().map(stopped_note);
+    let status = match stopped {
+        Some(_) => RunStatus::Interrupted,
+        None => run_status(&totals),
+    };
     if let Some(id) = run_id {
-        store.lock().unwrap().finish_run(id, status, &totals)?;
+        let store = store.lock().unwrap();
+        store.finish_run(id, status, &totals)?;
+        if let Some(note) = &stopped {
+            store.set_run_note(id, note)?;
+        }
     }
+    notes.extend(stopped);
     notes.extend(
         recorder
             .store_errors()
@@ -203,6 +225,14 @@ pub async fn run(
         phases: Some(phases),
         dry_run: options.dry_run,
     })
+}
+
+/// Why a stopped run ended early, and that nothing is lost by it.
+fn stopped_note(reason: &str) -> String {
+    format!(
+        "stopped before it finished ({reason}): files not yet started are left for the next \
+         run, and files being sent stay to be continued by it; no deletion was made after the stop"
+    )
 }
 
 /// What the sync covers: its include and exclude patterns, and never the archive folder
@@ -223,12 +253,15 @@ enum Abort {
     Remote(Protocol, RemoteError),
     Plugin(PluginError),
     State(StateError),
+    /// Asked to stop before anything was sent: nothing to record.
+    Stopped,
 }
 
 impl Abort {
-    /// The run-level failure, as an outcome without a path.
-    async fn outcome(self, policy: &PolicyHandle) -> FileOutcome {
-        match self {
+    /// The run-level failure, as an outcome without a path (none for a stop).
+    async fn outcome(self, policy: &PolicyHandle) -> Option<FileOutcome> {
+        let outcome = match self {
+            Abort::Stopped => return None,
             Abort::Remote(protocol, error) => {
                 execute::classified(policy, "", 0, None, protocol, error).await
             }
@@ -244,7 +277,8 @@ impl Abort {
                 error.to_string(),
                 "ferry could not read what earlier runs recorded. The message names the state database and what to do; check the disk and the permissions of its directory.",
             ),
-        }
+        };
+        Some(outcome)
     }
 }
 
@@ -273,6 +307,7 @@ struct Run<'a> {
     filter: &'a Filter,
     store: &'a Mutex<Store>,
     renames: &'a HashMap<String, String>,
+    hooks: &'a Hooks,
 }
 
 impl Run<'_> {
@@ -294,11 +329,15 @@ impl Run<'_> {
         let (
             (source, source_scan, source_connect),
             (destination, destination_scan, destination_connect),
-        ) = tokio::try_join!(
-            open_and_scan(source_config, Role::Source, None),
-            open_and_scan(destination_config, Role::Destination, delivered)
-        )
-        .inspect_err(|abort| notes.extend(write_only_hint(abort, destination_config)))?;
+        ) = self
+            .unless_stopped(async {
+                tokio::try_join!(
+                    open_and_scan(source_config, Role::Source, None),
+                    open_and_scan(destination_config, Role::Destination, delivered)
+                )
+            })
+            .await
+            .inspect_err(|abort| notes.extend(write_only_hint(abort, destination_config)))?;
         phases.connect = source_connect.max(destination_connect);
         self.record_unlisted(&source_scan, source.protocol()).await;
         notes.extend(self.scan_notes(&source_scan, &destination_scan, destination_config));
@@ -308,7 +347,7 @@ impl Run<'_> {
             destination: destination.capabilities(),
         };
         let mut plan = self
-            .plan(&source_scan, &destination_scan, ends, phases)
+            .unless_stopped(self.plan(&source_scan, &destination_scan, ends, phases))
             .await?;
         phases.plan = lap(&mut clock).saturating_sub(phases.check);
         notes.extend(self.plan_notes(&plan));
@@ -333,6 +372,19 @@ impl Run<'_> {
                 .await,
         );
         Ok(None)
+    }
+
+    /// `work` (which changes nothing: listing, planning), dropped when the run is asked to
+    /// stop before it is done.
+    async fn unless_stopped<T>(
+        &self,
+        work: impl Future<Output = Result<T, Abort>>,
+    ) -> Result<T, Abort> {
+        tokio::select! {
+            biased;
+            () = self.hooks.stop.stopped() => Err(Abort::Stopped),
+            done = work => done,
+        }
     }
 
     /// What the user should know of the listings before the plan.
@@ -414,6 +466,8 @@ impl Run<'_> {
             times_refused: Mutex::new((0, None)),
             restarted: Mutex::new(Vec::new()),
             part_buffers: Arc::new(tokio::sync::Semaphore::new(execute::PART_BUFFERS)),
+            progress: Arc::clone(&self.hooks.progress),
+            stop: self.hooks.stop.clone(),
             delivered: (self.sync.after_delivery != AfterDelivery::Keep)
                 .then(|| Mutex::new(Vec::new())),
         })

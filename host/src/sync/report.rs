@@ -2,15 +2,15 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::plugin::{Category, Retry, category_name, retry_name};
 use crate::state::{FileOutcome, RunRecord, RunStatus, Step, Totals};
 use crate::text::inert;
 
 /// One file that did not make it, and why.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Failure {
     pub path: String,
     pub operation: Step,
@@ -34,45 +34,42 @@ impl Failure {
     }
 }
 
-/// A finished (or planned, for `--dry-run`) run.
-#[derive(Debug)]
+/// A finished (or planned, for `--dry-run`) run: what `run --json` prints, `ferry log`
+/// shows, and the service's API answers.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunReport {
     pub sync: String,
+    #[serde(rename = "run")]
     pub run_id: Option<i64>,
     pub status: RunStatus,
+    #[serde(flatten)]
     pub totals: Totals,
     pub failures: Vec<Failure>,
     /// Things the user should know that are not failures of a file.
     pub notes: Vec<String>,
+    #[serde(rename = "seconds", with = "crate::serde_names::seconds")]
     pub duration: Duration,
     /// Where the time went (not kept in the state store: `None` for `ferry log`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phases: Option<Phases>,
     pub dry_run: bool,
 }
 
 /// How long each step of a run took, and how many entries the policy checked (those not
 /// in place at the destination already).
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub struct Phases {
+    #[serde(rename = "connect_seconds", with = "crate::serde_names::seconds")]
     pub connect: Duration,
+    #[serde(rename = "scan_seconds", with = "crate::serde_names::seconds")]
     pub scan: Duration,
+    #[serde(rename = "check_seconds", with = "crate::serde_names::seconds")]
     pub check: Duration,
+    #[serde(rename = "plan_seconds", with = "crate::serde_names::seconds")]
     pub plan: Duration,
+    #[serde(rename = "transfer_seconds", with = "crate::serde_names::seconds")]
     pub transfer: Duration,
     pub checked: usize,
-}
-
-impl Phases {
-    fn to_json(self) -> Value {
-        json!({
-            "connect_seconds": self.connect.as_secs_f64(),
-            "scan_seconds": self.scan.as_secs_f64(),
-            "check_seconds": self.check.as_secs_f64(),
-            "plan_seconds": self.plan.as_secs_f64(),
-            "transfer_seconds": self.transfer.as_secs_f64(),
-            "checked": self.checked,
-        })
-    }
 }
 
 impl RunReport {
@@ -87,33 +84,16 @@ impl RunReport {
             status: record.status,
             totals: record.totals,
             failures: outcomes.iter().filter_map(Failure::from_outcome).collect(),
-            notes: Vec::new(),
+            notes: record.note.iter().cloned().collect(),
             duration,
             phases: None,
             dry_run: record.dry_run,
         }
     }
 
+    /// The report as JSON, its keys in order (as `run --json` has always printed them).
     pub fn to_json(&self) -> Value {
-        let mut report = json!({
-            "sync": self.sync,
-            "run": self.run_id,
-            "status": self.status.as_str(),
-            "dry_run": self.dry_run,
-            "transferred": self.totals.transferred,
-            "failed": self.totals.failed,
-            "rejected": self.totals.rejected,
-            "skipped": self.totals.skipped,
-            "deleted": self.totals.deleted,
-            "bytes": self.totals.bytes,
-            "seconds": self.duration.as_secs_f64(),
-            "failures": self.failures,
-            "notes": self.notes,
-        });
-        if let Some(phases) = self.phases {
-            report["phases"] = phases.to_json();
-        }
-        report
+        serde_json::to_value(self).expect("a report is plain data")
     }
 
     /// The summary and every failure, for a human.

@@ -6,7 +6,6 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use indicatif::ProgressBar;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 use tokio::sync::OwnedSemaphorePermit;
@@ -93,13 +92,8 @@ impl Executor {
     /// it holds this version of the source; commit the parts once all are stored. A
     /// continued upload the store no longer knows (404: aborted, expired, or committed by
     /// a run killed before it recorded so) is dropped, and the file sent afresh at once.
-    pub(super) async fn send_staged(
-        &self,
-        job: &Job,
-        path: &str,
-        progress: &ProgressBar,
-    ) -> Tried<Sent> {
-        match self.send_staged_once(job, path, progress).await {
+    pub(super) async fn send_staged(&self, job: &Job, path: &str) -> Tried<Sent> {
+        match self.send_staged_once(job, path).await {
             Err(Continued(error)) if is_unknown_upload(&error) => {
                 tracing::info!(
                     "{}: the store no longer holds its upload; sending it afresh",
@@ -107,7 +101,7 @@ impl Executor {
                 );
                 self.abort_recorded(job).await;
                 self.recorder.clear_partial(&job.path);
-                self.send_staged_once(job, path, progress)
+                self.send_staged_once(job, path)
                     .await
                     .map_err(StagedError::into_step)
             }
@@ -115,12 +109,7 @@ impl Executor {
         }
     }
 
-    async fn send_staged_once(
-        &self,
-        job: &Job,
-        path: &str,
-        progress: &ProgressBar,
-    ) -> Result<Sent, StagedError> {
+    async fn send_staged_once(&self, job: &Job, path: &str) -> Result<Sent, StagedError> {
         let (src, dst) = (self.source.protocol(), self.destination.protocol());
         let before = self.source.version(&job.path).await.map_err(on(src))?;
         still_listed(job, job.size, before, None)?;
@@ -130,10 +119,10 @@ impl Executor {
             0 => StagedError::Fresh(error),
             _ => StagedError::Continued(error),
         };
-        progress.inc(start);
+        self.progress.advance(start);
         let reader = self.source.read(&job.path, start).await.map_err(on(src))?;
         let last = self
-            .put_parts(job, path, reader, &mut upload, progress)
+            .put_parts(job, path, reader, &mut upload)
             .await
             .map_err(failed)?;
         self.unchanged_since_listed(job, job.size, before).await?;
@@ -206,7 +195,6 @@ impl Executor {
         path: &str,
         mut reader: Reader,
         upload: &mut StagedUpload,
-        progress: &ProgressBar,
     ) -> Tried<Option<String>> {
         let dst = self.destination.protocol();
         let mut in_flight = InFlight(VecDeque::new());
@@ -218,7 +206,13 @@ impl Executor {
                 .acquire_owned()
                 .await
                 .expect("the part buffers are never closed");
-            let part = self.read_part(job, &mut reader, upload.part_size).await?;
+            // A stopped run reads no further part; the parts on their way are stored and
+            // recorded, so that a later run continues from them.
+            let stopping = self.stops_mid_file();
+            let part = match stopping {
+                true => Bytes::new(),
+                false => self.read_part(job, &mut reader, upload.part_size).await?,
+            };
             let end = part.is_empty();
             if !end {
                 let (id, size) = (&upload.id, upload.part_size);
@@ -237,7 +231,7 @@ impl Executor {
                     ))
                 });
                 let tag = stored.map_err(on(dst))?;
-                progress.inc(part.length);
+                self.progress.advance(part.length);
                 if part.full {
                     let sha256 = part.sha256;
                     upload.parts.push(StagedPart { tag, sha256 });
@@ -246,8 +240,10 @@ impl Executor {
                     last_tag = Some(tag);
                 }
             }
-            if end {
-                return Ok(last_tag);
+            match (end, stopping) {
+                (true, true) => return Err(StepError::Stopped),
+                (true, false) => return Ok(last_tag),
+                _ => {}
             }
         }
     }

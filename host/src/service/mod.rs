@@ -1,0 +1,592 @@
+//! `ferry serve`: runs each sync on its schedule, never two runs of one sync at once, and
+//! answers an HTTP API, a status page and `/metrics` meanwhile ([`api`]). What a run does
+//! is the library's ([`crate::sync`]); the service decides when runs start and stop, and
+//! tells people how they went (metrics, alerts).
+
+mod alerts;
+mod api;
+mod auth;
+mod live;
+mod metrics;
+pub mod page;
+pub mod schedule;
+mod view;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, ConfigError, SyncConfig};
+use crate::session::{Session, SessionError, Threads};
+use crate::state::{RunStatus, StateError, Store};
+use crate::sync::report::RunReport;
+use crate::sync::{Hooks, RunOptions, Stop, SyncError};
+use alerts::{Alert, Alerts, Event};
+use auth::Token;
+use live::Live;
+use metrics::Metrics;
+
+/// The longest the scheduler sleeps before looking at the clock again (a suspended
+/// machine or a clock set forward is noticed this soon).
+const MAX_SLEEP: Duration = Duration::from_secs(30);
+/// How long `POST /api/syncs/NAME/run` waits for the run's id.
+const START_WAIT: Duration = Duration::from_secs(10);
+
+/// Why the service could not start or reload.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The token cannot be read, or is needed and missing.
+    #[error("{0}")]
+    Token(String),
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Alerts(String),
+}
+
+/// What the service knows of one sync besides its config.
+#[derive(Default)]
+struct SyncSlot {
+    paused: bool,
+    /// The next slot it runs at (`None`: not scheduled).
+    next: Option<DateTime<Utc>>,
+    running: Option<Running>,
+    /// Asked to run while running: runs once more when this run ends.
+    queued: bool,
+    /// Failed or partly failed runs in a row (for `retry_sooner`'s back-off).
+    failures_in_row: u32,
+    /// How its last run ended, for the recovery alert.
+    last_status: Option<RunStatus>,
+    /// Why its last run could not start, if it could not.
+    last_error: Option<String>,
+}
+
+struct Running {
+    live: Arc<Live>,
+    stop: Stop,
+}
+
+/// How a run came to start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Trigger {
+    Schedule,
+    /// Asked for (API, page, or a queued request).
+    Request,
+}
+
+pub struct Service {
+    session: Arc<Session>,
+    /// Where the config is read from again on reload.
+    config_file: PathBuf,
+    config: RwLock<Arc<Config>>,
+    token: RwLock<Option<Token>>,
+    syncs: Mutex<BTreeMap<String, SyncSlot>>,
+    metrics: Metrics,
+    alerts: Alerts,
+    /// Wakes the scheduler (a slot changed).
+    wake: Notify,
+    /// Cancelled when the service stops.
+    shutdown: CancellationToken,
+    runs: TaskTracker,
+    listen: SocketAddr,
+}
+
+/// Start the service on `config` and serve until SIGTERM or Ctrl-C; then stop the runs
+/// (each gets `stop_grace` to stop cleanly) and return.
+/// It says where it listens on stdout once it does (`--json`: `{"listening": ADDRESS}`).
+pub fn serve(config: Config, json: bool) -> Result<(), ServiceError> {
+    let session = Arc::new(Session::new(Threads::Pool)?);
+    let service = Arc::new(Service::new(Arc::clone(&session), config)?);
+    session.runtime().block_on(Arc::clone(&service).main(json))
+}
+
+impl Service {
+    fn new(session: Arc<Session>, config: Config) -> Result<Service, ServiceError> {
+        let token = read_token(&config)?;
+        let listen = config.service.listen;
+        let service = Service {
+            session,
+            config_file: config.file.clone(),
+            token: RwLock::new(token),
+            syncs: Mutex::new(BTreeMap::new()),
+            metrics: Metrics::new(),
+            alerts: Alerts::new().map_err(ServiceError::Alerts)?,
+            wake: Notify::new(),
+            shutdown: CancellationToken::new(),
+            runs: TaskTracker::new(),
+            listen,
+            config: RwLock::new(Arc::new(config)),
+        };
+        service.restore(Utc::now())?;
+        Ok(service)
+    }
+
+    fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.config.read().unwrap())
+    }
+
+    fn token(&self) -> Option<Token> {
+        self.token.read().unwrap().clone()
+    }
+
+    fn store(&self) -> Result<Store, StateError> {
+        Store::open(&self.config().state_dir)
+    }
+
+    /// Each sync's slot from what the state store remembers: paused or not, how its last
+    /// run ended, and whether a slot passed while the service was down (it runs once, now).
+    fn restore(&self, now: DateTime<Utc>) -> Result<(), StateError> {
+        let config = self.config();
+        let store = Store::open(&config.state_dir)?;
+        let paused = store.paused_syncs()?;
+        let mut syncs = self.syncs.lock().unwrap();
+        for sync in config.syncs.values() {
+            let last = store.latest_run(Some(&sync.name))?;
+            let slot = syncs.entry(sync.name.clone()).or_default();
+            slot.paused = paused.contains(&sync.name);
+            slot.last_status = last.as_ref().map(|run| run.status);
+            let last_start = last.as_ref().map(|run| DateTime::<Utc>::from(run.started));
+            slot.next = first_slot(sync, last_start, now);
+            if let Some(success) = store.latest_success(&sync.name)? {
+                self.metrics.succeeded(&sync.name, success);
+            }
+        }
+        Ok(())
+    }
+
+    async fn main(self: Arc<Self>, json: bool) -> Result<(), ServiceError> {
+        let listener = tokio::net::TcpListener::bind(self.listen)
+            .await
+            .map_err(|source| ServiceError::Listen {
+                address: self.listen,
+                source,
+            })?;
+        let address = listener.local_addr().unwrap_or(self.listen);
+        match json {
+            true => println!(
+                "{}",
+                serde_json::json!({ "listening": address.to_string() })
+            ),
+            false => println!("ferry serve: listening on http://{address}"),
+        }
+        let scheduler = tokio::spawn(Arc::clone(&self).schedule());
+        let signals = tokio::spawn(Arc::clone(&self).signals());
+        let shutdown = self.shutdown.clone();
+        let app = api::router(Arc::clone(&self));
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
+        self.stop_runs().await;
+        scheduler.abort();
+        signals.abort();
+        served.map_err(|source| ServiceError::Listen {
+            address: self.listen,
+            source,
+        })
+    }
+
+    /// SIGTERM and Ctrl-C stop the service; SIGHUP reloads the config.
+    async fn signals(self: Arc<Self>) {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut terminate), Ok(mut hangup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            tracing::error!("cannot listen for signals; stop the service with SIGKILL");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = terminate.recv() => break,
+                _ = tokio::signal::ctrl_c() => break,
+                _ = hangup.recv() => match self.reload() {
+                    Ok(()) => eprintln!("ferry serve: config reloaded"),
+                    Err(why) => eprintln!("ferry serve: the config was not reloaded, the old one keeps running: {why}"),
+                },
+            }
+        }
+        eprintln!("ferry serve: stopping");
+        self.shutdown.cancel();
+    }
+
+    /// Ask every run to stop, and give them `stop_grace` to do so. A run still going
+    /// then is left to the process's exit: its temporary uploads stay, and the next start
+    /// finds it interrupted.
+    async fn stop_runs(&self) {
+        for slot in self.syncs.lock().unwrap().values() {
+            if let Some(running) = &slot.running {
+                running.stop.stop("the service was stopped");
+            }
+        }
+        self.runs.close();
+        let grace = self.config().service.stop_grace;
+        if tokio::time::timeout(grace, self.runs.wait()).await.is_err() {
+            tracing::warn!("runs still going after {grace:?}; leaving them interrupted");
+        }
+    }
+
+    /// Start every run that is due, until the service stops.
+    async fn schedule(self: Arc<Self>) {
+        loop {
+            let now = Utc::now();
+            self.start_due(now);
+            let sleep = self
+                .next_due()
+                .map_or(MAX_SLEEP, |due| (due - now).to_std().unwrap_or_default())
+                .min(MAX_SLEEP);
+            tokio::select! {
+                () = self.shutdown.cancelled() => return,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(sleep) => {}
+            }
+        }
+    }
+
+    fn next_due(&self) -> Option<DateTime<Utc>> {
+        let syncs = self.syncs.lock().unwrap();
+        syncs
+            .values()
+            .filter(|slot| !slot.paused)
+            .filter_map(|slot| slot.next)
+            .min()
+    }
+
+    /// Start each sync whose slot has come; one still running at its slot skips it (and
+    /// the skip is recorded, with why).
+    fn start_due(self: &Arc<Self>, now: DateTime<Utc>) {
+        let config = self.config();
+        let mut syncs = self.syncs.lock().unwrap();
+        for (name, slot) in syncs.iter_mut() {
+            let (Some(due), Some(sync)) = (slot.next, config.syncs.get(name)) else {
+                continue;
+            };
+            if slot.paused || due > now || self.shutdown.is_cancelled() {
+                continue;
+            }
+            // From now, not from the slot: slots missed meanwhile collapse into this one.
+            slot.next = sync
+                .schedule
+                .as_ref()
+                .and_then(|timing| timing.next_after(now));
+            match &slot.running {
+                Some(running) => self.skip(name, &running.live, due),
+                None => self.start(&config, sync, slot, Trigger::Schedule),
+            }
+        }
+    }
+
+    /// Record that the slot at `due` was skipped: `name` was still running.
+    fn skip(&self, name: &str, live: &Live, due: DateTime<Utc>) {
+        let run = live
+            .run()
+            .map_or(String::new(), |id| format!(" (run {id})"));
+        let why = format!(
+            "the slot at {} was skipped: the previous run{run} was still going; never two runs \
+             of one sync at once",
+            due.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+        self.record_skip(name, &why);
+    }
+
+    fn record_skip(&self, name: &str, why: &str) {
+        tracing::info!("{name}: {why}");
+        self.metrics.not_run(name, RunStatus::Skipped.as_str());
+        if let Err(error) = self
+            .store()
+            .and_then(|store| store.record_skipped(name, why))
+        {
+            tracing::error!("{name}: cannot record a skipped run: {error}");
+        }
+    }
+
+    /// Start a run of `sync` in the background.
+    fn start(
+        self: &Arc<Self>,
+        config: &Arc<Config>,
+        sync: &SyncConfig,
+        slot: &mut SyncSlot,
+        trigger: Trigger,
+    ) {
+        let (live, stop) = (Arc::new(Live::default()), Stop::new());
+        slot.running = Some(Running {
+            live: Arc::clone(&live),
+            stop: stop.clone(),
+        });
+        tracing::info!("{}: starting a run ({trigger:?})", sync.name);
+        self.metrics.running(&sync.name, 1);
+        let hooks = Hooks {
+            progress: live,
+            stop: stop.clone(),
+        };
+        let (service, config, name) = (Arc::clone(self), Arc::clone(config), sync.name.clone());
+        let max_duration = sync.max_duration;
+        self.runs.spawn(async move {
+            let deadline = max_duration.map(|limit| {
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(limit).await;
+                    stop.stop(format!(
+                        "it ran for max_duration, {}",
+                        human_duration(limit)
+                    ));
+                })
+            });
+            let run = service
+                .session
+                .run_async(config, name.clone(), RunOptions::default(), hooks);
+            let ended = run.await;
+            if let Some(deadline) = deadline {
+                deadline.abort();
+            }
+            service.ended(&name, ended);
+        });
+    }
+
+    /// A run of `name` ended (or could not start): metrics, alerts, the next slot, and a
+    /// queued run.
+    fn ended(self: &Arc<Self>, name: &str, ended: Result<RunReport, SyncError>) {
+        self.metrics.running(name, -1);
+        let config = self.config();
+        let mut syncs = self.syncs.lock().unwrap();
+        let Some(slot) = syncs.get_mut(name) else {
+            return;
+        };
+        slot.running = None;
+        let sync = config.syncs.get(name);
+        let hooks = sync.map_or_else(Vec::new, |sync| self.webhooks(sync));
+        match ended {
+            Ok(report) => {
+                self.metrics.ended(&report);
+                if let Some(event) = Event::of(slot.last_status, report.status) {
+                    let alert = Alert {
+                        event,
+                        sync: name,
+                        run: Some(&report),
+                        error: None,
+                    };
+                    self.alerts.send(&alert, hooks);
+                }
+                slot.last_error = None;
+                slot.last_status = Some(report.status);
+                if let Some(sync) = sync {
+                    self.after(sync, slot, report.status);
+                }
+            }
+            Err(SyncError::State(StateError::RunInProgress { .. })) => {
+                drop(syncs);
+                let why = "another ferry holds this sync's lock (a `ferry run` of it is going on); \
+                           never two runs of one sync at once";
+                self.record_skip(name, why);
+                return;
+            }
+            Err(error) => {
+                let message = error.to_string();
+                tracing::error!("{name}: the run could not start: {message}");
+                self.metrics.not_run(name, "error");
+                let alert = Alert {
+                    event: Event::Error,
+                    sync: name,
+                    run: None,
+                    error: Some(&message),
+                };
+                self.alerts.send(&alert, hooks);
+                slot.last_error = Some(message);
+            }
+        }
+        if std::mem::take(&mut slot.queued)
+            && let Some(sync) = sync
+            && !self.shutdown.is_cancelled()
+        {
+            self.start(&config, sync, slot, Trigger::Request);
+        }
+        self.wake.notify_one();
+    }
+
+    /// After a run that ended `status`: with `retry_sooner`, a failing sync is tried again
+    /// before its next slot, the wait doubling with each failure in a row.
+    fn after(&self, sync: &SyncConfig, slot: &mut SyncSlot, status: RunStatus) {
+        if !matches!(status, RunStatus::Failure | RunStatus::PartialFailure) {
+            slot.failures_in_row = 0;
+            return;
+        }
+        slot.failures_in_row += 1;
+        let Some(first) = sync.retry_sooner else {
+            return;
+        };
+        let doubled = first.saturating_mul(1 << (slot.failures_in_row - 1).min(16));
+        let Ok(wait) = chrono::Duration::from_std(doubled) else {
+            return;
+        };
+        let sooner = Utc::now() + wait;
+        slot.next = Some(slot.next.map_or(sooner, |next| next.min(sooner)));
+    }
+
+    /// The webhooks a sync's alerts go to: its own and the service's.
+    fn webhooks(&self, sync: &SyncConfig) -> Vec<crate::config::Webhook> {
+        let config = self.config();
+        let mut hooks: Vec<_> = sync.webhook.iter().cloned().collect();
+        if let Some(global) = &config.service.webhook
+            && !hooks.contains(global)
+        {
+            hooks.push(global.clone());
+        }
+        hooks
+    }
+
+    /// Run `name` now: its run's id once it has one, or `Queued` when it is running.
+    async fn trigger(self: &Arc<Self>, name: &str) -> Result<Triggered, String> {
+        let config = self.config();
+        let sync = config.sync(name).map_err(|e| e.to_string())?;
+        let live = {
+            let mut syncs = self.syncs.lock().unwrap();
+            let slot = syncs.entry(name.to_string()).or_default();
+            if slot.running.is_some() {
+                slot.queued = true;
+                return Ok(Triggered::Queued);
+            }
+            self.start(&config, sync, slot, Trigger::Request);
+            Arc::clone(&slot.running.as_ref().expect("just started").live)
+        };
+        let waited = tokio::time::Instant::now();
+        while waited.elapsed() < START_WAIT {
+            if let Some(run) = live.run() {
+                return Ok(Triggered::Started(run));
+            }
+            if !self.is_running(name, &live) {
+                let slot = self.syncs.lock().unwrap();
+                let why = slot.get(name).and_then(|slot| slot.last_error.clone());
+                return Err(why.unwrap_or_else(|| "the run ended before it started".into()));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(Triggered::Queued)
+    }
+
+    fn is_running(&self, name: &str, live: &Arc<Live>) -> bool {
+        let syncs = self.syncs.lock().unwrap();
+        let running = syncs.get(name).and_then(|slot| slot.running.as_ref());
+        running.is_some_and(|running| Arc::ptr_eq(&running.live, live))
+    }
+
+    /// Pause or resume `name`'s schedule (remembered across restarts).
+    fn set_paused(&self, name: &str, paused: bool) -> Result<(), String> {
+        let config = self.config();
+        config.sync(name).map_err(|e| e.to_string())?;
+        self.store()
+            .and_then(|store| store.set_paused(name, paused))
+            .map_err(|e| e.to_string())?;
+        self.syncs
+            .lock()
+            .unwrap()
+            .entry(name.to_string())
+            .or_default()
+            .paused = paused;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Read the config again; a config (or token) that does not load leaves the running
+    /// one as it was, and says why.
+    fn reload(&self) -> Result<(), String> {
+        let fresh =
+            Config::load(Some(&self.config_file), Path::new("/")).map_err(|e| e.to_string())?;
+        let token = read_token(&fresh).map_err(|e| e.to_string())?;
+        if fresh.service.listen != self.listen {
+            tracing::warn!(
+                "listen changed to {}; it takes effect when the service restarts",
+                fresh.service.listen
+            );
+        }
+        let now = Utc::now();
+        {
+            let mut syncs = self.syncs.lock().unwrap();
+            syncs.retain(|name, slot| fresh.syncs.contains_key(name) || slot.running.is_some());
+            for sync in fresh.syncs.values() {
+                let slot = syncs.entry(sync.name.clone()).or_default();
+                slot.next = sync
+                    .schedule
+                    .as_ref()
+                    .and_then(|timing| timing.next_after(now));
+            }
+        }
+        *self.token.write().unwrap() = token;
+        *self.config.write().unwrap() = Arc::new(fresh);
+        self.wake.notify_one();
+        Ok(())
+    }
+}
+
+/// What asking for a run did.
+enum Triggered {
+    Started(i64),
+    Queued,
+}
+
+/// The token from `[service]`; an error when it is set but unusable, or when the service
+/// listens beyond loopback without one.
+fn read_token(config: &Config) -> Result<Option<Token>, ServiceError> {
+    let secret = config
+        .service
+        .token
+        .read(&config.file)
+        .map_err(ServiceError::Token)?;
+    let listen = config.service.listen;
+    if secret.is_none() && !listen.ip().is_loopback() {
+        let why = format!(
+            "listen = \"{listen}\" is reachable from other machines, so a token is required: \
+             set token_env or token_file in [service] (or the {} variable)",
+            crate::config::DEFAULT_TOKEN_ENV
+        );
+        let message = match &config.service.listen_place {
+            Some(place) => place.locate(&config.file, &why),
+            None => why,
+        };
+        return Err(ServiceError::Token(message));
+    }
+    Ok(secret.as_ref().map(Token::new))
+}
+
+/// The first slot of `sync` after a start at `now`: now, when a slot passed since its last
+/// run began (the service was down: it runs once, not once per missed slot); else the
+/// next one.
+fn first_slot(
+    sync: &SyncConfig,
+    last_start: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let timing = sync.schedule.as_ref()?;
+    match last_start.and_then(|last| timing.missed(last, now)) {
+        Some(_) => Some(now),
+        None => timing.next_after(now),
+    }
+}
+
+/// "24h", "1h30m", "45s".
+fn human_duration(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    let parts = [(h, "h"), (m, "m"), (s, "s")];
+    let text: String = parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect();
+    if text.is_empty() { "0s".into() } else { text }
+}
