@@ -3,10 +3,9 @@
 //! keeps one for its lifetime, so that no run rebuilds the engine or reloads a plugin
 //! whose remote did not change.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::config::{Config, PolicySetting, RemoteConfig};
+use crate::config::{Config, PolicyValue, RemoteConfig};
 use crate::plugin::{ComponentCache, Limits, PluginError, Runtime};
 use crate::sync::report::RunReport;
 use crate::sync::{self, Hooks, PolicyHandle, RunOptions, SyncError};
@@ -33,11 +32,12 @@ pub enum SessionError {
 
 /// What a policy was loaded from: a remote's policy keys and the file its paths are
 /// relative to. A reloaded config that leaves them as they were keeps the loaded plugin.
+/// Settings are compared by name and value, not by where they are written.
 #[derive(Clone, PartialEq)]
 struct PolicyKey {
     config_file: std::path::PathBuf,
     policy: Option<String>,
-    settings: Vec<PolicySetting>,
+    settings: Vec<(String, PolicyValue)>,
     timeout: Option<std::time::Duration>,
 }
 
@@ -46,7 +46,11 @@ impl PolicyKey {
         PolicyKey {
             config_file: config.file.clone(),
             policy: remote.policy.clone(),
-            settings: remote.policy_settings.clone(),
+            settings: remote
+                .policy_settings
+                .iter()
+                .map(|setting| (setting.name.clone(), setting.value.clone()))
+                .collect(),
             timeout: remote.policy_timeout,
         }
     }
@@ -55,7 +59,9 @@ impl PolicyKey {
 pub struct Session {
     runtime: tokio::runtime::Runtime,
     plugins: Runtime,
-    policies: Mutex<HashMap<String, (PolicyKey, PolicyHandle)>>,
+    /// One loaded policy per distinct set of policy keys: remotes configured alike (a
+    /// thousand local folders under `generic`) share one instance and its thread.
+    policies: Mutex<Vec<(PolicyKey, PolicyHandle)>>,
 }
 
 impl Session {
@@ -72,7 +78,7 @@ impl Session {
         Ok(Session {
             runtime,
             plugins,
-            policies: Mutex::new(HashMap::new()),
+            policies: Mutex::new(Vec::new()),
         })
     }
 
@@ -95,17 +101,20 @@ impl Session {
         remote: &RemoteConfig,
     ) -> Result<PolicyHandle, SyncError> {
         let key = PolicyKey::of(config, remote);
-        if let Some((loaded, handle)) = self.policies.lock().unwrap().get(&remote.name)
-            && *loaded == key
-        {
-            return Ok(handle.clone());
+        let loaded = |policies: &[(PolicyKey, PolicyHandle)]| {
+            let found = policies.iter().find(|(loaded, _)| *loaded == key);
+            found.map(|(_, handle)| handle.clone())
+        };
+        if let Some(handle) = loaded(&self.policies.lock().unwrap()) {
+            return Ok(handle);
         }
         let handle = sync::load_policy(&self.plugins, config, remote)?;
-        let entry = (key, handle.clone());
-        self.policies
-            .lock()
-            .unwrap()
-            .insert(remote.name.clone(), entry);
+        let mut policies = self.policies.lock().unwrap();
+        // Another run may have loaded it meanwhile: keep one.
+        if let Some(handle) = loaded(&policies) {
+            return Ok(handle);
+        }
+        policies.push((key, handle.clone()));
         Ok(handle)
     }
 

@@ -8,7 +8,14 @@ use super::remote::{secret_from_env, secret_from_file};
 use super::{Place, Secret, parse_duration};
 use crate::toml_reader::{Field, Table, TomlError};
 
-const SERVICE_KEYS: &[&str] = &["listen", "token_env", "token_file", "webhook", "stop_grace"];
+const SERVICE_KEYS: &[&str] = &[
+    "listen",
+    "token_env",
+    "token_file",
+    "webhook",
+    "stop_grace",
+    "max_runs",
+];
 /// The variable read for the token when neither `token_env` nor `token_file` is set.
 pub const DEFAULT_TOKEN_ENV: &str = "FERRY_TOKEN";
 /// A token shorter than this is refused: it could be guessed.
@@ -23,6 +30,9 @@ pub struct ServiceConfig {
     pub webhook: Option<Webhook>,
     /// How long runs get to stop when the service stops.
     pub stop_grace: Duration,
+    /// Runs going on at once; more wait for one to end (a thousand syncs due at the same
+    /// minute do not open a thousand connections at once).
+    pub max_runs: usize,
     /// Where `listen` is written, if it is.
     pub listen_place: Option<Place>,
 }
@@ -34,6 +44,7 @@ impl Default for ServiceConfig {
             token: TokenSource::Env(DEFAULT_TOKEN_ENV.into(), None),
             webhook: None,
             stop_grace: Duration::from_secs(30),
+            max_runs: 16,
             listen_place: None,
         }
     }
@@ -95,6 +106,9 @@ pub(super) fn parse_service(root: &Table<'_>, base: &Path) -> Result<ServiceConf
         stop_grace: table
             .optional("stop_grace", |field| field.parse_text(parse_duration))?
             .unwrap_or(defaults.stop_grace),
+        max_runs: table
+            .optional("max_runs", |field| field.integer_in(1..=1024))?
+            .unwrap_or(defaults.max_runs),
     })
 }
 

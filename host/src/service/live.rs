@@ -22,7 +22,8 @@ pub struct Live {
 pub struct LiveState {
     /// The run's id, once the state store gave it one.
     pub run: Option<i64>,
-    /// `scanning` (listing and checking) until the transfers start, then `transferring`.
+    /// `waiting` for its turn (`max_runs`), `scanning` (listing and checking) until the
+    /// transfers start, then `transferring`.
     pub phase: &'static str,
     pub files_done: u64,
     pub files_total: u64,
@@ -39,10 +40,10 @@ impl Live {
         let transferring = self.transferring.load(Ordering::Relaxed);
         LiveState {
             run: self.run(),
-            phase: if transferring {
-                "transferring"
-            } else {
-                "scanning"
+            phase: match (self.run(), transferring) {
+                (None, _) => "waiting",
+                (Some(_), false) => "scanning",
+                (Some(_), true) => "transferring",
             },
             files_done: self.files_done.load(Ordering::Relaxed),
             files_total: self.files_total.load(Ordering::Relaxed),

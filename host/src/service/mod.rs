@@ -105,6 +105,8 @@ pub struct Service {
     /// Cancelled when the service stops.
     shutdown: CancellationToken,
     runs: TaskTracker,
+    /// One permit per run going on (`max_runs`); a due run waits for one.
+    permits: Arc<tokio::sync::Semaphore>,
     listen: SocketAddr,
 }
 
@@ -131,6 +133,7 @@ impl Service {
             wake: Notify::new(),
             shutdown: CancellationToken::new(),
             runs: TaskTracker::new(),
+            permits: Arc::new(tokio::sync::Semaphore::new(config.service.max_runs)),
             listen,
             config: RwLock::new(Arc::new(config)),
         };
@@ -337,7 +340,12 @@ impl Service {
         };
         let (service, config, name) = (Arc::clone(self), Arc::clone(config), sync.name.clone());
         let max_duration = sync.max_duration;
+        let permits = Arc::clone(&self.permits);
         self.runs.spawn(async move {
+            let _permit = tokio::select! {
+                permit = permits.acquire_owned() => permit.expect("the permits are never closed"),
+                () = stop.stopped() => return service.never_started(&name),
+            };
             let deadline = max_duration.map(|limit| {
                 let stop = stop.clone();
                 tokio::spawn(async move {
@@ -417,6 +425,14 @@ impl Service {
             self.start(&config, sync, slot, Trigger::Request);
         }
         self.wake.notify_one();
+    }
+
+    /// A run stopped while it waited for its turn: nothing to record.
+    fn never_started(&self, name: &str) {
+        self.metrics.running(name, -1);
+        if let Some(slot) = self.syncs.lock().unwrap().get_mut(name) {
+            slot.running = None;
+        }
     }
 
     /// After a run that ended `status`: with `retry_sooner`, a failing sync is tried again
