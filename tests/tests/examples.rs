@@ -218,7 +218,7 @@ enum Kind {
 
 fn kind(origin: &str, document: &toml::Table) -> Kind {
     let all_in = |keys: &[&str]| document.keys().all(|key| keys.contains(&key.as_str()));
-    if all_in(&["state", "remotes", "syncs"]) {
+    if all_in(&["state", "service", "remotes", "syncs"]) {
         Kind::FerryConfig
     } else if all_in(&["package", "lib", "dependencies", "profile", "workspace"])
         || all_in(&["settings", "entry", "temp_name", "classify"])
