@@ -134,11 +134,23 @@ fn not_found(why: String) -> Response {
     (StatusCode::NOT_FOUND, Json(json!({ "error": why }))).into_response()
 }
 
+/// `work` on the blocking pool: it reads the state store, which blocks, and the runtime's
+/// threads drive the runs.
+async fn blocking(
+    service: Arc<Service>,
+    work: impl FnOnce(&Service) -> Response + Send + 'static,
+) -> Response {
+    tokio::task::spawn_blocking(move || work(&service))
+        .await
+        .unwrap_or_else(internal)
+}
+
 async fn api_syncs(State(service): Shared) -> Response {
-    match service.summaries() {
+    blocking(service, |service| match service.summaries() {
         Ok(syncs) => Json(json!({ "syncs": syncs })).into_response(),
         Err(error) => internal(error),
-    }
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -150,6 +162,10 @@ struct RunsQuery {
 }
 
 async fn api_runs(State(service): Shared, Query(query): Query<RunsQuery>) -> Response {
+    blocking(service, move |service| runs_page(service, &query)).await
+}
+
+fn runs_page(service: &Service, query: &RunsQuery) -> Response {
     let config = service.config();
     if let Some(sync) = &query.sync
         && let Err(error) = config.sync(sync)
@@ -175,6 +191,10 @@ async fn api_runs(State(service): Shared, Query(query): Query<RunsQuery>) -> Res
 }
 
 async fn api_run_report(State(service): Shared, Path(id): Path<i64>) -> Response {
+    blocking(service, move |service| run_report(service, id)).await
+}
+
+fn run_report(service: &Service, id: i64) -> Response {
     let store = match Store::open(&service.config().state_dir) {
         Ok(store) => store,
         Err(error) => return internal(error),
@@ -257,15 +277,18 @@ async fn status_page(
         (true, false) => SignIn::Needed,
         (false, false) => SignIn::NotNeeded,
     };
-    if !signed && !may_read_unsigned(&service) {
-        return page_response(
-            &service,
+    let (sign_in, notice, hide) = match signed || may_read_unsigned(&service) {
+        true => (sign_in, notice(&service, &query), false),
+        false => (
             SignIn::Needed,
             Some("sign in to see the syncs".into()),
             true,
-        );
-    }
-    page_response(&service, sign_in, notice(&service, &query), false)
+        ),
+    };
+    blocking(service, move |service| {
+        page_response(service, sign_in, notice, hide)
+    })
+    .await
 }
 
 fn page_response(

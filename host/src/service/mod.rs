@@ -161,6 +161,7 @@ impl Service {
         let paused = store.paused_syncs()?;
         let mut syncs = self.syncs.lock().unwrap();
         for sync in config.syncs.values() {
+            store.settle(&sync.name)?;
             let last = store.latest_run(Some(&sync.name))?;
             let slot = syncs.entry(sync.name.clone()).or_default();
             slot.paused = paused.contains(&sync.name);

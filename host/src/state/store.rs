@@ -138,10 +138,7 @@ impl Store {
     /// Starts a run; any earlier run of this sync still "running" (a crash) becomes "interrupted".
     pub fn start_run(&self, sync: &str, dry_run: bool) -> Result<RunId, StateError> {
         self.write("starting a run", |conn| {
-            conn.execute(
-                "UPDATE runs SET status = ?2 WHERE sync = ?1 AND status = ?3",
-                params![sync, RunStatus::Interrupted, RunStatus::Running],
-            )?;
+            interrupt_running(conn, sync)?;
             conn.execute(
                 "INSERT INTO runs (sync, started_ns, status, dry_run) VALUES (?1, ?2, ?3, ?4)",
                 params![sync, Nanos(SystemTime::now()), RunStatus::Running, dry_run],
@@ -203,6 +200,17 @@ impl Store {
         })?;
         self.checkpoint();
         Ok(())
+    }
+
+    /// Records as interrupted each run of `sync` still recorded as running while no run
+    /// holds the sync's lock (its process was killed), as the next run would.
+    pub fn settle(&self, sync: &str) -> Result<(), StateError> {
+        if lock::is_held(&self.dir, sync) {
+            return Ok(());
+        }
+        self.write("recording interrupted runs", |conn| {
+            Ok(interrupt_running(conn, sync)?)
+        })
     }
 
     /// Says why a run was stopped before it finished.
@@ -623,5 +631,14 @@ fn upsert_path_state(
 fn forget_path(conn: &Connection, sync: &str, path: &str) -> rusqlite::Result<()> {
     conn.prepare_cached("DELETE FROM path_states WHERE sync = ?1 AND path = ?2")?
         .execute([sync, path])?;
+    Ok(())
+}
+
+/// Marks `sync`'s runs recorded as running interrupted.
+fn interrupt_running(conn: &Connection, sync: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE runs SET status = ?2 WHERE sync = ?1 AND status = ?3",
+        params![sync, RunStatus::Interrupted, RunStatus::Running],
+    )?;
     Ok(())
 }
