@@ -138,9 +138,9 @@ pub fn render(page: &PageView) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta http-equiv=\"refresh\" content=\"{REFRESH_SECONDS}\">\n\
-         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{}<main>\n{}{}{}{}</main>\n\
+         {}<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{}<main>\n{}{}{}{}</main>\n\
          </body>\n</html>\n",
+        refresh(&page.sign_in),
         title(&page.syncs),
         header(page),
         notice(page.notice.as_deref()),
@@ -332,15 +332,30 @@ fn title(syncs: &[SyncView]) -> String {
     }
 }
 
+/// The page reloads itself, except while it asks for the token (a reload would clear
+/// what is being typed).
+fn refresh(sign_in: &SignIn) -> String {
+    match sign_in {
+        SignIn::Needed => String::new(),
+        SignIn::NotNeeded | SignIn::SignedIn => {
+            format!("<meta http-equiv=\"refresh\" content=\"{REFRESH_SECONDS}\">\n")
+        }
+    }
+}
+
 /// The page header: when the view was taken, and whether signed in.
 fn header(page: &PageView) -> String {
-    let signed_in = match page.sign_in {
-        SignIn::SignedIn => "<span class=\"signed-in\">signed in</span>",
-        SignIn::NotNeeded | SignIn::Needed => "",
+    let (signed_in, reloads) = match page.sign_in {
+        SignIn::SignedIn => ("<span class=\"signed-in\">signed in</span>", true),
+        SignIn::NotNeeded => ("", true),
+        SignIn::Needed => ("", false),
+    };
+    let reloads = match reloads {
+        true => format!(" · reloads every {REFRESH_SECONDS} s"),
+        false => String::new(),
     };
     format!(
-        "<header><h1>ferry</h1><span class=\"muted\">as of {} · reloads every \
-         {REFRESH_SECONDS} s</span>{signed_in}</header>\n",
+        "<header><h1>ferry</h1><span class=\"muted\">as of {}{reloads}</span>{signed_in}</header>\n",
         esc(&page.generated_at, MAX_PATH)
     )
 }
