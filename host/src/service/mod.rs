@@ -444,15 +444,9 @@ impl Service {
             return;
         }
         slot.failures_in_row += 1;
-        let Some(first) = sync.retry_sooner else {
-            return;
-        };
-        let doubled = first.saturating_mul(1 << (slot.failures_in_row - 1).min(16));
-        let Ok(wait) = chrono::Duration::from_std(doubled) else {
-            return;
-        };
-        let sooner = Utc::now() + wait;
-        slot.next = Some(slot.next.map_or(sooner, |next| next.min(sooner)));
+        if let Some(first) = sync.retry_sooner {
+            slot.next = sooner(first, slot.failures_in_row, slot.next, Utc::now());
+        }
     }
 
     /// The webhooks a sync's alerts go to: its own and the service's.
@@ -595,6 +589,25 @@ fn first_slot(
     }
 }
 
+/// The next run of a sync that failed `failures_in_row` times in a row (at least once),
+/// with `retry_sooner = first`: `first` after `now`, doubling with each failure, and never
+/// later than its next slot.
+fn sooner(
+    first: Duration,
+    failures_in_row: u32,
+    next_slot: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let doubled = first.saturating_mul(1 << failures_in_row.saturating_sub(1).min(16));
+    let retry = chrono::Duration::from_std(doubled)
+        .ok()
+        .and_then(|wait| now.checked_add_signed(wait));
+    match (retry, next_slot) {
+        (Some(retry), Some(slot)) => Some(retry.min(slot)),
+        (retry, slot) => retry.or(slot),
+    }
+}
+
 /// "24h", "1h30m", "45s".
 fn human_duration(duration: Duration) -> String {
     let seconds = duration.as_secs();
@@ -606,4 +619,86 @@ fn human_duration(duration: Duration) -> String {
         .map(|(n, unit)| format!("{n}{unit}"))
         .collect();
     if text.is_empty() { "0s".into() } else { text }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::schedule::{Timing, parse};
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    }
+
+    fn sync_every(interval: &str) -> SyncConfig {
+        let text = format!(
+            "[remotes.a]\ntype = \"local\"\npath = \"a\"\n[remotes.b]\ntype = \"local\"\npath = \"b\"\n\
+             [syncs.s]\nsource = \"a\"\ndestination = \"b\"\nschedule = \"every {interval}\"\n"
+        );
+        let config = Config::parse(&text, Path::new("/x/ferry.toml")).unwrap();
+        config.syncs["s"].clone()
+    }
+
+    #[test]
+    fn a_service_down_over_many_slots_runs_once_at_start() {
+        let sync = sync_every("15m");
+        let now = at("2026-12-05T13:52:00Z");
+        // Last run at 10:07: slots 10:15 ... 13:45 were missed; one run, now.
+        assert_eq!(
+            first_slot(&sync, Some(at("2026-12-05T10:07:00Z")), now),
+            Some(now)
+        );
+        // Last run at 13:46: nothing missed; the next slot.
+        let next = first_slot(&sync, Some(at("2026-12-05T13:46:00Z")), now);
+        assert_eq!(next, Some(at("2026-12-05T14:00:00Z")));
+        // Never run: the next slot, not at once.
+        assert_eq!(
+            first_slot(&sync, None, now),
+            Some(at("2026-12-05T14:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_sync_without_a_schedule_has_no_slot() {
+        let mut sync = sync_every("15m");
+        sync.schedule = None;
+        assert_eq!(first_slot(&sync, None, Utc::now()), None);
+    }
+
+    #[test]
+    fn retries_come_sooner_doubling_but_never_after_the_slot() {
+        let now = at("2026-12-05T10:00:00Z");
+        let slot = Some(at("2026-12-05T11:00:00Z"));
+        let five = Duration::from_secs(300);
+        assert_eq!(sooner(five, 1, slot, now), Some(at("2026-12-05T10:05:00Z")));
+        assert_eq!(sooner(five, 2, slot, now), Some(at("2026-12-05T10:10:00Z")));
+        assert_eq!(sooner(five, 4, slot, now), Some(at("2026-12-05T10:40:00Z")));
+        assert_eq!(sooner(five, 5, slot, now), slot, "capped by the slot");
+        assert_eq!(sooner(five, 200, slot, now), slot, "no overflow");
+        assert_eq!(sooner(five, 1, None, now), Some(at("2026-12-05T10:05:00Z")));
+    }
+
+    #[test]
+    fn a_cron_slot_in_berlin_follows_daylight_saving_time() {
+        let timing = Timing {
+            schedule: parse("0 2 * * *", Some("Europe/Berlin")).unwrap(),
+            skip_dates: Vec::new(),
+        };
+        // 02:00 in Berlin is 01:00 UTC in winter, 00:00 UTC in summer.
+        let winter = timing.next_after(at("2026-03-28T12:00:00Z"));
+        assert_eq!(
+            winter,
+            Some(at("2026-03-29T01:00:00Z")),
+            "02:00 does not exist: at 03:00 CEST"
+        );
+        let summer = timing.next_after(at("2026-03-29T12:00:00Z"));
+        assert_eq!(summer, Some(at("2026-03-30T00:00:00Z")));
+    }
+
+    #[test]
+    fn durations_read_as_written() {
+        assert_eq!(human_duration(Duration::from_secs(24 * 3600)), "24h");
+        assert_eq!(human_duration(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(human_duration(Duration::from_millis(500)), "0s");
+    }
 }
