@@ -87,7 +87,7 @@ fn reads_as_escape(rest: &str) -> bool {
 
 /// Control characters (C0, DEL, C1), bidirectional controls, line and paragraph
 /// separators, and the other format characters that print as nothing.
-fn is_invisible(c: char) -> bool {
+pub fn is_invisible(c: char) -> bool {
     c.is_control()
         || matches!(
             c,

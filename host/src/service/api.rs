@@ -365,7 +365,7 @@ async fn form_action(
     State(service): Shared,
     Path((name, action)): Path<(String, String)>,
 ) -> Response {
-    let encoded = percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC);
+    let encoded = page::path_segment(&name);
     let done = match action.as_str() {
         "run" => match service.trigger(&name).await {
             Ok(Triggered::Started(run)) => {

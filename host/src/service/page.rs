@@ -13,6 +13,8 @@
 
 use std::collections::HashSet;
 
+use crate::text::is_invisible;
+
 /// Everything the status page shows.
 pub struct PageView {
     /// When the view was taken, e.g. "2026-12-05 01:02:03 UTC".
@@ -173,32 +175,8 @@ fn esc(text: &str, max: usize) -> String {
     out
 }
 
-/// Control characters (C0, DEL, C1), bidirectional controls, line and paragraph
-/// separators, and the other format characters that print as nothing (as `text.rs`).
-fn is_invisible(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{ad}'
-                | '\u{34f}'
-                | '\u{61c}'
-                | '\u{115f}'..='\u{1160}'
-                | '\u{17b4}'..='\u{17b5}'
-                | '\u{180b}'..='\u{180f}'
-                | '\u{200b}'..='\u{200f}'
-                | '\u{2028}'..='\u{202e}'
-                | '\u{2060}'..='\u{206f}'
-                | '\u{3164}'
-                | '\u{fe00}'..='\u{fe0f}'
-                | '\u{feff}'
-                | '\u{ffa0}'
-                | '\u{fff0}'..='\u{fffb}'
-                | '\u{e0000}'..='\u{e0fff}'
-        )
-}
-
 /// `name` as one URL path segment: every byte but `A-Za-z0-9-._~` percent-encoded.
-fn path_segment(name: &str) -> String {
+pub fn path_segment(name: &str) -> String {
     name.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
