@@ -250,7 +250,7 @@ async fn api_reload(State(service): Shared) -> Response {
 }
 
 async fn metrics(State(service): Shared) -> Response {
-    let content_type = "text/plain; version=0.0.4; charset=utf-8";
+    let content_type = super::metrics::CONTENT_TYPE;
     (
         [(header::CONTENT_TYPE, content_type)],
         service.metrics.encode(),

@@ -4,6 +4,8 @@ use std::sync::atomic::AtomicU64;
 use std::time::SystemTime;
 
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::prometheus_text;
+pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -153,10 +155,11 @@ impl Metrics {
             .set(seconds);
     }
 
-    /// Every metric in the text format.
+    /// Every metric in Prometheus' text format (0.0.4), which [`CONTENT_TYPE`] names:
+    /// what a scraper reads is what the header says it is.
     pub fn encode(&self) -> String {
         let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+        prometheus_text::encode(&mut text, &self.registry)
             .expect("writing to a String does not fail");
         text
     }
