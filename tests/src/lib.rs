@@ -4,6 +4,7 @@
 pub mod fault_proxy;
 pub mod http_fault;
 pub mod http_servers;
+pub mod service;
 pub mod sshd;
 
 use std::path::{Path, PathBuf};
