@@ -27,9 +27,9 @@ pub fn serve(args: ServeArgs, config_path: Option<&Path>, json: bool) -> Result<
         ServiceError::Session(e) => CliError::from(e),
         ServiceError::State(e) => CliError::State(e),
         ServiceError::Token(why) => CliError::Usage(why),
-        error @ (ServiceError::Listen { .. } | ServiceError::Alerts(_)) => {
-            CliError::Io(error.to_string())
-        }
+        error @ (ServiceError::Listen { .. }
+        | ServiceError::Alerts(_)
+        | ServiceError::Signals(_)) => CliError::Io(error.to_string()),
     })?;
     Ok(exit::OK)
 }

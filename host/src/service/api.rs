@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::page::{self, SignIn};
-use super::{Service, Triggered};
+use super::{NotStarted, Service, Triggered};
 use crate::state::{RunId, Store};
 use crate::sync::report::RunReport;
 
@@ -218,7 +218,8 @@ async fn api_run(State(service): Shared, Path(name): Path<String>) -> Response {
     match service.trigger(&name).await {
         Ok(Triggered::Started(run)) => (StatusCode::ACCEPTED, Json(json!({ "run": run }))),
         Ok(Triggered::Queued) => (StatusCode::ACCEPTED, Json(json!({ "queued": true }))),
-        Err(why) => (StatusCode::CONFLICT, Json(json!({ "error": why }))),
+        Err(NotStarted::Unknown(why)) => (StatusCode::NOT_FOUND, Json(json!({ "error": why }))),
+        Err(NotStarted::Refused(why)) => (StatusCode::CONFLICT, Json(json!({ "error": why }))),
     }
     .into_response()
 }

@@ -59,6 +59,8 @@ pub enum ServiceError {
     },
     #[error("{0}")]
     Alerts(String),
+    #[error("cannot handle signals (SIGTERM, SIGINT, SIGHUP): {0}")]
+    Signals(#[source] std::io::Error),
 }
 
 /// What the service knows of one sync besides its config.
@@ -183,6 +185,8 @@ impl Service {
                 source,
             })?;
         let address = listener.local_addr().unwrap_or(self.listen);
+        // Handled from before it says it listens: a signal sent on that word is not lost.
+        let handlers = Signals::install().map_err(ServiceError::Signals)?;
         match json {
             true => println!(
                 "{}",
@@ -191,7 +195,7 @@ impl Service {
             false => println!("ferry serve: listening on http://{address}"),
         }
         let scheduler = tokio::spawn(Arc::clone(&self).schedule());
-        let signals = tokio::spawn(Arc::clone(&self).signals());
+        let signals = tokio::spawn(Arc::clone(&self).signals(handlers));
         let shutdown = self.shutdown.clone();
         let app = api::router(Arc::clone(&self));
         let served = axum::serve(listener, app)
@@ -207,20 +211,12 @@ impl Service {
     }
 
     /// SIGTERM and Ctrl-C stop the service; SIGHUP reloads the config.
-    async fn signals(self: Arc<Self>) {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut terminate), Ok(mut hangup)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        ) else {
-            tracing::error!("cannot listen for signals; stop the service with SIGKILL");
-            return;
-        };
+    async fn signals(self: Arc<Self>, mut signals: Signals) {
         loop {
             tokio::select! {
-                _ = terminate.recv() => break,
-                _ = tokio::signal::ctrl_c() => break,
-                _ = hangup.recv() => match self.reload() {
+                _ = signals.terminate.recv() => break,
+                _ = signals.interrupt.recv() => break,
+                _ = signals.hangup.recv() => match self.reload() {
                     Ok(()) => eprintln!("ferry serve: config reloaded"),
                     Err(why) => eprintln!("ferry serve: the config was not reloaded, the old one keeps running: {why}"),
                 },
@@ -398,12 +394,12 @@ impl Service {
                     self.after(sync, slot, report.status);
                 }
             }
-            Err(SyncError::State(StateError::RunInProgress { .. })) => {
-                drop(syncs);
-                let why = "another ferry holds this sync's lock (a `ferry run` of it is going on); \
-                           never two runs of one sync at once";
-                self.record_skip(name, why);
-                return;
+            Err(SyncError::State(error @ StateError::RunInProgress { .. })) => {
+                let why = format!(
+                    "another ferry runs this sync ({error}); never two runs of one sync at once"
+                );
+                self.record_skip(name, &why);
+                slot.last_error = Some(why);
             }
             Err(error) => {
                 let message = error.to_string();
@@ -462,9 +458,11 @@ impl Service {
     }
 
     /// Run `name` now: its run's id once it has one, or `Queued` when it is running.
-    async fn trigger(self: &Arc<Self>, name: &str) -> Result<Triggered, String> {
+    async fn trigger(self: &Arc<Self>, name: &str) -> Result<Triggered, NotStarted> {
         let config = self.config();
-        let sync = config.sync(name).map_err(|e| e.to_string())?;
+        let sync = config
+            .sync(name)
+            .map_err(|e| NotStarted::Unknown(e.to_string()))?;
         let live = {
             let mut syncs = self.syncs.lock().unwrap();
             let slot = syncs.entry(name.to_string()).or_default();
@@ -483,7 +481,8 @@ impl Service {
             if !self.is_running(name, &live) {
                 let slot = self.syncs.lock().unwrap();
                 let why = slot.get(name).and_then(|slot| slot.last_error.clone());
-                return Err(why.unwrap_or_else(|| "the run ended before it started".into()));
+                let why = why.unwrap_or_else(|| "the run ended before it started".into());
+                return Err(NotStarted::Refused(why));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -516,15 +515,23 @@ impl Service {
     /// Read the config again; a config (or token) that does not load leaves the running
     /// one as it was, and says why.
     fn reload(&self) -> Result<(), String> {
-        let fresh =
+        let mut fresh =
             Config::load(Some(&self.config_file), Path::new("/")).map_err(|e| e.to_string())?;
-        let token = read_token(&fresh).map_err(|e| e.to_string())?;
+        // The address it listens on stays until a restart, and the token is checked
+        // against that address: a reload never leaves a service beyond loopback without one.
         if fresh.service.listen != self.listen {
             tracing::warn!(
-                "listen changed to {}; it takes effect when the service restarts",
-                fresh.service.listen
+                "listen = {} takes effect when the service restarts; it listens on {}",
+                fresh.service.listen,
+                self.listen
             );
+            fresh.service.listen = self.listen;
+            fresh.service.listen_place = None;
         }
+        let token = read_token(&fresh).map_err(|e| e.to_string())?;
+        let paused = Store::open(&fresh.state_dir)
+            .and_then(|store| store.paused_syncs())
+            .map_err(|e| e.to_string())?;
         let now = Utc::now();
         {
             let mut syncs = self.syncs.lock().unwrap();
@@ -535,6 +542,7 @@ impl Service {
                     .schedule
                     .as_ref()
                     .and_then(|timing| timing.next_after(now));
+                slot.paused = paused.contains(&sync.name);
             }
         }
         *self.token.write().unwrap() = token;
@@ -544,10 +552,36 @@ impl Service {
     }
 }
 
+/// The signals the service handles, installed once.
+struct Signals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+}
+
 /// What asking for a run did.
 enum Triggered {
     Started(i64),
     Queued,
+}
+
+/// Why an asked-for run did not start.
+enum NotStarted {
+    /// The config names no such sync.
+    Unknown(String),
+    /// It could not start (its plugin, its state store, another ferry running it).
+    Refused(String),
 }
 
 /// The token from `[service]`; an error when it is set but unusable, or when the service

@@ -177,10 +177,22 @@ impl Store {
         status: RunStatus,
         totals: &Totals,
     ) -> Result<(), StateError> {
+        self.finish_run_noted(run, status, totals, None)
+    }
+
+    /// Finishes a run with a note saying why it ended as it did (a stop), in the same
+    /// write: nobody reads the status without its note.
+    pub fn finish_run_noted(
+        &self,
+        run: RunId,
+        status: RunStatus,
+        totals: &Totals,
+        note: Option<&str>,
+    ) -> Result<(), StateError> {
         self.write("finishing a run", |conn| {
             let updated = conn.execute(
                 "UPDATE runs SET finished_ns = ?2, status = ?3, transferred = ?4, failed = ?5, \
-                 skipped = ?6, deleted = ?7, rejected = ?8, bytes = ?9 WHERE id = ?1",
+                 skipped = ?6, deleted = ?7, rejected = ?8, bytes = ?9, note = ?10 WHERE id = ?1",
                 params![
                     run.0,
                     Nanos(SystemTime::now()),
@@ -191,6 +203,7 @@ impl Store {
                     Unsigned(totals.deleted),
                     Unsigned(totals.rejected),
                     Unsigned(totals.bytes),
+                    note,
                 ],
             )?;
             match updated {
@@ -210,17 +223,6 @@ impl Store {
         }
         self.write("recording interrupted runs", |conn| {
             Ok(interrupt_running(conn, sync)?)
-        })
-    }
-
-    /// Says why a run was stopped before it finished.
-    pub fn set_run_note(&self, run: RunId, note: &str) -> Result<(), StateError> {
-        self.write("noting why a run stopped", |conn| {
-            conn.execute(
-                "UPDATE runs SET note = ?2 WHERE id = ?1",
-                params![run.0, note],
-            )?;
-            Ok(())
         })
     }
 

@@ -202,10 +202,7 @@ pub async fn run(
     };
     if let Some(id) = run_id {
         let store = store.lock().unwrap();
-        store.finish_run(id, status, &totals)?;
-        if let Some(note) = &stopped {
-            store.set_run_note(id, note)?;
-        }
+        store.finish_run_noted(id, status, &totals, stopped.as_deref())?;
     }
     notes.extend(stopped);
     notes.extend(
