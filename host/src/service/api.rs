@@ -190,7 +190,11 @@ fn runs_page(service: &Service, query: &RunsQuery) -> Response {
     }
 }
 
-async fn api_run_report(State(service): Shared, Path(id): Path<i64>) -> Response {
+async fn api_run_report(State(service): Shared, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        let why = "a run is named by its number, as /api/runs lists it";
+        return (StatusCode::BAD_REQUEST, Json(json!({ "error": why }))).into_response();
+    };
     blocking(service, move |service| run_report(service, id)).await
 }
 

@@ -372,7 +372,7 @@ fn overview(syncs: &[SyncView], slugs: &[String]) -> String {
         .collect();
     format!(
         "<table class=\"overview\"><thead><tr><th>sync</th><th>now</th><th>latest run</th>\
-         <th class=\"n\">failed</th><th>next run</th></tr></thead><tbody>\n{rows}</tbody></table>\n"
+         <th class=\"n\">failed or rejected</th><th>next run</th></tr></thead><tbody>\n{rows}</tbody></table>\n"
     )
 }
 
@@ -386,7 +386,7 @@ fn overview_row(sync: &SyncView, slug: &str) -> String {
                 status_text(&run.status),
                 esc(&run.started, MAX_PATH)
             ),
-            count_cell(run.failed, "bad"),
+            count_cell(run.failed.saturating_add(run.rejected), "bad"),
         ),
         None => (
             "<span class=\"muted\">none yet</span>".into(),
