@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::page::{self, SignIn};
 use super::{NotStarted, Service, Triggered};
-use crate::state::{RunId, Store};
+use crate::state::RunId;
 use crate::sync::report::RunReport;
 
 type Shared = State<Arc<Service>>;
@@ -173,8 +173,8 @@ fn runs_page(service: &Service, query: &RunsQuery) -> Response {
         return not_found(error.to_string());
     }
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-    let runs = Store::open(&config.state_dir)
-        .and_then(|store| store.runs_before(query.sync.as_deref(), query.before.map(RunId), limit));
+    let before = query.before.map(RunId);
+    let runs = service.with_store(|store| store.runs_before(query.sync.as_deref(), before, limit));
     match runs {
         Ok(runs) => {
             let next = (runs.len() == limit)
@@ -199,21 +199,20 @@ async fn api_run_report(State(service): Shared, Path(id): Path<String>) -> Respo
 }
 
 fn run_report(service: &Service, id: i64) -> Response {
-    let store = match Store::open(&service.config().state_dir) {
-        Ok(store) => store,
-        Err(error) => return internal(error),
-    };
-    let record = match store.run(RunId(id)) {
-        Ok(Some(record)) => record,
-        Ok(None) => return not_found(format!("there is no run {id}")),
-        Err(error) => return internal(error),
-    };
-    match store.outcomes(record.id) {
-        Ok(outcomes) => {
-            let mut report = RunReport::from_record(&record, &outcomes).to_json();
+    let read = service.with_store(|store| {
+        let Some(record) = store.run(RunId(id))? else {
+            return Ok(None);
+        };
+        let outcomes = store.outcomes(record.id)?;
+        Ok(Some(RunReport::from_record(&record, &outcomes)))
+    });
+    match read {
+        Ok(Some(report)) => {
+            let mut report = report.to_json();
             report["id"] = json!(id);
             Json(report).into_response()
         }
+        Ok(None) => not_found(format!("there is no run {id}")),
         Err(error) => internal(error),
     }
 }

@@ -107,6 +107,8 @@ pub struct Service {
     /// Cancelled when the service stops.
     shutdown: CancellationToken,
     runs: TaskTracker,
+    /// The service's connection to the state store, for the API, the page and the skips.
+    store: Mutex<Option<Store>>,
     /// One permit per run going on (`max_runs`); a due run waits for one.
     permits: Arc<tokio::sync::Semaphore>,
     listen: SocketAddr,
@@ -135,6 +137,7 @@ impl Service {
             wake: Notify::new(),
             shutdown: CancellationToken::new(),
             runs: TaskTracker::new(),
+            store: Mutex::new(None),
             permits: Arc::new(tokio::sync::Semaphore::new(config.service.max_runs)),
             listen,
             config: RwLock::new(Arc::new(config)),
@@ -151,8 +154,20 @@ impl Service {
         self.token.read().unwrap().clone()
     }
 
-    fn store(&self) -> Result<Store, StateError> {
-        Store::open(&self.config().state_dir)
+    /// `work` on the service's own connection to the state store (opened again when a
+    /// reload moves the state directory). Never called with `syncs` locked inside `work`:
+    /// the locks are taken `syncs` first, then the store.
+    fn with_store<T>(
+        &self,
+        work: impl FnOnce(&Store) -> Result<T, StateError>,
+    ) -> Result<T, StateError> {
+        let dir = self.config().state_dir.clone();
+        let mut store = self.store.lock().unwrap();
+        let store = match &mut *store {
+            Some(open) if open.dir() == dir => open,
+            slot => slot.insert(Store::open(&dir)?),
+        };
+        work(store)
     }
 
     /// Each sync's slot from what the state store remembers: paused or not, how its last
@@ -308,10 +323,7 @@ impl Service {
     fn record_skip(&self, name: &str, why: &str) {
         tracing::info!("{name}: {why}");
         self.metrics.not_run(name, RunStatus::Skipped.as_str());
-        if let Err(error) = self
-            .store()
-            .and_then(|store| store.record_skipped(name, why))
-        {
+        if let Err(error) = self.with_store(|store| store.record_skipped(name, why)) {
             tracing::error!("{name}: cannot record a skipped run: {error}");
         }
     }
@@ -499,8 +511,7 @@ impl Service {
     fn set_paused(&self, name: &str, paused: bool) -> Result<(), String> {
         let config = self.config();
         config.sync(name).map_err(|e| e.to_string())?;
-        self.store()
-            .and_then(|store| store.set_paused(name, paused))
+        self.with_store(|store| store.set_paused(name, paused))
             .map_err(|e| e.to_string())?;
         self.syncs
             .lock()

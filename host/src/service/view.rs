@@ -1,7 +1,7 @@
 //! What the API and the status page show of the service: built from the syncs' slots and
 //! the state store, shared by both.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -63,15 +63,19 @@ impl Service {
 
     pub(super) fn summaries(&self) -> Result<Vec<SyncSummary>, StateError> {
         let config = self.config();
-        let store = Store::open(&config.state_dir)?;
         let snapshots = self.snapshots();
-        config
+        let mut latest: HashMap<String, RunRecord> = self
+            .with_store(|store| store.latest_runs())?
+            .into_iter()
+            .map(|run| (run.sync.clone(), run))
+            .collect();
+        let summaries = config
             .syncs
             .values()
             .map(|sync| {
                 let snapshot = snapshots.get(&sync.name);
-                let last = store.latest_run(Some(&sync.name))?;
-                Ok(SyncSummary {
+                let last = latest.remove(&sync.name);
+                SyncSummary {
                     name: sync.name.clone(),
                     source: sync.source.clone(),
                     destination: sync.destination.clone(),
@@ -81,9 +85,10 @@ impl Service {
                     running: snapshot.and_then(|s| s.running),
                     last_run: last.map(|run| RunReport::from_record(&run, &[])),
                     last_error: snapshot.and_then(|s| s.last_error.clone()),
-                })
+                }
             })
-            .collect()
+            .collect();
+        Ok(summaries)
     }
 
     pub(super) fn page(
@@ -92,29 +97,30 @@ impl Service {
         notice: Option<String>,
     ) -> Result<PageView, StateError> {
         let config = self.config();
-        let store = Store::open(&config.state_dir)?;
         let snapshots = self.snapshots();
         let now = Utc::now();
-        let syncs = config
-            .syncs
-            .values()
-            .map(|sync| {
-                let snapshot = snapshots.get(&sync.name);
-                let runs = store.runs_before(Some(&sync.name), None, PAGE_RUNS)?;
-                Ok(SyncView {
-                    name: sync.name.clone(),
-                    state: state(snapshot),
-                    schedule: sync
-                        .schedule
-                        .as_ref()
-                        .map_or("not scheduled".into(), |timing| timing.describe()),
-                    next_run: snapshot.and_then(|s| s.next).map(|at| when(at, now)),
-                    failure_groups: failure_groups(&store, &runs)?,
-                    runs: runs.iter().map(run_view).collect(),
-                    last_error: snapshot.and_then(|s| s.last_error.clone()),
+        let syncs = self.with_store(|store| {
+            config
+                .syncs
+                .values()
+                .map(|sync| {
+                    let snapshot = snapshots.get(&sync.name);
+                    let runs = store.runs_before(Some(&sync.name), None, PAGE_RUNS)?;
+                    Ok(SyncView {
+                        name: sync.name.clone(),
+                        state: state(snapshot),
+                        schedule: sync
+                            .schedule
+                            .as_ref()
+                            .map_or("not scheduled".into(), |timing| timing.describe()),
+                        next_run: snapshot.and_then(|s| s.next).map(|at| when(at, now)),
+                        failure_groups: failure_groups(store, &runs)?,
+                        runs: runs.iter().map(run_view).collect(),
+                        last_error: snapshot.and_then(|s| s.last_error.clone()),
+                    })
                 })
-            })
-            .collect::<Result<_, StateError>>()?;
+                .collect::<Result<_, StateError>>()
+        })?;
         Ok(PageView {
             generated_at: now.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
             sign_in,

@@ -302,6 +302,24 @@ impl Store {
         Ok(record)
     }
 
+    /// The state directory the store is in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Each sync's latest run, in one query.
+    pub fn latest_runs(&self) -> Result<Vec<RunRecord>, StateError> {
+        let runs: Vec<RunRecord> = self.read("reading the latest runs", |conn| {
+            let sql = format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY sync)"
+            );
+            conn.prepare_cached(&sql)?
+                .query_map([], run_from_row)?
+                .collect()
+        })?;
+        runs.into_iter().map(|run| self.settled(run)).collect()
+    }
+
     pub fn latest_run(&self, sync: Option<&str>) -> Result<Option<RunRecord>, StateError> {
         Ok(self.recent_runs(sync, 1)?.into_iter().next())
     }
