@@ -423,7 +423,12 @@ fn a_triggered_run_reports_each_refused_file_like_run_json_and_delivers_the_rest
     assert_eq!(code, 3, "{stdout}{stderr}");
     let cli: Value = serde_json::from_str(&stdout).unwrap();
     let mut api_keys = keys(&report);
-    assert!(api_keys.remove("id"));
+    // What the API adds: the run's id, and when it started and finished.
+    for added in ["id", "started", "finished"] {
+        assert!(api_keys.remove(added), "{added} missing: {report:#}");
+    }
+    let started = report["started"].as_str().unwrap();
+    assert!(started.ends_with("+00:00") && started < report["finished"].as_str().unwrap());
     let cli_keys = keys(&cli);
     let only_cli: BTreeSet<_> = cli_keys.difference(&api_keys).cloned().collect();
     let only_api: BTreeSet<_> = api_keys.difference(&cli_keys).cloned().collect();

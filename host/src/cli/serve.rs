@@ -17,12 +17,8 @@ pub struct ServeArgs {
 }
 
 pub fn serve(args: ServeArgs, config_path: Option<&Path>, json: bool) -> Result<u8, CliError> {
-    let mut config = load_config(config_path)?;
-    if let Some(listen) = args.listen {
-        config.service.listen = listen;
-        config.service.listen_place = None;
-    }
-    service::serve(config, json).map_err(|error| match error {
+    let config = load_config(config_path)?;
+    service::serve(config, args.listen, json).map_err(|error| match error {
         ServiceError::Config(e) => CliError::Config(e),
         ServiceError::Session(e) => CliError::from(e),
         ServiceError::State(e) => CliError::State(e),

@@ -14,9 +14,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::page::{self, SignIn};
+use super::view::run_json;
 use super::{NotStarted, Service, Triggered};
 use crate::state::RunId;
-use crate::sync::report::RunReport;
 
 type Shared = State<Arc<Service>>;
 
@@ -180,10 +180,7 @@ fn runs_page(service: &Service, query: &RunsQuery) -> Response {
             let next = (runs.len() == limit)
                 .then(|| runs.last().map(|run| run.id.0))
                 .flatten();
-            let reports: Vec<_> = runs
-                .iter()
-                .map(|run| RunReport::from_record(run, &[]))
-                .collect();
+            let reports: Vec<_> = runs.iter().map(|run| run_json(run, &[])).collect();
             Json(json!({ "runs": reports, "next": next })).into_response()
         }
         Err(error) => internal(error),
@@ -204,14 +201,10 @@ fn run_report(service: &Service, id: i64) -> Response {
             return Ok(None);
         };
         let outcomes = store.outcomes(record.id)?;
-        Ok(Some(RunReport::from_record(&record, &outcomes)))
+        Ok(Some(run_json(&record, &outcomes)))
     });
     match read {
-        Ok(Some(report)) => {
-            let mut report = report.to_json();
-            report["id"] = json!(id);
-            Json(report).into_response()
-        }
+        Ok(Some(report)) => Json(report).into_response(),
         Ok(None) => not_found(format!("there is no run {id}")),
         Err(error) => internal(error),
     }

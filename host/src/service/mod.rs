@@ -111,22 +111,31 @@ pub struct Service {
     store: Mutex<Option<Store>>,
     /// One permit per run going on (`max_runs`); a due run waits for one.
     permits: Arc<tokio::sync::Semaphore>,
+    /// Where it listens, for its whole life.
     listen: SocketAddr,
+    /// Whether `--listen` chose that (then `[service] listen` is not read).
+    listen_given: bool,
 }
 
 /// Start the service on `config` and serve until SIGTERM or Ctrl-C; then stop the runs
 /// (each gets `stop_grace` to stop cleanly) and return.
 /// It says where it listens on stdout once it does (`--json`: `{"listening": ADDRESS}`).
-pub fn serve(config: Config, json: bool) -> Result<(), ServiceError> {
+/// `listen` (`--listen`) takes the place of `[service] listen`, reloads included.
+pub fn serve(config: Config, listen: Option<SocketAddr>, json: bool) -> Result<(), ServiceError> {
     let session = Arc::new(Session::new(Threads::Pool)?);
-    let service = Arc::new(Service::new(Arc::clone(&session), config)?);
+    let service = Arc::new(Service::new(Arc::clone(&session), config, listen)?);
     session.runtime().block_on(Arc::clone(&service).main(json))
 }
 
 impl Service {
-    fn new(session: Arc<Session>, config: Config) -> Result<Service, ServiceError> {
-        let token = read_token(&config)?;
-        let listen = config.service.listen;
+    fn new(
+        session: Arc<Session>,
+        config: Config,
+        listen: Option<SocketAddr>,
+    ) -> Result<Service, ServiceError> {
+        let listen_given = listen.is_some();
+        let listen = listen.unwrap_or(config.service.listen);
+        let token = read_token(&config, listen)?;
         let service = Service {
             session,
             config_file: config.file.clone(),
@@ -140,6 +149,7 @@ impl Service {
             store: Mutex::new(None),
             permits: Arc::new(tokio::sync::Semaphore::new(config.service.max_runs)),
             listen,
+            listen_given,
             config: RwLock::new(Arc::new(config)),
         };
         service.restore(Utc::now())?;
@@ -342,7 +352,6 @@ impl Service {
             stop: stop.clone(),
         });
         tracing::info!("{}: starting a run ({trigger:?})", sync.name);
-        self.metrics.running(&sync.name, 1);
         let hooks = Hooks {
             progress: live,
             stop: stop.clone(),
@@ -355,6 +364,7 @@ impl Service {
                 permit = permits.acquire_owned() => permit.expect("the permits are never closed"),
                 () = stop.stopped() => return service.never_started(&name),
             };
+            service.metrics.running(&name, 1);
             let deadline = max_duration.map(|limit| {
                 let stop = stop.clone();
                 tokio::spawn(async move {
@@ -438,7 +448,6 @@ impl Service {
 
     /// A run stopped while it waited for its turn: nothing to record.
     fn never_started(&self, name: &str) {
-        self.metrics.running(name, -1);
         if let Some(slot) = self.syncs.lock().unwrap().get_mut(name) {
             slot.running = None;
         }
@@ -526,20 +535,18 @@ impl Service {
     /// Read the config again; a config (or token) that does not load leaves the running
     /// one as it was, and says why.
     fn reload(&self) -> Result<(), String> {
-        let mut fresh =
+        let fresh =
             Config::load(Some(&self.config_file), Path::new("/")).map_err(|e| e.to_string())?;
-        // The address it listens on stays until a restart, and the token is checked
-        // against that address: a reload never leaves a service beyond loopback without one.
-        if fresh.service.listen != self.listen {
+        if !self.listen_given && fresh.service.listen != self.listen {
             tracing::warn!(
                 "listen = {} takes effect when the service restarts; it listens on {}",
                 fresh.service.listen,
                 self.listen
             );
-            fresh.service.listen = self.listen;
-            fresh.service.listen_place = None;
         }
-        let token = read_token(&fresh).map_err(|e| e.to_string())?;
+        // Checked against where it listens: a reload never leaves a service beyond
+        // loopback without a token.
+        let token = read_token(&fresh, self.listen).map_err(|e| e.to_string())?;
         let paused = Store::open(&fresh.state_dir)
             .and_then(|store| store.paused_syncs())
             .map_err(|e| e.to_string())?;
@@ -597,13 +604,12 @@ enum NotStarted {
 
 /// The token from `[service]`; an error when it is set but unusable, or when the service
 /// listens beyond loopback without one.
-fn read_token(config: &Config) -> Result<Option<Token>, ServiceError> {
+fn read_token(config: &Config, listen: SocketAddr) -> Result<Option<Token>, ServiceError> {
     let secret = config
         .service
         .token
         .read(&config.file)
         .map_err(ServiceError::Token)?;
-    let listen = config.service.listen;
     if secret.is_none() && !listen.ip().is_loopback() {
         let why = format!(
             "listen = \"{listen}\" is reachable from other machines, so a token is required: \
@@ -611,8 +617,8 @@ fn read_token(config: &Config) -> Result<Option<Token>, ServiceError> {
             crate::config::DEFAULT_TOKEN_ENV
         );
         let message = match &config.service.listen_place {
-            Some(place) => place.locate(&config.file, &why),
-            None => why,
+            Some(place) if listen == config.service.listen => place.locate(&config.file, &why),
+            _ => why,
         };
         return Err(ServiceError::Token(message));
     }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::Service;
 use super::live::LiveState;
 use super::page::{FailureGroup, PageView, RunView, SignIn, SyncState, SyncView};
-use crate::state::{RunId, RunRecord, RunStatus, StateError, Store};
+use crate::state::{FileOutcome, RunId, RunRecord, RunStatus, StateError, Store};
 use crate::sync::report::RunReport;
 
 /// Runs shown per sync on the page.
@@ -31,7 +31,7 @@ pub struct SyncSummary {
     /// Its run going on now, with its progress.
     pub running: Option<LiveState>,
     /// Its latest run (without the list of failures: see `/api/runs/{id}`).
-    pub last_run: Option<RunReport>,
+    pub last_run: Option<serde_json::Value>,
     /// Why its last run could not start.
     pub last_error: Option<String>,
 }
@@ -83,7 +83,7 @@ impl Service {
                     next_run: snapshot.and_then(|s| s.next).map(|at| at.to_rfc3339()),
                     paused: snapshot.is_some_and(|s| s.paused),
                     running: snapshot.and_then(|s| s.running),
-                    last_run: last.map(|run| RunReport::from_record(&run, &[])),
+                    last_run: last.map(|run| run_json(&run, &[])),
                     last_error: snapshot.and_then(|s| s.last_error.clone()),
                 }
             })
@@ -128,6 +128,18 @@ impl Service {
             notice,
         })
     }
+}
+
+/// A run as the API shows it: what `run --json` prints, with its `id` and when it
+/// `started` and `finished` (RFC 3339; `finished` is null while it runs or if it was
+/// interrupted).
+pub fn run_json(run: &RunRecord, outcomes: &[FileOutcome]) -> serde_json::Value {
+    let mut json = RunReport::from_record(run, outcomes).to_json();
+    let time = |at: std::time::SystemTime| DateTime::<Utc>::from(at).to_rfc3339();
+    json["id"] = run.id.0.into();
+    json["started"] = time(run.started).into();
+    json["finished"] = run.finished.map(time).into();
+    json
 }
 
 fn state(snapshot: Option<&Snapshot>) -> SyncState {

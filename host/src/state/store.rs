@@ -341,12 +341,16 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<RunRecord>, StateError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let before = before.map(|id| id.0);
+        let before = before.map_or(i64::MAX, |id| id.0);
+        // Two statements, not one with `?1 IS NULL OR sync = ?1`: SQLite uses the
+        // (sync, id) index only for the plain comparison.
+        let filter = match sync {
+            Some(_) => "sync = ?1 AND id < ?3",
+            None => "?1 IS NULL AND id < ?3",
+        };
         let runs: Vec<RunRecord> = self.read("reading recent runs", |conn| {
-            let sql = format!(
-                "SELECT {RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR sync = ?1) \
-                 AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?2"
-            );
+            let sql =
+                format!("SELECT {RUN_COLUMNS} FROM runs WHERE {filter} ORDER BY id DESC LIMIT ?2");
             conn.prepare_cached(&sql)?
                 .query_map(params![sync, limit, before], run_from_row)?
                 .collect()
