@@ -10,6 +10,9 @@ use crate::plugin::{ComponentCache, Limits, PluginError, Runtime};
 use crate::sync::report::RunReport;
 use crate::sync::{self, Hooks, PolicyHandle, RunOptions, SyncError};
 
+/// The blocking threads of a [`Threads::Pool`] runtime at most.
+const BLOCKING_THREADS: usize = 64;
+
 /// How the session's async runtime runs its tasks.
 #[derive(Clone, Copy, Debug)]
 pub enum Threads {
@@ -68,7 +71,13 @@ impl Session {
     pub fn new(threads: Threads) -> Result<Session, SessionError> {
         let mut builder = match threads {
             Threads::One => tokio::runtime::Builder::new_current_thread(),
-            Threads::Pool => tokio::runtime::Builder::new_multi_thread(),
+            Threads::Pool => {
+                let mut builder = tokio::runtime::Builder::new_multi_thread();
+                // File I/O, store reads and page renders: enough for max_runs' runs at
+                // once, without hundreds of threads (and their memory) under API load.
+                builder.max_blocking_threads(BLOCKING_THREADS);
+                builder
+            }
         };
         let runtime = builder
             .enable_all()
