@@ -2,6 +2,9 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::Thread;
 use std::time::Duration;
 
 use wasmtime::component::Component;
@@ -13,34 +16,77 @@ use super::source::hex_sha256;
 /// How often the engine's epoch advances: the granularity of every call's deadline.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// An engine with fuel metering and epoch interruption (a thread advances the epoch every
-/// [`EPOCH_TICK`] for as long as the engine lives), without the component-model
-/// concurrency machinery (which roughly doubles the cost of a call).
-pub fn new_engine() -> Result<Engine, PluginError> {
+/// An engine with fuel metering and epoch interruption, without the component-model
+/// concurrency machinery (which roughly doubles the cost of a call), and the [`Ticker`]
+/// that advances its epoch while plugin code runs.
+pub fn new_engine() -> Result<(Engine, Ticker), PluginError> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.consume_fuel(true);
     config.epoch_interruption(true);
     config.concurrency_support(false);
     let engine = Engine::new(&config).map_err(|e| PluginError::Engine(e.to_string()))?;
-    start_ticker(&engine)?;
-    Ok(engine)
+    let ticker = Ticker::start(&engine)?;
+    Ok((engine, ticker))
 }
 
-/// Advance `engine`'s epoch every [`EPOCH_TICK`] until the engine is dropped.
-fn start_ticker(engine: &Engine) -> Result<(), PluginError> {
-    let weak = engine.weak();
-    std::thread::Builder::new()
-        .name("ferry-plugin-epoch".into())
-        .spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
+/// Advances an engine's epoch every [`EPOCH_TICK`] while a plugin call is going on (the
+/// clock of every call's deadline), and sleeps otherwise: an idle service is not woken a
+/// hundred times a second.
+#[derive(Clone)]
+pub struct Ticker {
+    /// Calls going on now.
+    calls: Arc<AtomicUsize>,
+    thread: Thread,
+}
+
+/// Keeps the epoch advancing while it lives: one per call into a plugin.
+pub struct Ticking(Ticker);
+
+/// How long the ticker sleeps while no call is going on before it looks whether its
+/// engine is gone.
+const IDLE_CHECK: Duration = Duration::from_secs(60);
+
+impl Ticker {
+    fn start(engine: &Engine) -> Result<Ticker, PluginError> {
+        let weak = engine.weak();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&calls);
+        let thread = std::thread::Builder::new()
+            .name("ferry-plugin-epoch".into())
+            .spawn(move || {
+                while weak.upgrade().is_some() {
+                    if counted.load(Ordering::Acquire) == 0 {
+                        // A call starting unparks it (an unpark before the park counts).
+                        std::thread::park_timeout(IDLE_CHECK);
+                        continue;
+                    }
+                    // A whole tick after the call began, as a deadline counts it.
+                    std::thread::sleep(EPOCH_TICK);
+                    if let Some(engine) = weak.upgrade() {
+                        engine.increment_epoch();
+                    }
+                }
+            })
+            .map_err(|e| PluginError::Engine(format!("cannot start the deadline thread: {e}")))?;
+        Ok(Ticker {
+            calls,
+            thread: thread.thread().clone(),
         })
-        .map(drop)
-        .map_err(|e| PluginError::Engine(format!("cannot start the deadline thread: {e}")))
+    }
+
+    /// A call into a plugin starts: the epoch advances until the [`Ticking`] is dropped.
+    pub fn ticking(&self) -> Ticking {
+        self.calls.fetch_add(1, Ordering::AcqRel);
+        self.thread.unpark();
+        Ticking(self.clone())
+    }
+}
+
+impl Drop for Ticking {
+    fn drop(&mut self) {
+        self.0.calls.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Compiled components on disk, keyed by the wasm's sha256 and the engine's

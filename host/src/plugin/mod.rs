@@ -86,14 +86,17 @@ impl Limits {
 /// One engine and component cache for the process; plugins are loaded through it.
 pub struct Runtime {
     engine: Engine,
+    ticker: engine::Ticker,
     cache: ComponentCache,
     limits: Limits,
 }
 
 impl Runtime {
     pub fn new(cache: ComponentCache, limits: Limits) -> Result<Self, PluginError> {
+        let (engine, ticker) = engine::new_engine()?;
         Ok(Runtime {
-            engine: engine::new_engine()?,
+            engine,
+            ticker,
             cache,
             limits,
         })
@@ -125,6 +128,7 @@ impl Runtime {
             name: described,
             origin,
             limits,
+            ticker: self.ticker.clone(),
             pre,
             metadata: None,
         };
@@ -190,6 +194,8 @@ pub struct LoadedPlugin {
     name: String,
     origin: Origin,
     limits: Limits,
+    /// The clock of its calls' deadlines.
+    ticker: engine::Ticker,
     pre: Pre,
     metadata: Option<PluginMetadata>,
 }
@@ -252,6 +258,7 @@ impl LoadedPlugin {
     fn instantiate(&self) -> Result<Instance, PluginError> {
         let mut store = Store::new(self.pre.engine(), Sandbox::new(self.limits.memory_bytes));
         store.limiter(|sandbox| sandbox.limiter());
+        let _ticking = self.ticker.ticking();
         let budget = self.arm(&mut store, 0);
         let bindings = self
             .pre
@@ -277,6 +284,7 @@ impl LoadedPlugin {
         entries: usize,
         f: impl FnOnce(&Bindings, &mut Store<Sandbox>) -> wasmtime::Result<T>,
     ) -> Result<T, PluginError> {
+        let _ticking = self.ticker.ticking();
         let fuel = self.arm(&mut instance.store, entries);
         let answer = f(&instance.bindings, &mut instance.store)
             .map_err(|e| self.failure(function, &instance.store, e, fuel))?;
