@@ -291,11 +291,11 @@ impl Backend {
 
     /// Undo `read_only_twin` on this backend.
     fn release(&self) {
-        if let Store::Disk { .. } = self.store {
-            if self.at("ro").exists() {
-                std::fs::set_permissions(self.at("ro"), std::fs::Permissions::from_mode(0o755))
-                    .unwrap();
-            }
+        if let Store::Disk { .. } = self.store
+            && self.at("ro").exists()
+        {
+            std::fs::set_permissions(self.at("ro"), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
         }
     }
 
@@ -305,7 +305,7 @@ impl Backend {
     fn assert_refused(&self, error: &RemoteError) {
         match self.transport {
             Transport::RcloneWebDav => assert!(
-                matches!(error.code, Some(ErrorCode::HttpStatus(403 | 404 | 405))),
+                matches!(error.code, Some(ErrorCode::HttpStatus(403..=405))),
                 "{error:?}"
             ),
             _ => assert_status(self, error, 403),
@@ -406,7 +406,7 @@ impl Backend {
 
     /// Every name under the root (files, and folders: on disk as they are, in an object
     /// store the prefixes of the names), with the bytes and (on disk) mtime of each file.
-    fn snapshot(&self) -> BTreeMap<String, Option<(Vec<u8>, Option<SystemTime>)>> {
+    fn snapshot(&self) -> Snapshot {
         match &self.store {
             Store::Disk { root, .. } => snapshot(root),
             _ => {
@@ -478,7 +478,7 @@ impl Backend {
     }
 
     /// Everything outside the root (names, bytes, mtimes on disk).
-    fn outside_snapshot(&self) -> BTreeMap<String, Option<(Vec<u8>, Option<SystemTime>)>> {
+    fn outside_snapshot(&self) -> Snapshot {
         match &self.store {
             Store::Disk { outside, .. } => {
                 let mut found = snapshot(outside);
@@ -616,8 +616,11 @@ fn failed<T: std::fmt::Debug>(result: Result<T, RemoteError>, operation: Operati
     }
 }
 
+/// Each name under a root (files and folders), with a file's bytes and mtime.
+type Snapshot = BTreeMap<String, Option<(Vec<u8>, Option<SystemTime>)>>;
+
 /// Names (recursively, relative) and, for files, bytes and mtime under `dir`.
-fn snapshot(dir: &Path) -> BTreeMap<String, Option<(Vec<u8>, Option<SystemTime>)>> {
+fn snapshot(dir: &Path) -> Snapshot {
     let mut found = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(folder) = stack.pop() {

@@ -32,6 +32,22 @@ fn partials(setup: &Setup) -> Vec<String> {
 
 /// Every file of `src/` is in `dst/` with the same bytes, and nothing else is (`except`:
 /// source files that must not be delivered).
+/// Run the sync now, to success: every source file delivered, no upload left over; the
+/// run's report.
+fn run_to_success(setup: &Setup, service: &Service) -> Value {
+    let id = service.trigger(SYNC);
+    let report = service.wait_run(id, RUN_TIMEOUT);
+    assert_eq!(
+        report["status"],
+        "success",
+        "{report:#}\n{}",
+        service.logs()
+    );
+    assert_delivered(setup, &[], service);
+    assert!(partials(setup).is_empty());
+    report
+}
+
 fn assert_delivered(setup: &Setup, except: &[&str], service: &Service) {
     let want: Vec<_> = tree(&setup.src(""))
         .into_iter()
@@ -733,16 +749,7 @@ fn sigterm_stops_the_run_cleanly_and_the_next_run_finishes_it() {
     );
     assert_eq!(state["last_run"]["status"], "interrupted");
 
-    let next = service.trigger(SYNC);
-    let report = service.wait_run(next, RUN_TIMEOUT);
-    assert_eq!(
-        report["status"],
-        "success",
-        "{report:#}\n{}",
-        service.logs()
-    );
-    assert_delivered(&setup, &[], &service);
-    assert!(partials(&setup).is_empty());
+    let report = run_to_success(&setup, &service);
     let sent_after = report["bytes"].as_u64().unwrap();
     assert!(
         sent_after < total,
@@ -814,17 +821,8 @@ fn after_sigkill_the_run_reads_interrupted_and_the_next_run_completes() {
     assert_eq!(state["last_run"]["status"], "interrupted", "{state:#}");
     assert!(state["running"].is_null(), "{state:#}");
 
-    let next = service.trigger(SYNC);
-    assert!(next > id);
-    let report = service.wait_run(next, RUN_TIMEOUT);
-    assert_eq!(
-        report["status"],
-        "success",
-        "{report:#}\n{}",
-        service.logs()
-    );
-    assert_delivered(&setup, &[], &service);
-    assert!(partials(&setup).is_empty());
+    let report = run_to_success(&setup, &service);
+    assert!(report["run"].as_i64().unwrap() > id);
     let report = service.get_json(&format!("/api/runs/{id}"));
     assert_eq!(report["status"], "interrupted", "still, after the next run");
 }
@@ -1084,20 +1082,11 @@ fn a_run_past_max_duration_is_stopped_and_the_next_one_finishes() {
     assert!((1.9..4.0).contains(&seconds), "ran {seconds}s");
     assert_no_wrong_final(&setup, &service);
 
-    let second = service.trigger(SYNC);
-    let report = service.wait_run(second, RUN_TIMEOUT);
-    assert_eq!(
-        report["status"],
-        "success",
-        "{report:#}\n{}",
-        service.logs()
-    );
+    let report = run_to_success(&setup, &service);
     assert!(
         report["bytes"].as_u64().unwrap() < total,
         "the next run continues where the stopped one ended: {report:#}"
     );
-    assert_delivered(&setup, &[], &service);
-    assert!(partials(&setup).is_empty());
     assert_eq!(
         notes_when_ended,
         report_notes(&service, first),
