@@ -361,3 +361,69 @@ fn a_partial_upload_of_an_older_version_is_not_resumed() {
         vec![2u8; 3 << 20]
     );
 }
+
+#[test]
+fn ctrl_c_stops_a_run_cleanly_and_the_next_run_continues_it() {
+    let setup = Setup::with_sync_keys("never", "", "bwlimit = \"4M\"\ntransfers = 1");
+    let big: Vec<u8> = (0..12u32 << 20).map(|i| (i % 251) as u8).collect();
+    setup.write("a-small.txt", b"small");
+    setup.write("big.bin", &big);
+    setup.write("z-later.txt", b"never started before the stop");
+    let child = ferry_tests::ferry(setup.dir.path())
+        .args(["run", "push", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stop once some of the big file is sent (at 4 MiB/s: well before it is done).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let started = || {
+        let inbox = setup.destination("");
+        inbox.exists()
+            && files_under(&inbox)
+                .iter()
+                .any(|path| path.contains("big.bin"))
+    };
+    while !started() {
+        assert!(Instant::now() < deadline, "the big file was never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let output = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("stopping (Ctrl-C)"), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["status"], "interrupted", "{report:#}");
+    let note = report["notes"].to_string();
+    assert!(note.contains("stopped by Ctrl-C"), "{note}");
+    // Nothing half-written under a final name; the file never started is not there.
+    assert!(!setup.destination("big.bin").exists());
+    assert!(!setup.destination("z-later.txt").exists());
+    let (code, stdout, _) = setup.ferry(&["log", "--json"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("\"interrupted\"") && stdout.contains("stopped by Ctrl-C"),
+        "{stdout}"
+    );
+
+    let (code, report) = setup.run_json(&["--bwlimit", "off"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert!(
+        report["bytes"].as_u64().unwrap() < big.len() as u64,
+        "the next run continues the big file: {report:#}"
+    );
+    assert_eq!(std::fs::read(setup.destination("big.bin")).unwrap(), big);
+    assert_eq!(
+        std::fs::read(setup.destination("z-later.txt")).unwrap(),
+        b"never started before the stop"
+    );
+}

@@ -74,10 +74,44 @@ pub fn run(args: RunArgs, config_path: Option<&Path>, json: bool) -> Result<u8, 
         progress: Arc::new(TerminalProgress::new()),
         stop: Stop::new(),
     };
+    stop_on_interrupt(&session, &hooks.stop);
     let (report, policy) = session.run(&config, &args.sync, &options, &hooks)?;
     let plugin = (policy.label().to_string(), policy.identity().clone());
     print_run_report(&report, plugin, json);
     Ok(exit::for_status(report.status))
+}
+
+/// Ctrl-C or SIGTERM stop the run cleanly: it starts no new file, files being sent stay
+/// resumable, and it ends `interrupted` with its report. A second one quits at once
+/// (exit 130), as a killed run would: nothing is lost either way.
+fn stop_on_interrupt(session: &Session, stop: &Stop) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let stop = stop.clone();
+    // Signal streams belong to a runtime: made inside the session's.
+    let _inside = session.runtime().enter();
+    let signals = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    );
+    let (Ok(mut interrupt), Ok(mut terminate)) = signals else {
+        return;
+    };
+    session.runtime().spawn(async move {
+        let name = tokio::select! {
+            _ = interrupt.recv() => "Ctrl-C",
+            _ = terminate.recv() => "SIGTERM",
+        };
+        eprintln!(
+            "stopping ({name}): no new file is started; files being sent stay to be continued \
+             by the next run. {name} again quits at once."
+        );
+        stop.stop(format!("stopped by {name}"));
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        std::process::exit(130);
+    });
 }
 
 /// A run's report, saying which policy plugin (and where it came from) checked it.
