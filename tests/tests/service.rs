@@ -1082,6 +1082,13 @@ fn a_run_past_max_duration_is_stopped_and_the_next_one_finishes() {
     assert!((1.9..4.0).contains(&seconds), "ran {seconds}s");
     assert_no_wrong_final(&setup, &service);
 
+    // The report is out a moment before the service has let the run go: asked in that
+    // moment, the next run is queued and starts at once (the harness wants its id).
+    service.wait_for(
+        "/api/syncs",
+        |json| json["syncs"][0]["running"].is_null(),
+        Duration::from_secs(5),
+    );
     let report = run_to_success(&setup, &service);
     assert!(
         report["bytes"].as_u64().unwrap() < total,

@@ -38,6 +38,11 @@ use metrics::Metrics;
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 /// How long `POST /api/syncs/NAME/run` waits for the run's id.
 const START_WAIT: Duration = Duration::from_secs(10);
+/// How long it waits when the sync is running: long enough for a run whose report is
+/// already out to make way, short enough not to hold a client for a long run.
+const QUEUED_WAIT: Duration = Duration::from_millis(500);
+/// How often those waits look.
+const POLL: Duration = Duration::from_millis(20);
 
 /// Why the service could not start or reload.
 #[derive(Debug, thiserror::Error)]
@@ -484,16 +489,21 @@ impl Service {
         let sync = config
             .sync(name)
             .map_err(|e| NotStarted::Unknown(e.to_string()))?;
-        let live = {
+        // (The live state of the run going on, or of the one started now.)
+        let (live, queued) = {
             let mut syncs = self.syncs.lock().unwrap();
             let slot = syncs.entry(name.to_string()).or_default();
-            if slot.running.is_some() {
-                slot.queued = true;
-                return Ok(Triggered::Queued);
+            let queued = slot.running.is_some();
+            match queued {
+                true => slot.queued = true,
+                false => self.start(&config, sync, slot, Trigger::Request),
             }
-            self.start(&config, sync, slot, Trigger::Request);
-            Arc::clone(&slot.running.as_ref().expect("just started").live)
+            let running = slot.running.as_ref().expect("running or just started");
+            (Arc::clone(&running.live), queued)
         };
+        if queued {
+            return Ok(self.queued_start(name, &live).await);
+        }
         let waited = tokio::time::Instant::now();
         while waited.elapsed() < START_WAIT {
             if let Some(run) = live.run() {
@@ -505,9 +515,27 @@ impl Service {
                 let why = why.unwrap_or_else(|| "the run ended before it started".into());
                 return Err(NotStarted::Refused(why));
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(POLL).await;
         }
         Ok(Triggered::Queued)
+    }
+
+    /// A run asked for while `going` runs: queued, unless `going` is just ending (its
+    /// report may already be out), when the queued run's id comes within [`QUEUED_WAIT`].
+    async fn queued_start(&self, name: &str, going: &Arc<Live>) -> Triggered {
+        let waited = tokio::time::Instant::now();
+        while waited.elapsed() < QUEUED_WAIT {
+            tokio::time::sleep(POLL).await;
+            let syncs = self.syncs.lock().unwrap();
+            let next = syncs.get(name).and_then(|slot| slot.running.as_ref());
+            let started = next
+                .filter(|running| !Arc::ptr_eq(&running.live, going))
+                .and_then(|running| running.live.run());
+            if let Some(run) = started {
+                return Triggered::Started(run);
+            }
+        }
+        Triggered::Queued
     }
 
     fn is_running(&self, name: &str, live: &Arc<Live>) -> bool {
