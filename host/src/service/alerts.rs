@@ -103,6 +103,7 @@ async fn post(client: &reqwest::Client, url: &str, body: Vec<u8>) {
             Ok(answer) => answer.status().to_string(),
             Err(error) => crate::remote::http::chain(&error),
         };
+        let why = crate::text::inert(&why);
         tracing::warn!("webhook {url}: attempt {attempt} of {ATTEMPTS} failed: {why}");
         if attempt < ATTEMPTS {
             tokio::time::sleep(pause).await;

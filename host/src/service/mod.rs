@@ -28,6 +28,7 @@ use crate::session::{Session, SessionError, Threads};
 use crate::state::{RunStatus, StateError, Store};
 use crate::sync::report::RunReport;
 use crate::sync::{Hooks, RunOptions, Stop, SyncError};
+use crate::text::inert;
 use alerts::{Alert, Alerts, Event};
 use auth::Token;
 use live::Live;
@@ -248,7 +249,7 @@ impl Service {
                 _ = signals.interrupt.recv() => break,
                 _ = signals.hangup.recv() => match self.reload() {
                     Ok(()) => eprintln!("ferry serve: config reloaded"),
-                    Err(why) => eprintln!("ferry serve: the config was not reloaded, the old one keeps running: {why}"),
+                    Err(why) => eprintln!("ferry serve: the config was not reloaded, the old one keeps running: {}", inert(&why)),
                 },
             }
         }
@@ -336,10 +337,14 @@ impl Service {
     }
 
     fn record_skip(&self, name: &str, why: &str) {
-        tracing::info!("{name}: {why}");
+        tracing::info!("{}: {}", inert(name), inert(why));
         self.metrics.not_run(name, RunStatus::Skipped.as_str());
         if let Err(error) = self.with_store(|store| store.record_skipped(name, why)) {
-            tracing::error!("{name}: cannot record a skipped run: {error}");
+            tracing::error!(
+                "{}: cannot record a skipped run: {}",
+                inert(name),
+                inert(&error.to_string())
+            );
         }
     }
 
@@ -356,7 +361,7 @@ impl Service {
             live: Arc::clone(&live),
             stop: stop.clone(),
         });
-        tracing::info!("{}: starting a run ({trigger:?})", sync.name);
+        tracing::info!("{}: starting a run ({trigger:?})", inert(&sync.name));
         let hooks = Hooks {
             progress: live,
             stop: stop.clone(),
@@ -430,7 +435,12 @@ impl Service {
             }
             Err(error) => {
                 let message = error.to_string();
-                tracing::error!("{name}: the run could not start: {message}");
+                // The message may quote a plugin or a server: inert before stderr.
+                tracing::error!(
+                    "{}: the run could not start: {}",
+                    inert(name),
+                    inert(&message)
+                );
                 self.metrics.not_run(name, "error");
                 let alert = Alert {
                     event: Event::Error,
