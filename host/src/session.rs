@@ -96,11 +96,6 @@ impl Session {
         &self.runtime
     }
 
-    /// The plugin engine, for commands that load plugins themselves.
-    pub fn plugins(&self) -> &Runtime {
-        &self.plugins
-    }
-
     /// `remote`'s policy plugin, configured: the one loaded before when its keys are the
     /// same. Call it outside the async runtime (plugins' WASI bindings block); from async
     /// code, use [`Session::policy_async`].

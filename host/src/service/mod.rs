@@ -381,7 +381,7 @@ impl Service {
                     tokio::time::sleep(limit).await;
                     stop.stop(format!(
                         "it ran for max_duration, {}",
-                        human_duration(limit)
+                        schedule::format_interval(limit)
                     ));
                 })
             });
@@ -697,19 +697,6 @@ fn sooner(
     }
 }
 
-/// "24h", "1h30m", "45s".
-fn human_duration(duration: Duration) -> String {
-    let seconds = duration.as_secs();
-    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
-    let parts = [(h, "h"), (m, "m"), (s, "s")];
-    let text: String = parts
-        .iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, unit)| format!("{n}{unit}"))
-        .collect();
-    if text.is_empty() { "0s".into() } else { text }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -748,6 +735,15 @@ mod tests {
     }
 
     #[test]
+    fn a_stop_note_writes_max_duration_as_a_schedule_would() {
+        let written = |seconds| schedule::format_interval(Duration::from_secs(seconds));
+        assert_eq!(written(24 * 3600), "1d");
+        assert_eq!(written(5400), "1h30m");
+        let short = schedule::format_interval(Duration::from_millis(500));
+        assert_eq!(short, "500ms");
+    }
+
+    #[test]
     fn a_sync_without_a_schedule_has_no_slot() {
         let mut sync = sync_every("15m");
         sync.schedule = None;
@@ -782,12 +778,5 @@ mod tests {
         );
         let summer = timing.next_after(at("2026-03-29T12:00:00Z"));
         assert_eq!(summer, Some(at("2026-03-30T00:00:00Z")));
-    }
-
-    #[test]
-    fn durations_read_as_written() {
-        assert_eq!(human_duration(Duration::from_secs(24 * 3600)), "24h");
-        assert_eq!(human_duration(Duration::from_secs(5400)), "1h30m");
-        assert_eq!(human_duration(Duration::from_millis(500)), "0s");
     }
 }

@@ -28,9 +28,6 @@ const HORIZON: TimeDelta = TimeDelta::days(5 * 366);
 /// The longest clock change searched for the end of a gap (Samoa skipped a whole day).
 const MAX_GAP_MINUTES: i64 = 25 * 60;
 
-/// What `period` answers for a cron schedule that has no two slots ahead.
-const NO_PERIOD: Duration = Duration::from_secs(24 * 3600);
-
 const SYNTAX: &str = "expected \"every <duration>\" or a cron expression of 5 fields \
                       (minute hour day-of-month month day-of-week)";
 
@@ -197,19 +194,6 @@ impl Timing {
             0 => schedule,
             1 => format!("{schedule}, skipping 1 date"),
             n => format!("{schedule}, skipping {n} dates"),
-        }
-    }
-
-    /// The typical gap between slots, for capping retry back-off: the `every` duration,
-    /// or the gap between the next two cron slots after `now` (one day if there are none).
-    pub fn period(&self, now: DateTime<Utc>) -> Duration {
-        match &self.schedule {
-            Schedule::Every(interval) => *interval,
-            Schedule::Cron { .. } => self
-                .next_after(now)
-                .and_then(|first| Some(self.next_after(first)? - first))
-                .and_then(|gap| gap.to_std().ok())
-                .unwrap_or(NO_PERIOD),
         }
     }
 
@@ -494,8 +478,9 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(total))
 }
 
-/// Writes an interval the way `parse_interval` reads it, e.g. "1h30m".
-fn format_interval(interval: Duration) -> String {
+/// Writes an interval the way `parse_interval` reads it, e.g. "1h30m" (also the service's
+/// other durations: one under a second as milliseconds).
+pub fn format_interval(interval: Duration) -> String {
     let mut secs = interval.as_secs();
     let mut text = String::new();
     for (unit, size) in UNITS {
@@ -503,6 +488,9 @@ fn format_interval(interval: Duration) -> String {
             text += &format!("{}{unit}", secs / size);
             secs %= size;
         }
+    }
+    if text.is_empty() {
+        text = format!("{}ms", interval.as_millis());
     }
     text
 }
@@ -927,7 +915,6 @@ mod tests {
             never.missed(utc("2020-01-01T00:00:00Z"), utc("2026-03-01T00:00:00Z")),
             None
         );
-        assert_eq!(never.period(utc("2026-03-01T00:00:00Z")), NO_PERIOD);
     }
 
     #[test]
@@ -943,23 +930,6 @@ mod tests {
             timing("*/5 * * * *", None, &[]).describe(),
             "*/5 * * * * (UTC)"
         );
-    }
-
-    #[test]
-    fn period_is_interval_or_gap_between_next_slots() {
-        let every = timing("every 15m", None, &[]);
-        assert_eq!(
-            every.period(utc("2026-05-04T10:07:00Z")),
-            Duration::from_secs(900)
-        );
-        let daily = timing("0 2 * * *", Some("Europe/Berlin"), &[]);
-        let hours = |h: u64| Duration::from_secs(h * 3600);
-        assert_eq!(daily.period(utc("2026-05-04T10:07:00Z")), hours(24));
-        // 2026-03-29 runs at 03:00 CEST (01:00 UTC), the end of the gap; 2026-03-30 at
-        // 02:00 CEST (00:00 UTC).
-        assert_eq!(daily.period(utc("2026-03-28T02:00:00Z")), hours(23));
-        let weekly = timing("0 2 * * mon", None, &[]);
-        assert_eq!(weekly.period(utc("2026-05-04T10:07:00Z")), hours(7 * 24));
     }
 
     /// Whether a slot is due at minute `at` by reading the fields against the wall clock:
