@@ -265,6 +265,17 @@ fn beyond_loopback_a_token_is_required_to_start_and_to_read() {
     assert_eq!(response.json()["syncs"][0]["name"], SYNC);
     let (status, _) = service.get("/metrics");
     assert_eq!(status, 401);
+    // The page without the token: the sign-in form, and nothing of the syncs.
+    let page = service.get_with("/", None);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("class=\"sign-in\""), "{}", page.body);
+    assert!(!page.body.contains("data-sync="), "{}", page.body);
+    let page = service.get_with("/", Some(TOKEN));
+    assert!(
+        page.body.contains(&format!("data-sync=\"{SYNC}\"")),
+        "{}",
+        page.body
+    );
 }
 
 #[test]

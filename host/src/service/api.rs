@@ -294,13 +294,13 @@ fn page_response(
     notice: Option<String>,
     hide: bool,
 ) -> Response {
-    let view = match service.page(sign_in, notice) {
-        Ok(mut view) => {
-            if hide {
-                view.syncs.clear();
-            }
-            view
-        }
+    // Nothing of the syncs is read for a viewer who must sign in first.
+    let view = match hide {
+        true => Ok(super::view::sign_in_page(notice)),
+        false => service.page(sign_in, notice),
+    };
+    let view = match view {
+        Ok(view) => view,
         Err(error) => return internal(error),
     };
     Html(page::render(&view)).into_response()

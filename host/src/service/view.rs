@@ -122,12 +122,26 @@ impl Service {
                 .collect::<Result<_, StateError>>()
         })?;
         Ok(PageView {
-            generated_at: now.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            generated_at: page_time(now),
             sign_in,
             syncs,
             notice,
         })
     }
+}
+
+/// The page with the sign-in form alone.
+pub fn sign_in_page(notice: Option<String>) -> PageView {
+    PageView {
+        generated_at: page_time(Utc::now()),
+        sign_in: SignIn::Needed,
+        syncs: Vec::new(),
+        notice,
+    }
+}
+
+fn page_time(now: DateTime<Utc>) -> String {
+    now.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 /// A run as the API shows it: what `run --json` prints, with its `id` and when it
